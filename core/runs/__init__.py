@@ -1,0 +1,1 @@
+"""Runs: the state machine, the event log and its projection."""

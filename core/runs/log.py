@@ -1,0 +1,145 @@
+"""Appending events to a run, in the same transaction as the change they describe.
+
+A :class:`RunWriter` locks the run row, checks each transition against the state machine,
+folds the events into the view and writes events and view together. A writer that holds a
+lease token is fenced: if another worker took the run over, nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from core.ids import utcnow
+from core.runs.projection import PROJECTED, View, apply_event, target_status
+from core.runs.states import check_transition
+from core.store.tables import Run, RunEvent
+
+RUNS = Run.__table__  # type: ignore[attr-defined]
+EVENTS = RunEvent.__table__  # type: ignore[attr-defined]
+
+TxHook = Callable[[Connection, list[dict[str, Any]]], None]
+_tx_hooks: list[TxHook] = []
+
+
+def register_tx_hook(hook: TxHook) -> None:
+    """Run ``hook(conn, events)`` inside every transaction that appends events.
+
+    Surfaces use this to write outbox rows atomically with the events that cause them
+    (the core never imports them; they register themselves at start-up).
+    """
+    if hook not in _tx_hooks:
+        _tx_hooks.append(hook)
+
+
+def unregister_tx_hook(hook: TxHook) -> None:
+    """Remove a hook added with :func:`register_tx_hook`."""
+    if hook in _tx_hooks:
+        _tx_hooks.remove(hook)
+
+
+class RunNotFound(Exception):
+    """No run with that id in the caller's scope."""
+
+
+class LeaseLost(Exception):
+    """The worker's lease on the run is gone (expired and taken over, or released)."""
+
+
+def lock_run(conn: Connection, run_id: str) -> dict[str, Any] | None:
+    """Read a run row, locking it for the rest of the transaction on Postgres."""
+    stmt = select(RUNS).where(RUNS.c.run_id == run_id)
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).mappings().first()
+    return dict(row) if row else None
+
+
+class RunWriter:
+    """Collects events for one run inside one transaction and writes them with the view."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        run: dict[str, Any],
+        lease_token: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        self.conn = conn
+        self.row = run
+        self.view: View = {k: run.get(k) for k in PROJECTED}
+        self.lease_token = lease_token
+        self.now = now or utcnow()
+        self.pending: list[dict[str, Any]] = []
+        self.extra: dict[str, Any] = {}
+
+    @classmethod
+    def open(cls, conn: Connection, run_id: str, lease_token: str | None = None) -> RunWriter:
+        """Lock the run and, when fenced by a lease token, check the lease is still ours."""
+        row = lock_run(conn, run_id)
+        if row is None:
+            raise RunNotFound(run_id)
+        if lease_token is not None and row["lease_token"] != lease_token:
+            raise LeaseLost(run_id)
+        return cls(conn, row, lease_token)
+
+    @property
+    def status(self) -> str:
+        """The run's status including events not yet flushed."""
+        return str(self.view["status"])
+
+    def emit(self, event_type: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Append one event; raises IllegalTransition (writing nothing) if it is not allowed."""
+        data = data or {}
+        target = target_status(self.view, event_type) if self.view.get("status") else None
+        if target is not None and self.view.get("status") and target.value != self.view["status"]:
+            check_transition(self.view["status"], target.value)
+        seq = int(self.view.get("last_event_seq") or 0) + 1
+        self.view = apply_event(self.view, event_type, data, seq, self.now)
+        event = {
+            "run_id": self.view["run_id"],
+            "tenant_id": self.view["tenant_id"],
+            "user_id": self.view["user_id"],
+            "seq": seq,
+            "type": event_type,
+            "data": data,
+            "created_at": self.now,
+        }
+        self.pending.append(event)
+        return event
+
+    def set_lease(self, owner: str | None, token: str | None, expires: datetime | None) -> None:
+        """Change the lease columns in the same write."""
+        self.extra.update(lease_owner=owner, lease_token=token, lease_expires_at=expires)
+
+    def flush(self) -> list[dict[str, Any]]:
+        """Write pending events and the new view; returns the events written."""
+        if not self.pending and not self.extra:
+            return []
+        events, self.pending = self.pending, []
+        if events:
+            self.conn.execute(insert(EVENTS), events)
+        changes = {k: v for k, v in self.view.items() if self.row.get(k) != v}
+        changes.update(self.extra)
+        self.extra = {}
+        if changes:
+            stmt = update(RUNS).where(RUNS.c.run_id == self.view["run_id"])
+            if self.lease_token is not None:
+                stmt = stmt.where(RUNS.c.lease_token == self.lease_token)
+            if self.conn.execute(stmt.values(**changes)).rowcount != 1:
+                raise LeaseLost(self.view["run_id"])
+            self.row.update(changes)
+        for hook in list(_tx_hooks):
+            hook(self.conn, events)
+        return events
+
+
+def insert_run(conn: Connection, writer_view: View, events: list[dict[str, Any]]) -> None:
+    """Insert a new run row (its view after RunCreated and friends) and its first events."""
+    conn.execute(insert(RUNS).values(**writer_view))
+    conn.execute(insert(EVENTS), events)
+    for hook in list(_tx_hooks):
+        hook(conn, events)

@@ -1,0 +1,1 @@
+"""The governed tool layer: the model proposes, the tool layer disposes."""

@@ -1,0 +1,105 @@
+"""How a tool is declared, what it receives and what it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+
+
+class RiskLevel(IntEnum):
+    """Blueprint 6.8: what can go wrong if the call is wrong."""
+
+    PURE_READ = 0
+    LOCAL_WRITE = 1
+    EXTERNAL_DRAFT = 2
+    EXTERNAL_SIDE_EFFECT = 3
+    HIGH_RISK = 4
+
+
+class Idempotency(StrEnum):
+    """What happens when a call whose outcome is unknown (worker died mid-call) is replayed.
+
+    ``safe``: no side effect, just run again. ``keyed``: the tool dedups on the idempotency
+    key it receives, so running again cannot repeat the effect. ``unsafe``: cannot be
+    replayed blindly; the invocation fails with ``outcome_unknown`` for a human to check.
+    """
+
+    SAFE = "safe"
+    KEYED = "keyed"
+    UNSAFE = "unsafe"
+
+
+class ToolResult(BaseModel):
+    """The normalised result every tool call ends in (blueprint 6.7)."""
+
+    status: str = "succeeded"  # succeeded | failed | denied
+    error_type: str | None = None
+    retryable: bool = False
+    message: str = ""
+    data: Any = None
+
+    @classmethod
+    def ok(cls, data: Any = None, message: str = "") -> ToolResult:
+        """A successful result."""
+        return cls(status="succeeded", data=data, message=message)
+
+    @classmethod
+    def fail(cls, error_type: str, message: str, retryable: bool = False) -> ToolResult:
+        """A failed result the agent can reason about."""
+        return cls(status="failed", error_type=error_type, message=message, retryable=retryable)
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """What a tool implementation may know about the call it is serving."""
+
+    tenant_id: str
+    user_id: str
+    run_id: str
+    step: int
+    idempotency_key: str
+    engine: Engine
+    approval_id: str | None = None
+
+
+ToolFn = Callable[[dict[str, Any], ToolContext], Awaitable[Any]]
+
+
+@dataclass
+class ToolSpec:
+    """A tool declared once: schema, risk, permissions, limits and behaviour on replay."""
+
+    name: str
+    description: str
+    fn: ToolFn
+    input_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
+    result_schema: dict[str, Any] | None = None
+    risk_level: RiskLevel = RiskLevel.PURE_READ
+    scopes: tuple[str, ...] = ()
+    timeout_s: float = 30.0
+    max_attempts: int = 1
+    idempotency: Idempotency = Idempotency.SAFE
+    approval_required: bool | None = None  # None: decided by risk level and tenant policy
+    compensate: ToolFn | None = None
+    source: str = "builtin"
+
+    def schema_for_model(self) -> dict[str, Any]:
+        """The part of the declaration the model is shown."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "input_schema": self.input_schema,
+            "risk_level": int(self.risk_level),
+        }
+
+
+class ToolCallRequest(BaseModel):
+    """A tool call the agent proposed, before the gate has judged it."""
+
+    tool: str
+    arguments: dict[str, Any] = Field(default_factory=dict)

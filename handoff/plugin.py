@@ -1,0 +1,10 @@
+"""The handoff plugin: wires handoff into the app, the CLI and every Baton process."""
+
+from __future__ import annotations
+
+
+class _Plugin:
+    """Placeholder until the handoff surface registers its routes and hooks."""
+
+
+plugin = _Plugin()
