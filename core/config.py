@@ -47,10 +47,78 @@ class Settings(BaseSettings):
     # --- models (issue 3): add model-layer settings below this line ---
 
     # --- tools (issue 4): add tool-layer settings below this line ---
+    tool_approval_min_level: int = Field(
+        default=3, description="Risk level from which a tool call waits for a human approval"
+    )
+    tool_approval_policy: dict[str, dict[str, object]] = Field(
+        default_factory=dict,
+        description='Per tenant (JSON): {"acme": {"min_level": 2, "require": [], "waive": []}}',
+    )
+    tool_rate_per_minute: float = Field(default=120.0, description="Token refill per tool+tenant")
+    tool_rate_burst: int = Field(default=30, description="Token bucket size per tool+tenant")
+    tool_breaker_failures: int = Field(default=5, description="Failures in a row that open it")
+    tool_breaker_cooldown_seconds: float = Field(default=30.0, description="Open before a trial")
+    smtp_url: str | None = Field(
+        default=None, description="smtp://[user:pass@]host:port[?starttls=1] or smtps://..."
+    )
+    email_from: str = Field(default="baton@localhost", description="From: of email_send")
+    http_allowlist: str = Field(default="", description="Hosts http_get may fetch (comma list)")
+    http_max_bytes: int = Field(default=500_000, description="Largest page http_get reads")
+    calendar_timezone: str = Field(default="UTC", description="Working hours' time zone")
+    calendar_day_hours: str = Field(default="09:00-17:00", description="Bookable hours")
+    sandbox_bwrap: str = Field(default="bwrap", description="bubblewrap binary for sandbox_run")
+    sandbox_cpu_seconds: int = Field(default=10, description="CPU seconds per sandboxed command")
+    sandbox_memory_mb: int = Field(default=512, description="Address space per sandboxed process")
+    sandbox_wall_seconds: float = Field(default=30.0, description="Wall clock per command")
+    sandbox_max_output_bytes: int = Field(default=65536, description="stdout/stderr kept, each")
+    mcp_servers: dict[str, dict[str, object]] = Field(
+        default_factory=dict,
+        description='MCP servers (JSON): {"name": {"command": ..., "args": []} | {"url": ...}}',
+    )
+    mcp_connect_timeout_seconds: float = Field(default=20.0, description="MCP start-up wait")
+    skills_dirs: str = Field(default="", description="Folders of SKILL.md skills (comma list)")
 
     # --- voice (issue 5): add voice settings below this line ---
+    whisper_model: str = Field(default="tiny.en", description="Local Whisper size: tiny.en|base")
+    voice_max_words: int = Field(default=40, description="Spoken answer budget in words")
+    voice_max_sentences: int = Field(default=2, description="Spoken answer budget in sentences")
+    voice_turn: str = Field(default="silence", description="End of turn: silence|smart_turn")
+    voice_vad_stop_secs: float = Field(default=0.2, description="Silence that ends speech (VAD)")
+    voice_turn_wait_secs: float = Field(
+        default=0.25, description="Extra silence before a turn ends (silence strategy)"
+    )
+    voice_run_wait_secs: float = Field(
+        default=25.0, description="How long a call waits for a run before moving on"
+    )
+    voice_guest_tenant: str = Field(default="guests", description="Tenant of unknown callers")
+    voice_telephony: str = Field(
+        default="twilio", description="Phone provider: twilio|telnyx|plivo"
+    )
+    twilio_auth_token: str | None = Field(
+        default=None, description="Validates X-Twilio-Signature when set"
+    )
 
     # --- handoff (issue 6): add handoff settings below this line ---
+    artifact_max_bytes: int = Field(default=20_000_000, description="Largest artifact accepted")
+    blob_dir: Path | None = Field(
+        default=None, description="Artifact blobs; default <data_dir>/blobs"
+    )
+    handoff_secret: str | None = Field(
+        default=None, description="HMAC key for deep links/sessions; default <data_dir>/handoff.key"
+    )
+    link_ttl_seconds: int = Field(default=86_400, description="Lifetime of a pushed deep link")
+    session_ttl_seconds: int = Field(default=43_200, description="Lifetime of a web-view sign-in")
+    fcm_service_account_file: Path | None = Field(
+        default=None, description="Firebase service-account JSON; unset disables FCM"
+    )
+    vapid_private_key_file: Path | None = Field(
+        default=None, description="VAPID key PEM; default <data_dir>/vapid_private.pem"
+    )
+    vapid_subject: str = Field(default="mailto:admin@localhost", description="VAPID 'sub' claim")
+    push_delivery: bool = Field(default=True, description="Deliver pushes in serve/worker")
+    push_poll_seconds: float = 1.0
+    push_max_attempts: int = 8
+    push_lease_seconds: float = 60.0
 
     # --- memory (issue 7): add memory/context settings below this line ---
 

@@ -41,9 +41,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "baton.db"
     eng = make_engine(f"sqlite:///{path}")
     upgrade(eng)
-    with eng.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    eng.dispose()
+    eng.dispose()  # closing the last connection folds the WAL into the file we copy
     return path
 
 

@@ -11,25 +11,44 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from core.runs.states import TERMINAL, RunStatus
+from core.runs.states import RunStatus
 
 S = RunStatus
 View = dict[str, Any]
 
 # Columns of ``runs`` that the projection owns.
 PROJECTED = (
-    "run_id", "tenant_id", "user_id", "status", "goal", "channel", "current_step", "tool_calls",
-    "max_steps", "max_tool_calls", "max_wall_seconds", "deadline_at", "latest_checkpoint_id",
-    "pending_approval_id", "result", "failure_reason", "parent_run_id", "meta", "last_event_seq",
-    "idempotency_key", "request_hash", "created_at", "updated_at", "cancelled_at", "completed_at",
-)  # fmt: skip
+    "run_id",
+    "tenant_id",
+    "user_id",
+    "status",
+    "goal",
+    "channel",
+    "current_step",
+    "tool_calls",
+    "max_steps",
+    "max_tool_calls",
+    "max_wall_seconds",
+    "deadline_at",
+    "latest_checkpoint_id",
+    "pending_approval_id",
+    "result",
+    "failure_reason",
+    "parent_run_id",
+    "meta",
+    "last_event_seq",
+    "idempotency_key",
+    "request_hash",
+    "created_at",
+    "updated_at",
+    "cancelled_at",
+    "completed_at",
+)
 
 
-def _status_unless_terminal(target: RunStatus) -> Callable[[View], RunStatus | None]:
-    def effect(view: View) -> RunStatus | None:
-        return None if view["status"] in TERMINAL else target
-
-    return effect
+def _queued_when_idle(view: View) -> RunStatus | None:
+    # A message to a run a worker is busy with waits in its inbox for the next step.
+    return S.QUEUED if view["status"] in (S.CREATED, S.WAITING_FOR_HUMAN) else None
 
 
 def _queued_after_tool(view: View) -> RunStatus | None:
@@ -53,8 +72,9 @@ STATUS_EFFECT: dict[str, RunStatus | Callable[[View], RunStatus | None] | None] 
     "ApprovalGranted": S.QUEUED,
     "ApprovalDenied": S.QUEUED,
     "HumanInputRequested": S.WAITING_FOR_HUMAN,
-    "UserMessageReceived": _status_unless_terminal(S.QUEUED),
-    "MemoryWriteProposed": None,
+    "UserMessageReceived": _queued_when_idle,
+    "ApprovalSuperseded": None,
+    "MemoryWriteProposed": S.QUEUED,
     "RunResumed": S.QUEUED,
     "RunCompleted": S.COMPLETED,
     "RunFailed": S.FAILED,
@@ -77,15 +97,23 @@ def apply_event(view: View, event_type: str, data: dict[str, Any], seq: int, at:
     if event_type == "RunCreated":
         v = {k: None for k in PROJECTED}
         v.update(
-            run_id=d["run_id"], tenant_id=d["tenant_id"], user_id=d["user_id"], goal=d["goal"],
-            channel=d.get("channel", "api"), current_step=0, tool_calls=0,
-            max_steps=d["max_steps"], max_tool_calls=d["max_tool_calls"],
+            run_id=d["run_id"],
+            tenant_id=d["tenant_id"],
+            user_id=d["user_id"],
+            goal=d["goal"],
+            channel=d.get("channel", "api"),
+            current_step=0,
+            tool_calls=0,
+            max_steps=d["max_steps"],
+            max_tool_calls=d["max_tool_calls"],
             max_wall_seconds=d["max_wall_seconds"],
             deadline_at=datetime.fromisoformat(d["deadline_at"]),
-            parent_run_id=d.get("parent_run_id"), meta=d.get("meta") or {},
-            idempotency_key=d.get("idempotency_key"), request_hash=d.get("request_hash"),
+            parent_run_id=d.get("parent_run_id"),
+            meta=d.get("meta") or {},
+            idempotency_key=d.get("idempotency_key"),
+            request_hash=d.get("request_hash"),
             created_at=at,
-        )  # fmt: skip
+        )
     target = target_status(v, event_type)
     if target is not None:
         v["status"] = target.value

@@ -30,7 +30,8 @@ IN_FLIGHT: frozenset[RunStatus] = frozenset(
 TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
     S.CREATED: frozenset({S.QUEUED, S.CANCELLED, S.FAILED}),
     S.QUEUED: frozenset({S.PLANNING, S.RUNNING_TOOL, S.CANCELLED, S.FAILED}),
-    S.PLANNING: frozenset({S.WAITING_FOR_MODEL, S.CANCELLED, S.FAILED}),
+    # An approved call executes straight from planning, without asking the model again.
+    S.PLANNING: frozenset({S.WAITING_FOR_MODEL, S.WAITING_FOR_TOOL, S.CANCELLED, S.FAILED}),
     S.WAITING_FOR_MODEL: frozenset(
         {S.WAITING_FOR_TOOL, S.WAITING_FOR_HUMAN, S.QUEUED, S.COMPLETED, S.CANCELLED, S.FAILED}
     ),

@@ -26,6 +26,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 60},
+            module=_sqlite_dbapi(),
             poolclass=kwargs.pop("poolclass", None) or _sqlite_pool(),
             **kwargs,
         )
@@ -45,9 +46,35 @@ def _sqlite_pool() -> Any:
     return QueuePool
 
 
+def _sqlite_dbapi() -> Any:
+    """pysqlite3 (a recent SQLite that can load extensions), else the standard library's.
+
+    The Python build on these machines cannot load extensions, and the memory index needs
+    sqlite-vec loaded into every connection.
+    """
+    try:
+        from pysqlite3 import dbapi2
+    except ImportError:
+        import sqlite3 as dbapi2
+    return dbapi2
+
+
+def _load_sqlite_extensions(dbapi_conn: Any) -> None:
+    if not hasattr(dbapi_conn, "enable_load_extension"):
+        return
+    import sqlite_vec
+
+    dbapi_conn.enable_load_extension(True)
+    try:
+        sqlite_vec.load(dbapi_conn)
+    finally:
+        dbapi_conn.enable_load_extension(False)
+
+
 def _install_sqlite_hooks(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        _load_sqlite_extensions(dbapi_conn)
         # Take transaction control from pysqlite so BEGIN IMMEDIATE below is what runs.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()

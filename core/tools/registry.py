@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
+from core.tools.guards import Guards
+from core.tools.policy import ApprovalPolicy
 from core.tools.spec import ToolSpec
 
 
@@ -12,10 +14,22 @@ class UnknownTool(KeyError):
 
 
 class ToolRegistry:
-    """Declared tools by name. Providers (built-ins, MCP, skills) add to it at start-up."""
+    """Declared tools by name. Providers (built-ins, MCP, skills) add to it at start-up.
 
-    def __init__(self, tools: Iterable[ToolSpec] = ()) -> None:
+    The registry also carries the process-wide approval policy and guard state (rate limits,
+    circuit breakers), so that every :class:`~core.tools.gate.ToolGate` built on it shares them.
+    """
+
+    def __init__(
+        self,
+        tools: Iterable[ToolSpec] = (),
+        policy: ApprovalPolicy | None = None,
+        guards: Guards | None = None,
+    ) -> None:
         self._tools: dict[str, ToolSpec] = {}
+        self.policy = policy or ApprovalPolicy()
+        self.guards = guards or Guards()
+        self._closers: list[Callable[[], None]] = []
         for spec in tools:
             self.register(spec)
 
@@ -40,3 +54,12 @@ class ToolRegistry:
     def all(self) -> list[ToolSpec]:
         """Every declaration, sorted by name."""
         return [self._tools[k] for k in sorted(self._tools)]
+
+    def on_close(self, closer: Callable[[], None]) -> None:
+        """Run ``closer`` when the registry is closed (providers that hold connections)."""
+        self._closers.append(closer)
+
+    def close(self) -> None:
+        """Release what providers hold (MCP sessions and their server processes)."""
+        while self._closers:
+            self._closers.pop()()

@@ -42,6 +42,9 @@ class ToolResult(BaseModel):
     retryable: bool = False
     message: str = ""
     data: Any = None
+    # How the gate got there; audit only, the agent reasons on the fields above.
+    attempts: int = 1
+    duration_ms: int | None = None
 
     @classmethod
     def ok(cls, data: Any = None, message: str = "") -> ToolResult:
@@ -49,9 +52,37 @@ class ToolResult(BaseModel):
         return cls(status="succeeded", data=data, message=message)
 
     @classmethod
-    def fail(cls, error_type: str, message: str, retryable: bool = False) -> ToolResult:
+    def fail(
+        cls, error_type: str, message: str, retryable: bool = False, data: Any = None
+    ) -> ToolResult:
         """A failed result the agent can reason about."""
-        return cls(status="failed", error_type=error_type, message=message, retryable=retryable)
+        return cls(
+            status="failed", error_type=error_type, message=message, retryable=retryable, data=data
+        )
+
+    def for_agent(self) -> dict[str, Any]:
+        """The five normalised fields, as the model sees them."""
+        return self.model_dump(include={"status", "error_type", "retryable", "message", "data"})
+
+
+class ToolError(Exception):
+    """Raised by a tool implementation for a failure it can classify (normalised by the gate)."""
+
+    def __init__(
+        self, error_type: str, message: str, retryable: bool = False, data: Any = None
+    ) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.retryable = retryable
+        self.data = data
+
+
+# Failures that say the tool itself is unwell (count towards its circuit breaker), as opposed
+# to failures caused by the call's own arguments (a taken slot, an unknown recipient).
+INFRA_ERRORS = frozenset(
+    {"timeout", "tool_error", "upstream_error", "upstream_unavailable", "invalid_result"}
+)
 
 
 @dataclass(frozen=True)
@@ -87,6 +118,9 @@ class ToolSpec:
     approval_required: bool | None = None  # None: decided by risk level and tenant policy
     compensate: ToolFn | None = None
     source: str = "builtin"
+    # Token bucket per tenant; None takes the gate's defaults (BATON_TOOL_RATE_*).
+    rate_per_minute: float | None = None
+    rate_burst: int | None = None
 
     def schema_for_model(self) -> dict[str, Any]:
         """The part of the declaration the model is shown."""

@@ -1,0 +1,681 @@
+"""One stateless step of a run.
+
+A step loads everything from the store (run row, latest checkpoint, the inbox of events since
+it), asks the agent for one decision, persists the decision, then executes the tool / waits
+for a human / responds, and writes the checkpoint. Nothing survives in memory between steps:
+a worker killed anywhere leaves the run in a state another worker resumes from.
+
+Write points (each one transaction, fenced by the lease token):
+  claim            -> StepStarted                                   (status planning)
+  decision         -> ModelCalled, DecisionRecorded, then per decision: the tool invocation
+                      row + ToolCallStarted (running_tool), or ApprovalRequested, or
+                      RunCompleted / HumanInputRequested, with the checkpoint
+  tool result      -> invocation result, ToolCallSucceeded/Failed, checkpoint, next StepStarted
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from core.agent.pack import plain_pack
+from core.ids import hash_json, new_id
+from core.runs.log import EVENTS, RunWriter
+from core.runs.states import TERMINAL, RunStatus
+from core.store.tables import Approval, Checkpoint, ToolInvocation
+from core.tools.gate import ToolGate, Verdict
+from core.tools.spec import Idempotency, ToolContext, ToolResult, ToolSpec
+from core.worker.leases import Lease
+from models.contract import (
+    Agent,
+    AgentError,
+    AgentResult,
+    AskHumanDecision,
+    ProposeMemoryDecision,
+    RespondDecision,
+    ToolCallDecision,
+    ToolSchema,
+)
+
+CHECKPOINTS = Checkpoint.__table__  # type: ignore[attr-defined]
+INVOCATIONS = ToolInvocation.__table__  # type: ignore[attr-defined]
+APPROVALS = Approval.__table__  # type: ignore[attr-defined]
+S = RunStatus
+
+# Boundary names a test or tracer can observe (the crash tests SIGKILL the worker there).
+BEFORE_MODEL = "before_model"
+AFTER_DECISION = "after_decision"
+AFTER_TOOL = "after_tool"
+WAITING_FOR_APPROVAL = "waiting_for_approval"
+Observer = Callable[[str, str, int], None]
+
+
+def idempotency_key(run_id: str, step: int, tool: str, arguments: dict[str, Any]) -> str:
+    """The key of a tool call: derived from run, step, tool and arguments."""
+    return f"{run_id}:{step}:{tool}:{hash_json(arguments)[:16]}"
+
+
+@dataclass
+class Snapshot:
+    """What a step knows: the run, its latest checkpointed state and the inbox since."""
+
+    run: dict[str, Any]
+    state: dict[str, Any]
+    inbox: list[dict[str, Any]]
+
+
+class StepRunner:
+    """Executes steps of leased runs. Holds configuration only, never run state."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        agent: Agent,
+        gate: ToolGate,
+        observer: Observer | None = None,
+        scopes_for: Callable[[str, str], set[str] | None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.agent = agent
+        self.gate = gate
+        self.observer = observer
+        self.scopes_for = scopes_for or (lambda _t, _u: None)
+
+    def _boundary(self, name: str, run_id: str, step: int) -> None:
+        if self.observer is not None:
+            self.observer(name, run_id, step)
+
+    # ----- loading -------------------------------------------------------------------------
+
+    def load(self, run_id: str) -> Snapshot:
+        """Read the run, its latest checkpoint and the events since that checkpoint."""
+        from core.runs.log import RUNS
+
+        with self.engine.connect() as conn:
+            run = dict(conn.execute(select(RUNS).where(RUNS.c.run_id == run_id)).mappings().one())
+            state = _initial_state(run)
+            if run["latest_checkpoint_id"]:
+                state = conn.execute(
+                    select(CHECKPOINTS.c.state_json).where(
+                        CHECKPOINTS.c.checkpoint_id == run["latest_checkpoint_id"]
+                    )
+                ).scalar_one()
+            inbox = [
+                dict(r)
+                for r in conn.execute(
+                    select(EVENTS.c.seq, EVENTS.c.type, EVENTS.c.data)
+                    .where(
+                        EVENTS.c.run_id == run_id,
+                        EVENTS.c.seq > int(state.get("event_seq", 0)),
+                        EVENTS.c.type.in_(
+                            ["UserMessageReceived", "ApprovalGranted", "ApprovalDenied"]
+                        ),
+                    )
+                    .order_by(EVENTS.c.seq)
+                ).mappings()
+            ]
+        return Snapshot(run, state, inbox)
+
+    # ----- the step ------------------------------------------------------------------------
+
+    async def run_step(self, lease: Lease) -> bool:
+        """Execute one step of the leased run; True when the run is ready for another."""
+        snap = self.load(lease.run_id)
+        run = snap.run
+        if run["lease_token"] != lease.token:
+            return False
+        status = run["status"]
+        if status in TERMINAL or status == S.WAITING_FOR_HUMAN:
+            return False
+        if status in (S.RUNNING_TOOL, S.WAITING_FOR_TOOL):
+            return await self._finish_interrupted_tool(lease, snap)
+        if status == S.QUEUED:
+            # Claimed as queued: the claim does not start a step, so start it here.
+            if not self._start_step(lease):
+                return False
+            snap = self.load(lease.run_id)
+        state = _absorb_inbox(snap.state, snap.inbox)
+        granted = [e for e in snap.inbox if e["type"] == "ApprovalGranted"]
+        if granted:
+            return await self._execute_approved(lease, snap, state, granted[-1]["data"])
+        return await self._decide(lease, snap, state)
+
+    def _start_step(self, lease: Lease) -> bool:
+        with self.engine.begin() as conn:
+            w = RunWriter.open(conn, lease.run_id, lease.token)
+            if w.status != S.QUEUED:
+                return w.status not in TERMINAL and w.status != S.WAITING_FOR_HUMAN
+            ok = start_next_step(w)
+            w.flush()
+            return ok
+
+    async def _decide(self, lease: Lease, snap: Snapshot, state: dict[str, Any]) -> bool:
+        run = snap.run
+        step = int(run["current_step"])
+        scopes = self.scopes_for(run["tenant_id"], run["user_id"])
+        visible = self.gate.visible_tools(run["tenant_id"], run["user_id"], scopes)
+        tools = [ToolSchema(**t.schema_for_model()) for t in visible]
+        pack = plain_pack(run, state, tools, {"channel": run["channel"]}, {})
+        self._boundary(BEFORE_MODEL, run["run_id"], step)
+        try:
+            result = await self.agent.decide(pack)
+        except AgentError as exc:
+            self._fail(lease, f"the agent could not decide: {exc}")
+            return False
+        decision = result.decision
+        state = dict(state, decisions=int(state.get("decisions", 0)) + 1)
+        outcome: tuple[ToolSpec, dict[str, Any]] | bool | None
+        with self.engine.begin() as conn:
+            w = RunWriter.open(conn, run["run_id"], lease.token)
+            if w.status != S.PLANNING:
+                return False
+            w.emit("ModelCalled", {"step": step, "task_type": pack.task_type})
+            w.emit("DecisionRecorded", {"step": step, **_decision_event(result)})
+            model_call = {
+                "decision": decision.model_dump(),
+                "refs": pack.refs,
+                "calls": [c.model_dump() for c in result.calls],
+            }
+            if isinstance(decision, ToolCallDecision):
+                outcome = self._propose_tool(conn, w, state, step, decision, model_call, scopes)
+            elif isinstance(decision, ProposeMemoryDecision):
+                w.emit(
+                    "MemoryWriteProposed",
+                    {**decision.model_dump(), "source": {"run_id": run["run_id"], "step": step}},
+                )
+                state = _add(state, "assistant", f"(noted for memory: {decision.content})")
+                write_checkpoint(w, step, state, model_call=model_call)
+                outcome = start_next_step(w)
+            else:
+                text = decision.message if isinstance(decision, RespondDecision) else ""
+                if isinstance(decision, AskHumanDecision):
+                    text = decision.question
+                state = _add(state, "assistant", text)
+                write_checkpoint(w, step, state, model_call=model_call)
+                if isinstance(decision, RespondDecision):
+                    w.emit("RunCompleted", {"result": text})
+                else:
+                    w.emit("HumanInputRequested", {"question": text})
+                outcome = False
+            w.flush()
+        if outcome is None:
+            self._boundary(WAITING_FOR_APPROVAL, run["run_id"], step)
+            return False
+        if isinstance(outcome, bool):
+            return outcome
+        spec, invocation = outcome
+        self._boundary(AFTER_DECISION, run["run_id"], step)
+        return await self._execute(lease, run, state, step, spec, invocation, model_call)
+
+    def _propose_tool(
+        self,
+        conn: Connection,
+        w: RunWriter,
+        state: dict[str, Any],
+        step: int,
+        decision: ToolCallDecision,
+        model_call: dict[str, Any],
+        scopes: set[str] | None,
+    ) -> tuple[ToolSpec, dict[str, Any]] | bool | None:
+        """Judge a proposed call. Returns (spec, invocation) to execute now, None when it
+        waits for a human, or whether the run goes on to another step without executing."""
+        run = w.view
+        verdict = self.gate.judge(
+            run["tenant_id"], run["user_id"], decision.tool, decision.arguments, scopes
+        )
+        w.emit(
+            "ToolCallProposed",
+            {
+                "step": step,
+                "tool": decision.tool,
+                "arguments": decision.arguments,
+                "reason": decision.reason,
+                "verdict": verdict.as_event(),
+            },
+        )
+        if verdict.outcome == "deny":
+            return self._denied(w, state, step, decision.tool, verdict, model_call)
+        if int(run["tool_calls"] or 0) >= int(run["max_tool_calls"]):
+            w.emit("RunFailed", {"reason": f"tool call limit reached ({run['max_tool_calls']})"})
+            return False
+        assert verdict.spec is not None
+        if verdict.outcome == "approve":
+            approval_id = new_id("apr")
+            question = approval_question(decision.tool, decision.arguments)
+            conn.execute(
+                insert(APPROVALS).values(
+                    approval_id=approval_id,
+                    run_id=run["run_id"],
+                    tenant_id=run["tenant_id"],
+                    user_id=run["user_id"],
+                    step=step,
+                    tool_name=decision.tool,
+                    arguments_json=decision.arguments,
+                    arguments_hash=hash_json(decision.arguments),
+                    risk_level=int(verdict.spec.risk_level),
+                    question=question,
+                    status="pending",
+                    created_at=w.now,
+                )
+            )
+            pending = {
+                "type": "tool_call",
+                "tool": decision.tool,
+                "arguments": decision.arguments,
+                "approval_id": approval_id,
+            }
+            write_checkpoint(w, step, state, pending=pending, model_call=model_call)
+            w.emit(
+                "ApprovalRequested",
+                {
+                    "approval_id": approval_id,
+                    "tool": decision.tool,
+                    "arguments": decision.arguments,
+                    "question": question,
+                    "risk_level": int(verdict.spec.risk_level),
+                },
+            )
+            return None
+        return self._start_invocation(conn, w, step, verdict.spec, decision.arguments, None)
+
+    def _denied(
+        self,
+        w: RunWriter,
+        state: dict[str, Any],
+        step: int,
+        tool: str,
+        verdict: Verdict,
+        model_call: dict[str, Any] | None,
+    ) -> bool:
+        result = ToolResult(
+            status="denied", error_type=verdict.error_type, message=verdict.reason
+        ).model_dump()
+        w.emit("ToolCallDenied", {"step": step, "tool": tool, "verdict": verdict.as_event()})
+        state = _add(state, "tool", json.dumps(result), name=tool)
+        write_checkpoint(w, step, state, model_call=model_call, tool_result=result)
+        start_next_step(w)
+        return w.status == S.PLANNING
+
+    def _start_invocation(
+        self,
+        conn: Connection,
+        w: RunWriter,
+        step: int,
+        spec: ToolSpec,
+        arguments: dict[str, Any],
+        approval_id: str | None,
+    ) -> tuple[ToolSpec, dict[str, Any]]:
+        run = w.view
+        key = idempotency_key(run["run_id"], step, spec.name, arguments)
+        row = {
+            "tool_call_id": new_id("tc"),
+            "run_id": run["run_id"],
+            "tenant_id": run["tenant_id"],
+            "user_id": run["user_id"],
+            "step": step,
+            "checkpoint_id": run["latest_checkpoint_id"],
+            "tool_name": spec.name,
+            "arguments_json": arguments,
+            "arguments_hash": hash_json(arguments),
+            "idempotency_key": key,
+            "status": "running",
+            "approval_id": approval_id,
+            "attempts": 1,
+            "started_at": w.now,
+        }
+        existing = find_invocation(conn, spec.name, key)
+        if existing is not None:
+            if existing["arguments_hash"] != row["arguments_hash"]:
+                raise IdempotencyConflict(spec.name, key)
+            row = existing
+        else:
+            conn.execute(insert(INVOCATIONS).values(**row))
+        w.emit(
+            "ToolCallStarted",
+            {
+                "step": step,
+                "tool_call_id": row["tool_call_id"],
+                "tool": spec.name,
+                "idempotency_key": key,
+                "approval_id": approval_id,
+            },
+        )
+        return spec, row
+
+    async def _execute(
+        self,
+        lease: Lease,
+        run: dict[str, Any],
+        state: dict[str, Any],
+        step: int,
+        spec: ToolSpec,
+        invocation: dict[str, Any],
+        model_call: dict[str, Any] | None,
+    ) -> bool:
+        if invocation["status"] in ("succeeded", "failed"):
+            result = ToolResult(**(invocation["result_json"] or invocation["error_json"] or {}))
+            replayed = True
+        else:
+            ctx = ToolContext(
+                tenant_id=run["tenant_id"],
+                user_id=run["user_id"],
+                run_id=run["run_id"],
+                step=step,
+                idempotency_key=invocation["idempotency_key"],
+                engine=self.engine,
+                approval_id=invocation["approval_id"],
+            )
+            result = await self.gate.execute(spec, invocation["arguments_json"], ctx)
+            replayed = False
+        self._boundary(AFTER_TOOL, run["run_id"], step)
+        return self._record_result(
+            lease, state, step, spec, invocation, result, model_call, replayed
+        )
+
+    def _record_result(
+        self,
+        lease: Lease,
+        state: dict[str, Any],
+        step: int,
+        spec: ToolSpec,
+        invocation: dict[str, Any],
+        result: ToolResult,
+        model_call: dict[str, Any] | None,
+        replayed: bool,
+    ) -> bool:
+        payload = result.model_dump(mode="json")
+        ok = result.status == "succeeded"
+        with self.engine.begin() as conn:
+            w = RunWriter.open(conn, lease.run_id, lease.token)
+            if not replayed:
+                conn.execute(
+                    update(INVOCATIONS)
+                    .where(INVOCATIONS.c.tool_call_id == invocation["tool_call_id"])
+                    .values(
+                        status="succeeded" if ok else "failed",
+                        completed_at=w.now,
+                        result_json=payload if ok else None,
+                        error_json=None if ok else payload,
+                    )
+                )
+            kind = (
+                "ToolCallReplayed"
+                if replayed
+                else ("ToolCallSucceeded" if ok else "ToolCallFailed")
+            )
+            w.emit(
+                kind,
+                {
+                    "step": step,
+                    "tool_call_id": invocation["tool_call_id"],
+                    "tool": spec.name,
+                    "status": result.status,
+                    "error_type": result.error_type,
+                    "message": result.message[:500],
+                },
+            )
+            if w.status in TERMINAL:
+                w.flush()
+                return False
+            state = _add(state, "tool", json.dumps(payload, default=str), name=spec.name)
+            tool_call = {
+                "tool": spec.name,
+                "arguments": invocation["arguments_json"],
+                "idempotency_key": invocation["idempotency_key"],
+                "tool_call_id": invocation["tool_call_id"],
+            }
+            write_checkpoint(
+                w, step, state, model_call=model_call, tool_call=tool_call, tool_result=payload
+            )
+            start_next_step(w)
+            w.flush()
+            return w.status == S.PLANNING
+
+    async def _finish_interrupted_tool(self, lease: Lease, snap: Snapshot) -> bool:
+        """A worker died while a tool call was in progress: its durable state decides."""
+        run = snap.run
+        step = int(run["current_step"])
+        with self.engine.connect() as conn:
+            inv = (
+                conn.execute(
+                    select(INVOCATIONS)
+                    .where(INVOCATIONS.c.run_id == run["run_id"], INVOCATIONS.c.step == step)
+                    .order_by(INVOCATIONS.c.started_at.desc())
+                )
+                .mappings()
+                .first()
+            )
+        if inv is None:
+            self._fail(lease, "a tool call was in progress but no invocation was recorded")
+            return False
+        invocation = dict(inv)
+        state = _absorb_inbox(snap.state, snap.inbox)
+        try:
+            spec = self.gate.registry.get(invocation["tool_name"])
+        except KeyError:
+            result = ToolResult.fail("unknown_tool", f"{invocation['tool_name']} is gone")
+            return self._record_result(
+                lease,
+                state,
+                step,
+                _missing_spec(invocation["tool_name"]),
+                invocation,
+                result,
+                None,
+                False,
+            )
+        if invocation["status"] == "running" and spec.idempotency == Idempotency.UNSAFE:
+            result = ToolResult.fail(
+                "outcome_unknown",
+                f"{spec.name} may or may not have run before a worker stopped; check before "
+                "trying again",
+            )
+            return self._record_result(lease, state, step, spec, invocation, result, None, False)
+        if invocation["status"] == "running":
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(INVOCATIONS)
+                    .where(INVOCATIONS.c.tool_call_id == invocation["tool_call_id"])
+                    .values(attempts=INVOCATIONS.c.attempts + 1)
+                )
+        return await self._execute(lease, run, state, step, spec, invocation, None)
+
+    async def _execute_approved(
+        self, lease: Lease, snap: Snapshot, state: dict[str, Any], granted: dict[str, Any]
+    ) -> bool:
+        """Execute exactly the call the person approved (never asking the model again)."""
+        run = snap.run
+        step = int(run["current_step"])
+        with self.engine.connect() as conn:
+            approval = dict(
+                conn.execute(
+                    select(APPROVALS).where(
+                        APPROVALS.c.approval_id == granted["approval_id"],
+                        APPROVALS.c.run_id == run["run_id"],
+                        APPROVALS.c.tenant_id == run["tenant_id"],
+                        APPROVALS.c.user_id == run["user_id"],
+                    )
+                )
+                .mappings()
+                .one()
+            )
+        args = approval["arguments_json"]
+        scopes = self.scopes_for(run["tenant_id"], run["user_id"])
+        verdict = self.gate.judge(
+            run["tenant_id"], run["user_id"], approval["tool_name"], args, scopes, approved=True
+        )
+        with self.engine.begin() as conn:
+            w = RunWriter.open(conn, run["run_id"], lease.token)
+            if w.status != S.PLANNING:
+                return False
+            w.emit(
+                "ToolCallProposed",
+                {
+                    "step": step,
+                    "tool": approval["tool_name"],
+                    "arguments": args,
+                    "approval_id": approval["approval_id"],
+                    "verdict": verdict.as_event(),
+                },
+            )
+            if approval["status"] != "approved" or verdict.outcome != "allow":
+                reason = verdict.reason or f"approval is {approval['status']}"
+                denied = Verdict("deny", verdict.spec, verdict.error_type or "not_approved", reason)
+                ok = self._denied(w, state, step, approval["tool_name"], denied, None)
+                w.flush()
+                return ok
+            assert verdict.spec is not None
+            try:
+                started = self._start_invocation(
+                    conn, w, step, verdict.spec, args, approval["approval_id"]
+                )
+            except IntegrityError:
+                raise ApprovalReused(approval["approval_id"]) from None
+            w.flush()
+        spec, invocation = started
+        self._boundary(AFTER_DECISION, run["run_id"], step)
+        return await self._execute(lease, run, state, step, spec, invocation, None)
+
+    def _fail(self, lease: Lease, reason: str) -> None:
+        with self.engine.begin() as conn:
+            w = RunWriter.open(conn, lease.run_id, lease.token)
+            if w.status not in TERMINAL:
+                w.emit("RunFailed", {"reason": reason})
+                w.flush()
+
+
+class IdempotencyConflict(Exception):
+    """The same idempotency key was used with different arguments."""
+
+    def __init__(self, tool: str, key: str) -> None:
+        super().__init__(f"idempotency key '{key}' of {tool} was used with other arguments")
+
+
+class ApprovalReused(Exception):
+    """An approval that already authorised an execution was presented again."""
+
+
+def find_invocation(conn: Connection, tool: str, key: str) -> dict[str, Any] | None:
+    """The invocation recorded under (tool, key), if any."""
+    row = (
+        conn.execute(
+            select(INVOCATIONS).where(
+                INVOCATIONS.c.tool_name == tool, INVOCATIONS.c.idempotency_key == key
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def start_next_step(w: RunWriter) -> bool:
+    """Move a queued run into its next step, or fail it when a limit is reached."""
+    if w.status != S.QUEUED:
+        return False
+    view = w.view
+    step = int(view["current_step"]) + 1
+    if step > int(view["max_steps"]):
+        w.emit("RunFailed", {"reason": f"step limit reached ({view['max_steps']} steps)"})
+        return False
+    deadline: datetime = view["deadline_at"]
+    if deadline.tzinfo is None:
+        deadline = deadline.replace(tzinfo=w.now.tzinfo)
+    if w.now > deadline:
+        w.emit("RunFailed", {"reason": f"wall-clock limit reached ({view['max_wall_seconds']} s)"})
+        return False
+    w.emit("StepStarted", {"step": step})
+    return True
+
+
+def write_checkpoint(
+    w: RunWriter,
+    step: int,
+    state: dict[str, Any],
+    *,
+    pending: dict[str, Any] | None = None,
+    model_call: dict[str, Any] | None = None,
+    tool_call: dict[str, Any] | None = None,
+    tool_result: dict[str, Any] | None = None,
+) -> str:
+    """Write the step's checkpoint and its CheckpointWritten event."""
+    checkpoint_id = new_id("ckp")
+    # The event that records this checkpoint is the last one the state has absorbed.
+    state = dict(state, event_seq=int(w.view["last_event_seq"]) + 1, step=step)
+    w.conn.execute(
+        insert(CHECKPOINTS).values(
+            checkpoint_id=checkpoint_id,
+            run_id=w.view["run_id"],
+            step=step,
+            state_json=state,
+            pending_action_json=pending,
+            model_call_json=model_call,
+            tool_call_json=tool_call,
+            tool_result_json=tool_result,
+            state_hash=hash_json(state),
+            created_at=w.now,
+        )
+    )
+    w.emit("CheckpointWritten", {"checkpoint_id": checkpoint_id, "step": step})
+    return checkpoint_id
+
+
+def approval_question(tool: str, arguments: dict[str, Any]) -> str:
+    """One clear yes/no question naming the action and its key argument."""
+    key_arg = next((str(v) for v in arguments.values() if isinstance(v, str | int | float)), "")
+    action = tool.replace("_", " ").replace(".", " ")
+    return f"Should I {action}{' for ' + key_arg if key_arg else ''}?"
+
+
+def _initial_state(run: dict[str, Any]) -> dict[str, Any]:
+    meta = run.get("meta") or {}
+    messages: list[dict[str, Any]] = []
+    if run.get("parent_run_id"):
+        messages.append({"role": "user", "content": str(meta.get("parent_goal", ""))})
+        if meta.get("parent_result"):
+            messages.append({"role": "assistant", "content": str(meta["parent_result"])})
+    messages.append({"role": "user", "content": run["goal"]})
+    return {"goal": run["goal"], "messages": messages, "decisions": 0, "event_seq": 0}
+
+
+def _absorb_inbox(state: dict[str, Any], inbox: list[dict[str, Any]]) -> dict[str, Any]:
+    for e in inbox:
+        data = e["data"] or {}
+        if e["type"] == "UserMessageReceived":
+            state = _add(state, "user", data["text"])
+        elif e["type"] == "ApprovalDenied":
+            denied = {
+                "status": "denied",
+                "error_type": "denied_by_user",
+                "message": f"the person said no to {data.get('tool')}",
+            }
+            state = _add(state, "tool", json.dumps(denied), name=str(data.get("tool")))
+    return state
+
+
+def _add(state: dict[str, Any], role: str, content: str, name: str | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": role, "content": content}
+    if name:
+        message["name"] = name
+    return dict(state, messages=[*state.get("messages", []), message])
+
+
+def _decision_event(result: AgentResult) -> dict[str, Any]:
+    return {
+        "decision": result.decision.model_dump(),
+        "models": [c.model for c in result.calls],
+        "cost_usd": sum(c.cost_usd for c in result.calls),
+    }
+
+
+def _missing_spec(name: str) -> ToolSpec:
+    async def _gone(_args: dict[str, Any], _ctx: ToolContext) -> Any:
+        raise RuntimeError(f"{name} is not registered")
+
+    return ToolSpec(name=name, description="unregistered", fn=_gone)

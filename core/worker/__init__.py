@@ -1,0 +1,1 @@
+"""Workers: claim runs with leases and execute their steps."""
