@@ -25,9 +25,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str | None = Field(default=None, description="Public base URL for links/TwiML")
+    url: str = Field(default="http://127.0.0.1:8000", description="Server the CLI talks to")
+    api_key: str | None = Field(default=None, description="API key the CLI sends")
 
     # run limits (per run; a run may ask for lower ones)
     max_goal_chars: int = 8000
+    max_request_bytes: int = Field(default=1_000_000, description="Largest request body")
     max_message_chars: int = 8000
     max_steps: int = 50
     max_tool_calls: int = 30
@@ -115,12 +118,36 @@ class Settings(BaseSettings):
         default=None, description="VAPID key PEM; default <data_dir>/vapid_private.pem"
     )
     vapid_subject: str = Field(default="mailto:admin@localhost", description="VAPID 'sub' claim")
+    webpush_allow_http: bool = Field(
+        default=False, description="Accept http:// push endpoints (tests, private push services)"
+    )
     push_delivery: bool = Field(default=True, description="Deliver pushes in serve/worker")
     push_poll_seconds: float = 1.0
     push_max_attempts: int = 8
     push_lease_seconds: float = 60.0
 
     # --- memory (issue 7): add memory/context settings below this line ---
+    memory_confirm_types: str = Field(
+        default="preference,procedure",
+        description="Memory types that wait for the user's yes unless they asked to remember",
+    )
+    memory_min_confidence: float = Field(default=0.3, description="Proposals below are refused")
+    memory_max_chars: int = Field(default=1000, description="Longest memory content")
+    memory_duplicate_similarity: float = Field(
+        default=0.9, description="Cosine from which a proposal only reinforces a memory"
+    )
+    memory_merge_similarity: float = Field(
+        default=0.75, description="Cosine from which a proposal updates a same-subject memory"
+    )
+    memory_episode_ttl_days: int = Field(default=30, description="Lifetime of episode memories")
+    memory_task_ttl_days: int = Field(default=7, description="Lifetime of task-scoped memories")
+    memory_min_relevance: float = Field(
+        default=0.3, description="Relevance below which a memory stays out of a context pack"
+    )
+    memory_context_limit: int = Field(default=5, description="Most memories in one context pack")
+    context_default_tokens: int = Field(
+        default=4096, description="Context budget in tokens when the model's is unknown"
+    )
 
     def resolved_database_url(self) -> str:
         """The database URL in use: BATON_DATABASE_URL, else an SQLite file in the data dir."""

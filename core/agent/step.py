@@ -54,6 +54,9 @@ AFTER_DECISION = "after_decision"
 AFTER_TOOL = "after_tool"
 WAITING_FOR_APPROVAL = "waiting_for_approval"
 Observer = Callable[[str, str, int], None]
+# Events after the latest checkpoint that the next step must fold into its state. A decision
+# recorded without a checkpoint is the tool call a dead worker left in progress.
+INBOX_TYPES = ["UserMessageReceived", "ApprovalGranted", "ApprovalDenied", "DecisionRecorded"]
 
 
 def idempotency_key(run_id: str, step: int, tool: str, arguments: dict[str, Any]) -> str:
@@ -113,9 +116,7 @@ class StepRunner:
                     .where(
                         EVENTS.c.run_id == run_id,
                         EVENTS.c.seq > int(state.get("event_seq", 0)),
-                        EVENTS.c.type.in_(
-                            ["UserMessageReceived", "ApprovalGranted", "ApprovalDenied"]
-                        ),
+                        EVENTS.c.type.in_(INBOX_TYPES),
                     )
                     .order_by(EVENTS.c.seq)
                 ).mappings()
@@ -647,7 +648,9 @@ def _initial_state(run: dict[str, Any]) -> dict[str, Any]:
 def _absorb_inbox(state: dict[str, Any], inbox: list[dict[str, Any]]) -> dict[str, Any]:
     for e in inbox:
         data = e["data"] or {}
-        if e["type"] == "UserMessageReceived":
+        if e["type"] == "DecisionRecorded":
+            state = dict(state, decisions=int(state.get("decisions", 0)) + 1)
+        elif e["type"] == "UserMessageReceived":
             state = _add(state, "user", data["text"])
         elif e["type"] == "ApprovalDenied":
             denied = {

@@ -181,7 +181,7 @@ class RunStore:
         }
         request_hash = hash_json(request)
         if idempotency_key:
-            existing = self._by_key(tenant_id, user_id, idempotency_key)
+            existing = self.find_by_idempotency_key(tenant_id, user_id, idempotency_key)
             if existing is not None:
                 return self._same_request(existing, request_hash)
         now = utcnow()
@@ -215,7 +215,7 @@ class RunStore:
         except IntegrityError:
             # Two requests with one key raced; the loser returns the winner's run.
             if idempotency_key:
-                existing = self._by_key(tenant_id, user_id, idempotency_key)
+                existing = self.find_by_idempotency_key(tenant_id, user_id, idempotency_key)
                 if existing is not None:
                     return self._same_request(existing, request_hash)
             raise
@@ -226,7 +226,10 @@ class RunStore:
             raise Conflict("this Idempotency-Key was used for a different request")
         return existing
 
-    def _by_key(self, tenant_id: str, user_id: str, key: str) -> dict[str, Any] | None:
+    def find_by_idempotency_key(
+        self, tenant_id: str, user_id: str, key: str
+    ) -> dict[str, Any] | None:
+        """The run this user created with this Idempotency-Key, if any."""
         with self.engine.connect() as conn:
             row = (
                 conn.execute(

@@ -1,0 +1,281 @@
+"""`baton`: serve, work, manage keys, and drive runs from a terminal.
+
+Read commands take --json for machine-readable output.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from core.cli.client import Client, fail
+from core.config import get_settings
+from core.errors import BatonError
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Baton: runs that outlive the call."
+)
+keys_app = typer.Typer(no_args_is_help=True, help="API keys (and push keys).")
+app.add_typer(keys_app, name="keys")
+out = Console()
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON")]
+TERMINAL = {"completed", "failed", "cancelled"}
+
+
+def _print(data: Any, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(data, default=str) + "\n")
+    else:
+        out.print(data)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="Port")] = None,
+    workers: Annotated[bool, typer.Option(help="Also execute runs in this process")] = True,
+) -> None:
+    """Serve the API, the call page and the web view (and execute runs) on embedded defaults."""
+    import uvicorn
+
+    from core.api.app import create_app
+
+    s = get_settings()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    uvicorn.run(create_app(s, run_workers=workers), host=host or s.host, port=port or s.port)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Runs worked on at once")] = 0,
+) -> None:
+    """Execute runs from the database until interrupted (start as many as you like)."""
+    from core.plugins import setup_process
+    from core.runtime import get_runtime
+    from core.worker.runner import Worker
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    rt = get_runtime()
+    setup_process()
+    s = rt.settings
+    w = Worker(
+        rt.engine,
+        rt.agent_factory,
+        rt.gate,
+        concurrency=concurrency or s.worker_concurrency,
+        lease_ttl_s=s.lease_ttl_seconds,
+        poll_s=s.worker_poll_seconds,
+    )
+    where = s.resolved_database_url().split("@")[-1]
+    out.print(f"baton worker {w.name}: {w.concurrency} slot(s) on {where}")
+    try:
+        w.run_forever()
+    except KeyboardInterrupt:
+        w.stop()
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="Tenant (created if new)")],
+    user: Annotated[str, typer.Option(help="User (created if new)")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an API key for a user; the key is shown once."""
+    from core.auth.keys import create_key
+    from core.runtime import get_runtime
+
+    try:
+        key = create_key(get_runtime().engine, tenant, user)
+    except BatonError as exc:
+        raise fail(exc.message) from None
+    if as_json:
+        _print({"key": key, "tenant": tenant, "user": user}, True)
+    else:
+        out.print(key)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The 16-hex id inside bk_<id>_...")],
+    tenant: Annotated[str, typer.Option(help="Tenant of the key")],
+) -> None:
+    """Revoke an API key."""
+    from core.auth.keys import revoke_key
+    from core.runtime import get_runtime
+
+    if not revoke_key(get_runtime().engine, tenant, key_id):
+        raise fail(f"no active key '{key_id}' in tenant '{tenant}'")
+    out.print(f"revoked {key_id}")
+
+
+def _summary(run: dict[str, Any]) -> str:
+    line = f"[bold]{run['run_id']}[/] {run['status']} step {run['current_step']}"
+    if run.get("result"):
+        line += f"\n{run['result']}"
+    if run.get("failure_reason"):
+        line += f"\n[red]{run['failure_reason']}[/]"
+    approval = run.get("pending_approval")
+    if approval:
+        line += (
+            f"\n[yellow]waiting for approval[/] {approval['approval_id']}: {approval['question']}"
+            f"\n  baton approve {run['run_id']}   (or --deny)"
+        )
+    return line
+
+
+@app.command()
+def run(
+    goal: Annotated[str, typer.Argument(help="What you want done")],
+    follow: Annotated[bool, typer.Option(help="Follow progress until the run rests")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start a run and follow its progress live."""
+    client = Client()
+    created = client.request("POST", "/runs", json={"goal": goal, "channel": "cli"})
+    if not follow:
+        _print(created if as_json else _summary(created), as_json)
+        return
+    final = _follow(client, created["run_id"], as_json)
+    if as_json:
+        _print(final, True)
+    else:
+        out.print(_summary(final))
+    if final["status"] in ("failed", "cancelled"):
+        raise typer.Exit(1)
+
+
+def _follow(client: Client, run_id: str, quiet: bool) -> dict[str, Any]:
+    for event in client.stream_events(run_id):
+        if not quiet:
+            out.print(f"[dim]{event['seq']:>4}[/] {event['type']}{_event_note(event)}")
+        if event["type"] in (
+            "RunCompleted",
+            "RunFailed",
+            "RunCancelled",
+            "ApprovalRequested",
+            "HumanInputRequested",
+        ):
+            break
+    return dict(client.request("GET", f"/runs/{run_id}"))
+
+
+def _event_note(event: dict[str, Any]) -> str:
+    data = event.get("data") or {}
+    for key in ("tool", "question", "result", "reason", "text"):
+        if data.get(key):
+            return f"  {str(data[key])[:120]}"
+    return ""
+
+
+@app.command()
+def runs(as_json: JsonOpt = False) -> None:
+    """List your runs, newest first."""
+    rows = Client().request("GET", "/runs")
+    if as_json:
+        _print(rows, True)
+        return
+    for r in rows:
+        out.print(f"{r['run_id']}  {r['status']:<18} {r['goal'][:60]}")
+
+
+@app.command()
+def status(run_id: str, as_json: JsonOpt = False) -> None:
+    """Show a run's status, result and pending approval."""
+    data = Client().request("GET", f"/runs/{run_id}")
+    _print(data if as_json else _summary(data), as_json)
+
+
+@app.command()
+def logs(
+    run_id: str,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep following")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print a run's events (the audit trail)."""
+    client = Client()
+    if follow:
+        for event in client.stream_events(run_id):
+            _print(
+                event if as_json else f"{event['seq']:>4} {event['type']}{_event_note(event)}",
+                as_json,
+            )
+        return
+    events = client.request("GET", f"/runs/{run_id}/events", headers={"Accept": "application/json"})
+    if as_json:
+        _print(events, True)
+        return
+    for e in events:
+        out.print(f"[dim]{e['seq']:>4} {e['created_at']}[/] {e['type']}{_event_note(e)}")
+
+
+@app.command()
+def approve(
+    run_id: str,
+    deny: Annotated[bool, typer.Option("--deny", help="Deny instead of approving")] = False,
+    approval: Annotated[
+        str | None, typer.Option(help="Approval id (default: the pending one)")
+    ] = None,
+    args: Annotated[str | None, typer.Option(help="Edited arguments as a JSON object")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Approve (or --deny) the run's pending tool call."""
+    client = Client()
+    if approval is None:
+        run_data = client.request("GET", f"/runs/{run_id}")
+        if not run_data.get("pending_approval_id"):
+            raise fail(f"run {run_id} is {run_data['status']} and waits for no approval")
+        approval = run_data["pending_approval_id"]
+    body: dict[str, Any] = {"approval_id": approval, "decision": "deny" if deny else "approve"}
+    if args is not None:
+        try:
+            body["arguments"] = json.loads(args)
+        except ValueError as exc:
+            raise fail(f"--args is not JSON: {exc}") from None
+    data = client.request("POST", f"/runs/{run_id}/approve", json=body)
+    _print(data if as_json else _summary(data), as_json)
+
+
+@app.command()
+def cancel(
+    run_id: str,
+    reason: Annotated[str, typer.Option(help="Why")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Cancel a run."""
+    data = Client().request("POST", f"/runs/{run_id}/cancel", json={"reason": reason})
+    _print(data if as_json else _summary(data), as_json)
+
+
+@app.command()
+def resume(
+    run_id: str,
+    message: Annotated[str | None, typer.Option(help="Say something to the run")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Resume a cancelled or waiting run."""
+    data = Client().request("POST", f"/runs/{run_id}/resume", json={"message": message})
+    _print(data if as_json else _summary(data), as_json)
+
+
+def _mount_extras() -> None:
+    from core.plugins import setup_cli
+
+    try:
+        from models.cli import app as models_app
+    except ImportError:  # the model layer's CLI is optional in a stripped install
+        models_app = None
+    if models_app is not None:
+        app.add_typer(models_app, name="models")
+    setup_cli(app)
+
+
+_mount_extras()

@@ -1,0 +1,79 @@
+"""The parts a Baton process shares: one engine, one tool gate, the agent factory.
+
+Built once per process (``get_runtime``) so that models, tool registries and connection pools
+are loaded once, not per request or per call.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from core.config import Settings, get_settings
+from core.store.db import make_engine
+from core.store.migrate import upgrade
+from core.tools.gate import ToolGate
+from models.contract import Agent
+
+
+@dataclass
+class Runtime:
+    """Process-wide handles."""
+
+    settings: Settings
+    engine: Engine
+    gate_factory: Callable[[], ToolGate]
+    agent_factory: Callable[[], Agent]
+    _gate: ToolGate | None = field(default=None, repr=False)
+
+    @property
+    def gate(self) -> ToolGate:
+        """The tool gate, built on first use (MCP servers start then)."""
+        if self._gate is None:
+            self._gate = self.gate_factory()
+        return self._gate
+
+
+_runtime: Runtime | None = None
+_lock = threading.Lock()
+
+
+def _default_gate(settings: Settings) -> Callable[[], ToolGate]:
+    def build() -> ToolGate:
+        from core.tools.providers import build_registry
+
+        return ToolGate(build_registry(settings))
+
+    return build
+
+
+def _default_agent(settings: Settings) -> Callable[[], Agent]:
+    def build() -> Agent:
+        from core.agent.factory import build_agent
+
+        return build_agent(settings)
+
+    return build
+
+
+def get_runtime(settings: Settings | None = None) -> Runtime:
+    """The process runtime; the first call migrates the database."""
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            s = settings or get_settings()
+            s.data_dir.mkdir(parents=True, exist_ok=True)
+            engine = make_engine(s.resolved_database_url())
+            upgrade(engine)
+            _runtime = Runtime(s, engine, _default_gate(s), _default_agent(s))
+        return _runtime
+
+
+def set_runtime(runtime: Runtime | None) -> None:
+    """Install a runtime (tests build one around their own engine)."""
+    global _runtime
+    with _lock:
+        _runtime = runtime
