@@ -22,27 +22,27 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default sqlite:///<data_dir>/baton.db"
     )
-    host: str = "127.0.0.1"
-    port: int = 8000
+    host: str = Field(default="127.0.0.1", description="Address `baton serve` binds")
+    port: int = Field(default=8000, description="Port `baton serve` listens on")
     public_url: str | None = Field(default=None, description="Public base URL for links/TwiML")
     url: str = Field(default="http://127.0.0.1:8000", description="Server the CLI talks to")
     api_key: str | None = Field(default=None, description="API key the CLI sends")
 
     # run limits (per run; a run may ask for lower ones)
-    max_goal_chars: int = 8000
+    max_goal_chars: int = Field(default=8000, description="Longest goal a run accepts")
     max_request_bytes: int = Field(default=1_000_000, description="Largest request body")
-    max_message_chars: int = 8000
-    max_steps: int = 50
-    max_tool_calls: int = 30
-    max_wall_seconds: int = 3600
+    max_message_chars: int = Field(default=8000, description="Longest message to a run")
+    max_steps: int = Field(default=50, description="Steps per run before it fails")
+    max_tool_calls: int = Field(default=30, description="Tool calls per run before it fails")
+    max_wall_seconds: int = Field(default=3600, description="Lifetime of a run in seconds")
 
     # workers
-    lease_ttl_seconds: float = 30.0
-    worker_poll_seconds: float = 0.2
-    worker_concurrency: int = 2
+    lease_ttl_seconds: float = Field(default=30.0, description="Worker lease; taken over after")
+    worker_poll_seconds: float = Field(default=0.2, description="Idle worker poll interval")
+    worker_concurrency: int = Field(default=2, description="Worker slots per process")
 
     # agent: "gateway" (models/ via litellm) or "scripted" (deterministic, tests/bench)
-    agent: str = "gateway"
+    agent: str = Field(default="gateway", description="gateway (models via litellm) or scripted")
 
     # surfaces
     plugins: str = Field(default="*", description="Comma list of plugins to load, * for all")
@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     twilio_auth_token: str | None = Field(
         default=None, description="Validates X-Twilio-Signature when set"
     )
+    webrtc_ice_servers: str = Field(
+        default="", description="Browser calls: comma list of STUN/TURN URLs (none: host only)"
+    )
 
     # --- handoff (issue 6): add handoff settings below this line ---
     artifact_max_bytes: int = Field(default=20_000_000, description="Largest artifact accepted")
@@ -134,7 +137,7 @@ class Settings(BaseSettings):
     memory_min_confidence: float = Field(default=0.3, description="Proposals below are refused")
     memory_max_chars: int = Field(default=1000, description="Longest memory content")
     memory_duplicate_similarity: float = Field(
-        default=0.9, description="Cosine from which a proposal only reinforces a memory"
+        default=0.95, description="Cosine from which a proposal only reinforces a memory"
     )
     memory_merge_similarity: float = Field(
         default=0.75, description="Cosine from which a proposal updates a same-subject memory"
@@ -160,3 +163,22 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The settings of this process, read once from the environment."""
     return Settings()
+
+
+def settings_table() -> str:
+    """The README's configuration table: every BATON_* variable with its default."""
+    rows = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if name == "database_url":
+            shown = "`sqlite:///<data dir>/baton.db`"
+        elif default is None or default == "" or default == {}:
+            shown = "(unset)"
+        else:
+            shown = f"`{default}`"
+        rows.append(f"| `BATON_{name.upper()}` | {shown} | {field.description or ''} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(settings_table())

@@ -19,15 +19,17 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core.agent.pack import plain_pack
 from core.ids import hash_json, new_id
-from core.runs.log import EVENTS, RunWriter
+from core.runs.log import EVENTS, RUNS, RunWriter, StaleView
 from core.runs.states import TERMINAL, RunStatus
+from core.store.db import reader
 from core.store.tables import Approval, Checkpoint, ToolInvocation
 from core.tools.gate import ToolGate, Verdict
 from core.tools.spec import Idempotency, ToolContext, ToolResult, ToolSpec
@@ -43,6 +45,7 @@ from models.contract import (
     ToolSchema,
 )
 
+T = TypeVar("T")
 CHECKPOINTS = Checkpoint.__table__  # type: ignore[attr-defined]
 INVOCATIONS = ToolInvocation.__table__  # type: ignore[attr-defined]
 APPROVALS = Approval.__table__  # type: ignore[attr-defined]
@@ -85,6 +88,7 @@ class StepRunner:
         scopes_for: Callable[[str, str], set[str] | None] | None = None,
     ) -> None:
         self.engine = engine
+        self.reader = reader(engine)
         self.agent = agent
         self.gate = gate
         self.observer = observer
@@ -98,17 +102,23 @@ class StepRunner:
 
     def load(self, run_id: str) -> Snapshot:
         """Read the run, its latest checkpoint and the events since that checkpoint."""
-        from core.runs.log import RUNS
-
-        with self.engine.connect() as conn:
-            run = dict(conn.execute(select(RUNS).where(RUNS.c.run_id == run_id)).mappings().one())
-            state = _initial_state(run)
-            if run["latest_checkpoint_id"]:
-                state = conn.execute(
-                    select(CHECKPOINTS.c.state_json).where(
-                        CHECKPOINTS.c.checkpoint_id == run["latest_checkpoint_id"]
+        with self.reader.connect() as conn:
+            row = (
+                conn.execute(
+                    select(RUNS, CHECKPOINTS.c.state_json)
+                    .select_from(
+                        RUNS.outerjoin(
+                            CHECKPOINTS,
+                            CHECKPOINTS.c.checkpoint_id == RUNS.c.latest_checkpoint_id,
+                        )
                     )
-                ).scalar_one()
+                    .where(RUNS.c.run_id == run_id)
+                )
+                .mappings()
+                .one()
+            )
+            run = dict(row)
+            state = run.pop("state_json") or _initial_state(run)
             inbox = [
                 dict(r)
                 for r in conn.execute(
@@ -122,6 +132,35 @@ class StepRunner:
                 ).mappings()
             ]
         return Snapshot(run, state, inbox)
+
+    def _write(
+        self,
+        lease: Lease,
+        row: dict[str, Any],
+        body: Callable[[RunWriter], T],
+        durable: bool = True,
+    ) -> tuple[T, dict[str, Any]]:
+        """Run ``body`` in one transaction on top of ``row`` and return (its result, new row).
+
+        The write is optimistic (no lock, no re-read); if the run changed meanwhile (a
+        message, a cancel) it is retried once on the freshly locked row. ``durable=False``
+        lets Postgres acknowledge the commit before the WAL is flushed: only for writes
+        whose loss after a server crash means redoing work, never repeating an effect.
+        """
+        try:
+            with self.engine.begin() as conn:
+                if not durable:
+                    relax_commit(conn)
+                w = RunWriter.optimistic(conn, row, lease.token)
+                out = body(w)
+                w.flush()
+                return out, w.row
+        except StaleView:
+            with self.engine.begin() as conn:
+                w = RunWriter.open(conn, lease.run_id, lease.token)
+                out = body(w)
+                w.flush()
+                return out, w.row
 
     # ----- the step ------------------------------------------------------------------------
 
@@ -137,27 +176,16 @@ class StepRunner:
         if status in (S.RUNNING_TOOL, S.WAITING_FOR_TOOL):
             return await self._finish_interrupted_tool(lease, snap)
         if status == S.QUEUED:
-            # Claimed as queued: the claim does not start a step, so start it here.
-            if not self._start_step(lease):
+            started, run = self._write(lease, run, start_next_step, durable=False)
+            if not started:
                 return False
-            snap = self.load(lease.run_id)
         state = _absorb_inbox(snap.state, snap.inbox)
         granted = [e for e in snap.inbox if e["type"] == "ApprovalGranted"]
         if granted:
-            return await self._execute_approved(lease, snap, state, granted[-1]["data"])
-        return await self._decide(lease, snap, state)
+            return await self._execute_approved(lease, run, state, granted[-1]["data"])
+        return await self._decide(lease, run, state)
 
-    def _start_step(self, lease: Lease) -> bool:
-        with self.engine.begin() as conn:
-            w = RunWriter.open(conn, lease.run_id, lease.token)
-            if w.status != S.QUEUED:
-                return w.status not in TERMINAL and w.status != S.WAITING_FOR_HUMAN
-            ok = start_next_step(w)
-            w.flush()
-            return ok
-
-    async def _decide(self, lease: Lease, snap: Snapshot, state: dict[str, Any]) -> bool:
-        run = snap.run
+    async def _decide(self, lease: Lease, run: dict[str, Any], state: dict[str, Any]) -> bool:
         step = int(run["current_step"])
         scopes = self.scopes_for(run["tenant_id"], run["user_id"])
         visible = self.gate.visible_tools(run["tenant_id"], run["user_id"], scopes)
@@ -171,40 +199,39 @@ class StepRunner:
             return False
         decision = result.decision
         state = dict(state, decisions=int(state.get("decisions", 0)) + 1)
-        outcome: tuple[ToolSpec, dict[str, Any]] | bool | None
-        with self.engine.begin() as conn:
-            w = RunWriter.open(conn, run["run_id"], lease.token)
+        model_call = {
+            "decision": decision.model_dump(),
+            "refs": pack.refs,
+            "calls": [c.model_dump() for c in result.calls],
+        }
+        # Only a call whose effect cannot be observed may be acknowledged before it is on disk.
+        spec = self._spec_or_none(decision.tool) if isinstance(decision, ToolCallDecision) else None
+        durable = spec is None or spec.idempotency != Idempotency.SAFE
+
+        def record(w: RunWriter) -> tuple[ToolSpec, dict[str, Any]] | bool | None:
             if w.status != S.PLANNING:
                 return False
             w.emit("ModelCalled", {"step": step, "task_type": pack.task_type})
             w.emit("DecisionRecorded", {"step": step, **_decision_event(result)})
-            model_call = {
-                "decision": decision.model_dump(),
-                "refs": pack.refs,
-                "calls": [c.model_dump() for c in result.calls],
-            }
             if isinstance(decision, ToolCallDecision):
-                outcome = self._propose_tool(conn, w, state, step, decision, model_call, scopes)
-            elif isinstance(decision, ProposeMemoryDecision):
+                return self._propose_tool(w, state, step, decision, model_call, scopes)
+            if isinstance(decision, ProposeMemoryDecision):
                 w.emit(
                     "MemoryWriteProposed",
                     {**decision.model_dump(), "source": {"run_id": run["run_id"], "step": step}},
                 )
-                state = _add(state, "assistant", f"(noted for memory: {decision.content})")
-                write_checkpoint(w, step, state, model_call=model_call)
-                outcome = start_next_step(w)
+                noted = _add(state, "assistant", f"(noted for memory: {decision.content})")
+                write_checkpoint(w, step, noted, model_call=model_call)
+                return start_next_step(w)
+            text = decision.question if isinstance(decision, AskHumanDecision) else decision.message
+            write_checkpoint(w, step, _add(state, "assistant", text), model_call=model_call)
+            if isinstance(decision, RespondDecision):
+                w.emit("RunCompleted", {"result": text})
             else:
-                text = decision.message if isinstance(decision, RespondDecision) else ""
-                if isinstance(decision, AskHumanDecision):
-                    text = decision.question
-                state = _add(state, "assistant", text)
-                write_checkpoint(w, step, state, model_call=model_call)
-                if isinstance(decision, RespondDecision):
-                    w.emit("RunCompleted", {"result": text})
-                else:
-                    w.emit("HumanInputRequested", {"question": text})
-                outcome = False
-            w.flush()
+                w.emit("HumanInputRequested", {"question": text})
+            return False
+
+        outcome, row = self._write(lease, run, record, durable=durable)
         if outcome is None:
             self._boundary(WAITING_FOR_APPROVAL, run["run_id"], step)
             return False
@@ -212,11 +239,16 @@ class StepRunner:
             return outcome
         spec, invocation = outcome
         self._boundary(AFTER_DECISION, run["run_id"], step)
-        return await self._execute(lease, run, state, step, spec, invocation, model_call)
+        return await self._execute(lease, row, state, step, spec, invocation, model_call)
+
+    def _spec_or_none(self, name: str) -> ToolSpec | None:
+        try:
+            return self.gate.registry.get(name)
+        except KeyError:
+            return None
 
     def _propose_tool(
         self,
-        conn: Connection,
         w: RunWriter,
         state: dict[str, Any],
         step: int,
@@ -249,7 +281,7 @@ class StepRunner:
         if verdict.outcome == "approve":
             approval_id = new_id("apr")
             question = approval_question(decision.tool, decision.arguments)
-            conn.execute(
+            w.conn.execute(
                 insert(APPROVALS).values(
                     approval_id=approval_id,
                     run_id=run["run_id"],
@@ -283,7 +315,7 @@ class StepRunner:
                 },
             )
             return None
-        return self._start_invocation(conn, w, step, verdict.spec, decision.arguments, None)
+        return self._start_invocation(w, step, verdict.spec, decision.arguments, None)
 
     def _denied(
         self,
@@ -300,12 +332,10 @@ class StepRunner:
         w.emit("ToolCallDenied", {"step": step, "tool": tool, "verdict": verdict.as_event()})
         state = _add(state, "tool", json.dumps(result), name=tool)
         write_checkpoint(w, step, state, model_call=model_call, tool_result=result)
-        start_next_step(w)
-        return w.status == S.PLANNING
+        return start_next_step(w)
 
     def _start_invocation(
         self,
-        conn: Connection,
         w: RunWriter,
         step: int,
         spec: ToolSpec,
@@ -329,14 +359,21 @@ class StepRunner:
             "approval_id": approval_id,
             "attempts": 1,
             "started_at": w.now,
+            "completed_at": None,
+            "result_json": None,
+            "error_json": None,
         }
-        existing = find_invocation(conn, spec.name, key)
-        if existing is not None:
+        dialect_insert = pg_insert if w.conn.dialect.name == "postgresql" else sqlite_insert
+        inserted = w.conn.execute(
+            dialect_insert(INVOCATIONS).values(**row).on_conflict_do_nothing()
+        ).rowcount
+        if inserted != 1:
+            existing = find_invocation(w.conn, spec.name, key)
+            if existing is None:
+                raise ApprovalReused(f"approval '{approval_id}' already authorised a call")
             if existing["arguments_hash"] != row["arguments_hash"]:
                 raise IdempotencyConflict(spec.name, key)
             row = existing
-        else:
-            conn.execute(insert(INVOCATIONS).values(**row))
         w.emit(
             "ToolCallStarted",
             {
@@ -352,7 +389,7 @@ class StepRunner:
     async def _execute(
         self,
         lease: Lease,
-        run: dict[str, Any],
+        row: dict[str, Any],
         state: dict[str, Any],
         step: int,
         spec: ToolSpec,
@@ -360,13 +397,14 @@ class StepRunner:
         model_call: dict[str, Any] | None,
     ) -> bool:
         if invocation["status"] in ("succeeded", "failed"):
-            result = ToolResult(**(invocation["result_json"] or invocation["error_json"] or {}))
+            stored = invocation["result_json"] or invocation["error_json"] or {}
+            result = ToolResult(**stored)
             replayed = True
         else:
             ctx = ToolContext(
-                tenant_id=run["tenant_id"],
-                user_id=run["user_id"],
-                run_id=run["run_id"],
+                tenant_id=row["tenant_id"],
+                user_id=row["user_id"],
+                run_id=row["run_id"],
                 step=step,
                 idempotency_key=invocation["idempotency_key"],
                 engine=self.engine,
@@ -374,14 +412,15 @@ class StepRunner:
             )
             result = await self.gate.execute(spec, invocation["arguments_json"], ctx)
             replayed = False
-        self._boundary(AFTER_TOOL, run["run_id"], step)
+        self._boundary(AFTER_TOOL, row["run_id"], step)
         return self._record_result(
-            lease, state, step, spec, invocation, result, model_call, replayed
+            lease, row, state, step, spec, invocation, result, model_call, replayed
         )
 
     def _record_result(
         self,
         lease: Lease,
+        row: dict[str, Any],
         state: dict[str, Any],
         step: int,
         spec: ToolSpec,
@@ -392,10 +431,16 @@ class StepRunner:
     ) -> bool:
         payload = result.model_dump(mode="json")
         ok = result.status == "succeeded"
-        with self.engine.begin() as conn:
-            w = RunWriter.open(conn, lease.run_id, lease.token)
+        tool_call = {
+            "tool": spec.name,
+            "arguments": invocation["arguments_json"],
+            "idempotency_key": invocation["idempotency_key"],
+            "tool_call_id": invocation["tool_call_id"],
+        }
+
+        def record(w: RunWriter) -> bool:
             if not replayed:
-                conn.execute(
+                w.conn.execute(
                     update(INVOCATIONS)
                     .where(INVOCATIONS.c.tool_call_id == invocation["tool_call_id"])
                     .values(
@@ -405,13 +450,9 @@ class StepRunner:
                         error_json=None if ok else payload,
                     )
                 )
-            kind = (
-                "ToolCallReplayed"
-                if replayed
-                else ("ToolCallSucceeded" if ok else "ToolCallFailed")
-            )
+            kind = "ToolCallSucceeded" if ok else "ToolCallFailed"
             w.emit(
-                kind,
+                "ToolCallReplayed" if replayed else kind,
                 {
                     "step": step,
                     "tool_call_id": invocation["tool_call_id"],
@@ -422,27 +463,23 @@ class StepRunner:
                 },
             )
             if w.status in TERMINAL:
-                w.flush()
                 return False
-            state = _add(state, "tool", json.dumps(payload, default=str), name=spec.name)
-            tool_call = {
-                "tool": spec.name,
-                "arguments": invocation["arguments_json"],
-                "idempotency_key": invocation["idempotency_key"],
-                "tool_call_id": invocation["tool_call_id"],
-            }
+            after = _add(state, "tool", json.dumps(payload, default=str), name=spec.name)
             write_checkpoint(
-                w, step, state, model_call=model_call, tool_call=tool_call, tool_result=payload
+                w, step, after, model_call=model_call, tool_call=tool_call, tool_result=payload
             )
-            start_next_step(w)
-            w.flush()
-            return w.status == S.PLANNING
+            return start_next_step(w)
+
+        # Losing this commit re-executes the call under the same key: harmless unless the
+        # tool cannot be replayed.
+        more, _ = self._write(lease, row, record, durable=spec.idempotency == Idempotency.UNSAFE)
+        return more
 
     async def _finish_interrupted_tool(self, lease: Lease, snap: Snapshot) -> bool:
         """A worker died while a tool call was in progress: its durable state decides."""
         run = snap.run
         step = int(run["current_step"])
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             inv = (
                 conn.execute(
                     select(INVOCATIONS)
@@ -457,19 +494,12 @@ class StepRunner:
             return False
         invocation = dict(inv)
         state = _absorb_inbox(snap.state, snap.inbox)
-        try:
-            spec = self.gate.registry.get(invocation["tool_name"])
-        except KeyError:
+        spec = self._spec_or_none(invocation["tool_name"])
+        if spec is None:
             result = ToolResult.fail("unknown_tool", f"{invocation['tool_name']} is gone")
+            gone = _missing_spec(invocation["tool_name"])
             return self._record_result(
-                lease,
-                state,
-                step,
-                _missing_spec(invocation["tool_name"]),
-                invocation,
-                result,
-                None,
-                False,
+                lease, run, state, step, gone, invocation, result, None, False
             )
         if invocation["status"] == "running" and spec.idempotency == Idempotency.UNSAFE:
             result = ToolResult.fail(
@@ -477,7 +507,9 @@ class StepRunner:
                 f"{spec.name} may or may not have run before a worker stopped; check before "
                 "trying again",
             )
-            return self._record_result(lease, state, step, spec, invocation, result, None, False)
+            return self._record_result(
+                lease, run, state, step, spec, invocation, result, None, False
+            )
         if invocation["status"] == "running":
             with self.engine.begin() as conn:
                 conn.execute(
@@ -488,12 +520,11 @@ class StepRunner:
         return await self._execute(lease, run, state, step, spec, invocation, None)
 
     async def _execute_approved(
-        self, lease: Lease, snap: Snapshot, state: dict[str, Any], granted: dict[str, Any]
+        self, lease: Lease, run: dict[str, Any], state: dict[str, Any], granted: dict[str, Any]
     ) -> bool:
         """Execute exactly the call the person approved (never asking the model again)."""
-        run = snap.run
         step = int(run["current_step"])
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             approval = dict(
                 conn.execute(
                     select(APPROVALS).where(
@@ -511,8 +542,8 @@ class StepRunner:
         verdict = self.gate.judge(
             run["tenant_id"], run["user_id"], approval["tool_name"], args, scopes, approved=True
         )
-        with self.engine.begin() as conn:
-            w = RunWriter.open(conn, run["run_id"], lease.token)
+
+        def record(w: RunWriter) -> tuple[ToolSpec, dict[str, Any]] | bool:
             if w.status != S.PLANNING:
                 return False
             w.emit(
@@ -528,20 +559,16 @@ class StepRunner:
             if approval["status"] != "approved" or verdict.outcome != "allow":
                 reason = verdict.reason or f"approval is {approval['status']}"
                 denied = Verdict("deny", verdict.spec, verdict.error_type or "not_approved", reason)
-                ok = self._denied(w, state, step, approval["tool_name"], denied, None)
-                w.flush()
-                return ok
+                return self._denied(w, state, step, approval["tool_name"], denied, None)
             assert verdict.spec is not None
-            try:
-                started = self._start_invocation(
-                    conn, w, step, verdict.spec, args, approval["approval_id"]
-                )
-            except IntegrityError:
-                raise ApprovalReused(approval["approval_id"]) from None
-            w.flush()
+            return self._start_invocation(w, step, verdict.spec, args, approval["approval_id"])
+
+        started, row = self._write(lease, run, record)
+        if isinstance(started, bool):
+            return started
         spec, invocation = started
         self._boundary(AFTER_DECISION, run["run_id"], step)
-        return await self._execute(lease, run, state, step, spec, invocation, None)
+        return await self._execute(lease, row, state, step, spec, invocation, None)
 
     def _fail(self, lease: Lease, reason: str) -> None:
         with self.engine.begin() as conn:
@@ -593,6 +620,12 @@ def start_next_step(w: RunWriter) -> bool:
         return False
     w.emit("StepStarted", {"step": step})
     return True
+
+
+def relax_commit(conn: Connection) -> None:
+    """Let this transaction's commit return before its WAL is flushed (Postgres only)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
 
 
 def write_checkpoint(

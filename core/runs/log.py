@@ -49,6 +49,10 @@ class LeaseLost(Exception):
     """The worker's lease on the run is gone (expired and taken over, or released)."""
 
 
+class StaleView(Exception):
+    """An optimistic write found the run changed since it was read; retry with a lock."""
+
+
 def lock_run(conn: Connection, run_id: str) -> dict[str, Any] | None:
     """Read a run row, locking it for the rest of the transaction on Postgres."""
     stmt = select(RUNS).where(RUNS.c.run_id == run_id)
@@ -67,11 +71,15 @@ class RunWriter:
         run: dict[str, Any],
         lease_token: str | None = None,
         now: datetime | None = None,
+        expect_seq: int | None = None,
     ) -> None:
         self.conn = conn
-        self.row = run
+        self.row = dict(run)
         self.view: View = {k: run.get(k) for k in PROJECTED}
         self.lease_token = lease_token
+        # Optimistic mode: the row was read earlier without a lock; the write only lands if
+        # no event was appended since (otherwise StaleView, and the caller retries locked).
+        self.expect_seq = expect_seq
         self.now = now or utcnow()
         self.pending: list[dict[str, Any]] = []
         self.extra: dict[str, Any] = {}
@@ -85,6 +93,11 @@ class RunWriter:
         if lease_token is not None and row["lease_token"] != lease_token:
             raise LeaseLost(run_id)
         return cls(conn, row, lease_token)
+
+    @classmethod
+    def optimistic(cls, conn: Connection, run: dict[str, Any], lease_token: str) -> RunWriter:
+        """Write on top of a run row read earlier, without locking it first."""
+        return cls(conn, run, lease_token, expect_seq=int(run["last_event_seq"]))
 
     @property
     def status(self) -> str:
@@ -120,18 +133,27 @@ class RunWriter:
         if not self.pending and not self.extra:
             return []
         events, self.pending = self.pending, []
-        if events:
-            self.conn.execute(insert(EVENTS), events)
         changes = {k: v for k, v in self.view.items() if self.row.get(k) != v}
         changes.update(self.extra)
         self.extra = {}
+        # The run row first: its update takes the row lock, so the event sequence numbers
+        # below cannot collide with a concurrent writer's.
         if changes:
             stmt = update(RUNS).where(RUNS.c.run_id == self.view["run_id"])
             if self.lease_token is not None:
                 stmt = stmt.where(RUNS.c.lease_token == self.lease_token)
+            if self.expect_seq is not None:
+                stmt = stmt.where(RUNS.c.last_event_seq == self.expect_seq)
             if self.conn.execute(stmt.values(**changes)).rowcount != 1:
+                if self.expect_seq is not None:
+                    raise StaleView(self.view["run_id"])
                 raise LeaseLost(self.view["run_id"])
             self.row.update(changes)
+            self.expect_seq = (
+                int(self.view["last_event_seq"]) if self.expect_seq is not None else None
+            )
+        if events:
+            self.conn.execute(insert(EVENTS), events)
         for hook in list(_tx_hooks):
             hook(self.conn, events)
         return events

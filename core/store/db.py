@@ -7,8 +7,6 @@ through a step with "database is locked".
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +84,9 @@ def _install_sqlite_hooks(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers (see ``reader``) take no write lock; everything else queues for the writer.
+        read_only = conn.get_execution_options().get("baton_read", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -94,18 +94,9 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-@contextmanager
-def transaction(engine: Engine) -> Iterator[Connection]:
-    """One write transaction: commit on success, roll back on any error."""
-    with engine.begin() as conn:
-        yield conn
+def reader(engine: Engine) -> Engine:
+    """The same engine for read-only work: on SQLite its transactions take no write lock."""
+    return engine.execution_options(baton_read=True)
 
 
-@contextmanager
-def reading(engine: Engine) -> Iterator[Connection]:
-    """A connection for reads (on SQLite still a transaction, so it sees one snapshot)."""
-    with engine.connect() as conn:
-        yield conn
-
-
-__all__ = ["NullPool", "is_sqlite", "make_engine", "reading", "transaction"]
+__all__ = ["NullPool", "is_sqlite", "make_engine", "reader", "transaction"]

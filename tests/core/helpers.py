@@ -59,6 +59,9 @@ def bump_spec(risk: RiskLevel = RiskLevel.LOCAL_WRITE) -> ToolSpec:
         },
         risk_level=risk,
         idempotency=Idempotency.KEYED,
+        # a busy test, not abuse: keep the per-tenant rate limit out of the way
+        rate_per_minute=60_000,
+        rate_burst=10_000,
     )
 
 

@@ -1,0 +1,227 @@
+"""Durable steps per second: Baton's run core against LangGraph's checkpointers.
+
+Workload (the same for both): runs of 20 steps, each step one decision and one tool call,
+with a state of about 2 KB that every step carries forward durably. Baton is measured with
+one in-process worker slot and with 4 worker processes; LangGraph with its SqliteSaver and
+PostgresSaver (durability="sync") in the same run. The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, TypedDict
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+STEPS = 20
+PAD = "x" * 1900  # with the messages the state is ~2 KB
+PG_URL = os.environ.get("BATON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+# ----- Baton ---------------------------------------------------------------------------------
+
+
+def _gate() -> Any:
+    from core.tools.gate import ToolGate
+    from core.tools.registry import ToolRegistry
+    from core.tools.spec import ToolSpec
+
+    async def echo(args: dict[str, Any], _ctx: Any) -> dict[str, Any]:
+        return {"i": args["i"]}
+
+    spec = ToolSpec(
+        name="echo", description="echo", fn=echo, rate_per_minute=1e9, rate_burst=1_000_000
+    )
+    return ToolGate(ToolRegistry([spec]))
+
+
+def _script() -> list[dict[str, Any]]:
+    s: list[dict[str, Any]] = [
+        {"type": "tool_call", "tool": "echo", "arguments": {"i": i}} for i in range(STEPS)
+    ]
+    return [*s, {"type": "respond", "message": "done"}]
+
+
+def _prepare(url: str, runs: int) -> Any:
+    from core.runs.service import RunStore
+    from core.store.db import make_engine
+    from core.store.migrate import upgrade
+
+    engine = make_engine(url)
+    upgrade(engine)
+    store = RunStore(engine)
+    script = _script()
+    for i in range(runs):
+        store.create_run("bench", "bench", f"run {i} {PAD}", meta={"script": script})
+    return engine
+
+
+def _work(url: str, slots: int, stop_when_idle: bool = True) -> int:
+    from core.agent.scripted import ScriptedAgent
+    from core.agent.step import StepRunner
+    from core.store.db import make_engine
+    from core.worker.leases import claim, release
+
+    engine = make_engine(url)
+    runner = StepRunner(engine, ScriptedAgent(), _gate())
+    loop = asyncio.new_event_loop()
+    steps = 0
+    while True:
+        lease = claim(engine, f"bench-{os.getpid()}", 30)
+        if lease is None:
+            break
+        try:
+            while loop.run_until_complete(runner.run_step(lease)):
+                steps += 1
+        finally:
+            release(engine, lease)
+    loop.close()
+    return steps
+
+
+def _bench_baton(url: str, runs: int, processes: int) -> float:
+    _prepare(url, runs)
+    t0 = time.perf_counter()
+    if processes == 1:
+        _work(url, 1)
+    else:
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(processes) as pool:
+            pool.starmap(_work, [(url, 1)] * processes)
+    elapsed = time.perf_counter() - t0
+    return runs * STEPS / elapsed
+
+
+def _pg_schema_url() -> tuple[str, str]:
+    from sqlalchemy import text
+
+    from core.store.db import make_engine
+
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    eng = make_engine(PG_URL)
+    with eng.begin() as c:
+        c.execute(text(f"CREATE SCHEMA {schema}"))
+    eng.dispose()
+    return f"{PG_URL}?options=-csearch_path%3D{schema}", schema
+
+
+def _drop_schema(schema: str) -> None:
+    from sqlalchemy import text
+
+    from core.store.db import make_engine
+
+    eng = make_engine(PG_URL)
+    with eng.begin() as c:
+        c.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    eng.dispose()
+
+
+# ----- LangGraph -----------------------------------------------------------------------------
+
+
+class LGState(TypedDict):
+    goal: str
+    messages: list[dict[str, Any]]
+    i: int
+
+
+def _graph(checkpointer: Any) -> Any:
+    from langgraph.graph import END, START, StateGraph
+
+    def step(state: LGState) -> dict[str, Any]:
+        i = state["i"]
+        decision = {"type": "tool_call", "tool": "echo", "arguments": {"i": i}}
+        result = {"i": i}
+        msgs = [*state["messages"][-6:], {"role": "tool", "content": json.dumps(result)},
+                {"role": "assistant", "content": json.dumps(decision)}]
+        return {"messages": msgs, "i": i + 1}
+
+    g = StateGraph(LGState)
+    g.add_node("step", step)
+    g.add_edge(START, "step")
+    g.add_conditional_edges("step", lambda s: END if s["i"] >= STEPS else "step")
+    return g.compile(checkpointer=checkpointer)
+
+
+def _bench_langgraph(kind: str, runs: int) -> float:
+    if kind == "sqlite":
+        import sqlite3
+
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        path = Path(tempfile.mkdtemp()) / "lg.db"
+        conn = sqlite3.connect(str(path), check_same_thread=False)
+        saver: Any = SqliteSaver(conn)
+        cleanup = conn.close
+    else:
+        from langgraph.checkpoint.postgres import PostgresSaver
+        from psycopg import Connection
+        from psycopg.rows import dict_row
+
+        url, schema = _pg_schema_url()
+        pconn = Connection.connect(
+            PG_URL.replace("postgresql+psycopg", "postgresql"),
+            autocommit=True, prepare_threshold=0, row_factory=dict_row,
+            options=f"-csearch_path={schema}",
+        )
+        saver = PostgresSaver(pconn)  # type: ignore[arg-type]
+
+        def cleanup() -> None:
+            pconn.close()
+            _drop_schema(schema)
+
+    saver.setup()
+    graph = _graph(saver)
+    t0 = time.perf_counter()
+    for r in range(runs):
+        cfg = {"configurable": {"thread_id": f"t{r}"}, "recursion_limit": STEPS + 5}
+        graph.invoke({"goal": f"run {r} {PAD}", "messages": [], "i": 0}, cfg, durability="sync")
+    elapsed = time.perf_counter() - t0
+    cleanup()
+    return runs * STEPS / elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--runs", type=int, default=40, help="runs per measurement")
+    ap.add_argument("--json", action="store_true", help="print only the JSON line")
+    a = ap.parse_args()
+    say = (lambda *_: None) if a.json else print
+    figures: dict[str, float] = {}
+
+    tmp = Path(tempfile.mkdtemp())
+    figures["baton_sqlite_steps_per_s"] = _bench_baton(f"sqlite:///{tmp / 'b1.db'}", a.runs, 1)
+    figures["baton_sqlite_4proc_steps_per_s"] = _bench_baton(f"sqlite:///{tmp / 'b4.db'}", a.runs * 2, 4)
+    figures["langgraph_sqlite_steps_per_s"] = _bench_langgraph("sqlite", a.runs)
+
+    url, schema = _pg_schema_url()
+    try:
+        figures["baton_postgres_steps_per_s"] = _bench_baton(url, a.runs, 1)
+    finally:
+        _drop_schema(schema)
+    url, schema = _pg_schema_url()
+    try:
+        figures["baton_postgres_4proc_steps_per_s"] = _bench_baton(url, a.runs * 2, 4)
+    finally:
+        _drop_schema(schema)
+    figures["langgraph_postgres_steps_per_s"] = _bench_langgraph("postgres", a.runs)
+
+    figures["ratio_vs_langgraph_sqlite"] = figures["baton_sqlite_steps_per_s"] / figures["langgraph_sqlite_steps_per_s"]
+    figures["ratio_vs_langgraph_postgres"] = figures["baton_postgres_steps_per_s"] / figures["langgraph_postgres_steps_per_s"]
+    for k, v in figures.items():
+        say(f"{k:<40} {v:10.1f}")
+    print(json.dumps({k: round(v, 2) for k, v in figures.items()}))
+
+
+if __name__ == "__main__":
+    main()
