@@ -54,7 +54,7 @@ class Settings(BaseSettings):
         default=3, description="Risk level from which a tool call waits for a human approval"
     )
     tool_approval_policy: dict[str, dict[str, object]] = Field(
-        default_factory=dict,
+        default={},
         description='Per tenant (JSON): {"acme": {"min_level": 2, "require": [], "waive": []}}',
     )
     tool_rate_per_minute: float = Field(default=120.0, description="Token refill per tool+tenant")
@@ -75,8 +75,8 @@ class Settings(BaseSettings):
     sandbox_wall_seconds: float = Field(default=30.0, description="Wall clock per command")
     sandbox_max_output_bytes: int = Field(default=65536, description="stdout/stderr kept, each")
     mcp_servers: dict[str, dict[str, object]] = Field(
-        default_factory=dict,
-        description='MCP servers (JSON): {"name": {"command": ..., "args": []} | {"url": ...}}',
+        default={},
+        description='MCP servers (JSON): {"name": {"command": "...", "args": []}} or {"url": ...}',
     )
     mcp_connect_timeout_seconds: float = Field(default=20.0, description="MCP start-up wait")
     skills_dirs: str = Field(default="", description="Folders of SKILL.md skills (comma list)")
@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     voice_turn: str = Field(default="silence", description="End of turn: silence|smart_turn")
     voice_vad_stop_secs: float = Field(default=0.2, description="Silence that ends speech (VAD)")
     voice_turn_wait_secs: float = Field(
-        default=0.25, description="Extra silence before a turn ends (silence strategy)"
+        default=0.45, description="Extra silence before a turn ends (silence strategy)"
     )
     voice_run_wait_secs: float = Field(
         default=25.0, description="How long a call waits for a run before moving on"
@@ -125,9 +125,11 @@ class Settings(BaseSettings):
         default=False, description="Accept http:// push endpoints (tests, private push services)"
     )
     push_delivery: bool = Field(default=True, description="Deliver pushes in serve/worker")
-    push_poll_seconds: float = 1.0
-    push_max_attempts: int = 8
-    push_lease_seconds: float = 60.0
+    push_poll_seconds: float = Field(default=1.0, description="Idle push-outbox poll interval")
+    push_max_attempts: int = Field(default=8, description="Sends of one push before giving up")
+    push_lease_seconds: float = Field(
+        default=60.0, description="A push being sent is retried after this if its sender died"
+    )
 
     # --- memory (issue 7): add memory/context settings below this line ---
     memory_confirm_types: str = Field(
@@ -145,7 +147,7 @@ class Settings(BaseSettings):
     memory_episode_ttl_days: int = Field(default=30, description="Lifetime of episode memories")
     memory_task_ttl_days: int = Field(default=7, description="Lifetime of task-scoped memories")
     memory_min_relevance: float = Field(
-        default=0.3, description="Relevance below which a memory stays out of a context pack"
+        default=0.35, description="Relevance below which a memory stays out of a context pack"
     )
     memory_context_limit: int = Field(default=5, description="Most memories in one context pack")
     context_default_tokens: int = Field(
@@ -169,7 +171,7 @@ def settings_table() -> str:
     """The README's configuration table: every BATON_* variable with its default."""
     rows = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
     for name, field in Settings.model_fields.items():
-        default = field.default
+        default = field.get_default(call_default_factory=True)
         if name == "database_url":
             shown = "`sqlite:///<data dir>/baton.db`"
         elif default is None or default == "" or default == {}:

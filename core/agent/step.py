@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from core.agent.pack import plain_pack
+from core.config import get_settings
+from core.context.assemble import ContextBudgetExceeded, assemble_context
 from core.ids import hash_json, new_id
 from core.runs.log import EVENTS, RUNS, RunWriter, StaleView
 from core.runs.states import TERMINAL, RunStatus
@@ -76,6 +77,40 @@ class Snapshot:
     inbox: list[dict[str, Any]]
 
 
+# Statements built once (compilation is memoised per statement object).
+LOAD_RUN = (
+    select(RUNS, CHECKPOINTS.c.state_json)
+    .select_from(
+        RUNS.outerjoin(CHECKPOINTS, CHECKPOINTS.c.checkpoint_id == RUNS.c.latest_checkpoint_id)
+    )
+    .where(RUNS.c.run_id == bindparam("run_id"))
+)
+LOAD_INBOX = (
+    select(EVENTS.c.seq, EVENTS.c.type, EVENTS.c.data)
+    .where(
+        EVENTS.c.run_id == bindparam("run_id"),
+        EVENTS.c.seq > bindparam("after"),
+        EVENTS.c.type.in_(INBOX_TYPES),
+    )
+    .order_by(EVENTS.c.seq)
+)
+INSERT_CHECKPOINT = insert(CHECKPOINTS)
+INSERT_INVOCATION = {
+    "postgresql": pg_insert(INVOCATIONS).on_conflict_do_nothing(),
+    "sqlite": sqlite_insert(INVOCATIONS).on_conflict_do_nothing(),
+}
+FINISH_INVOCATION = (
+    update(INVOCATIONS)
+    .where(INVOCATIONS.c.tool_call_id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        completed_at=bindparam("b_at"),
+        result_json=bindparam("b_result"),
+        error_json=bindparam("b_error"),
+    )
+)
+
+
 class StepRunner:
     """Executes steps of leased runs. Holds configuration only, never run state."""
 
@@ -103,33 +138,12 @@ class StepRunner:
     def load(self, run_id: str) -> Snapshot:
         """Read the run, its latest checkpoint and the events since that checkpoint."""
         with self.reader.connect() as conn:
-            row = (
-                conn.execute(
-                    select(RUNS, CHECKPOINTS.c.state_json)
-                    .select_from(
-                        RUNS.outerjoin(
-                            CHECKPOINTS,
-                            CHECKPOINTS.c.checkpoint_id == RUNS.c.latest_checkpoint_id,
-                        )
-                    )
-                    .where(RUNS.c.run_id == run_id)
-                )
-                .mappings()
-                .one()
-            )
-            run = dict(row)
+            run = dict(conn.execute(LOAD_RUN, {"run_id": run_id}).mappings().one())
             state = run.pop("state_json") or _initial_state(run)
+            after = int(state.get("event_seq", 0))
             inbox = [
                 dict(r)
-                for r in conn.execute(
-                    select(EVENTS.c.seq, EVENTS.c.type, EVENTS.c.data)
-                    .where(
-                        EVENTS.c.run_id == run_id,
-                        EVENTS.c.seq > int(state.get("event_seq", 0)),
-                        EVENTS.c.type.in_(INBOX_TYPES),
-                    )
-                    .order_by(EVENTS.c.seq)
-                ).mappings()
+                for r in conn.execute(LOAD_INBOX, {"run_id": run_id, "after": after}).mappings()
             ]
         return Snapshot(run, state, inbox)
 
@@ -190,7 +204,20 @@ class StepRunner:
         scopes = self.scopes_for(run["tenant_id"], run["user_id"])
         visible = self.gate.visible_tools(run["tenant_id"], run["user_id"], scopes)
         tools = [ToolSchema(**t.schema_for_model()) for t in visible]
-        pack = plain_pack(run, state, tools, {"channel": run["channel"]}, {})
+        try:
+            with self.engine.connect() as conn:
+                pack = assemble_context(
+                    conn,
+                    run=run,
+                    state=state,
+                    tools=tools,
+                    profile={"channel": run["channel"]},
+                    budget={},
+                    token_budget=get_settings().context_default_tokens,
+                )
+        except ContextBudgetExceeded as exc:
+            self._fail(lease, f"the context does not fit: {exc}")
+            return False
         self._boundary(BEFORE_MODEL, run["run_id"], step)
         try:
             result = await self.agent.decide(pack)
@@ -315,7 +342,7 @@ class StepRunner:
                 },
             )
             return None
-        return self._start_invocation(w, step, verdict.spec, decision.arguments, None)
+        return self.start_invocation(w, step, verdict.spec, decision.arguments, None)
 
     def _denied(
         self,
@@ -334,16 +361,19 @@ class StepRunner:
         write_checkpoint(w, step, state, model_call=model_call, tool_result=result)
         return start_next_step(w)
 
-    def _start_invocation(
+    def start_invocation(
         self,
         w: RunWriter,
         step: int,
         spec: ToolSpec,
         arguments: dict[str, Any],
         approval_id: str | None,
+        key: str | None = None,
     ) -> tuple[ToolSpec, dict[str, Any]]:
+        """Record a call before it executes; an existing record under the same key is reused
+        (same arguments) or refused with IdempotencyConflict (other arguments)."""
         run = w.view
-        key = idempotency_key(run["run_id"], step, spec.name, arguments)
+        key = key or idempotency_key(run["run_id"], step, spec.name, arguments)
         row = {
             "tool_call_id": new_id("tc"),
             "run_id": run["run_id"],
@@ -363,10 +393,7 @@ class StepRunner:
             "result_json": None,
             "error_json": None,
         }
-        dialect_insert = pg_insert if w.conn.dialect.name == "postgresql" else sqlite_insert
-        inserted = w.conn.execute(
-            dialect_insert(INVOCATIONS).values(**row).on_conflict_do_nothing()
-        ).rowcount
+        inserted = w.conn.execute(INSERT_INVOCATION[w.conn.dialect.name], row).rowcount
         if inserted != 1:
             existing = find_invocation(w.conn, spec.name, key)
             if existing is None:
@@ -441,14 +468,14 @@ class StepRunner:
         def record(w: RunWriter) -> bool:
             if not replayed:
                 w.conn.execute(
-                    update(INVOCATIONS)
-                    .where(INVOCATIONS.c.tool_call_id == invocation["tool_call_id"])
-                    .values(
-                        status="succeeded" if ok else "failed",
-                        completed_at=w.now,
-                        result_json=payload if ok else None,
-                        error_json=None if ok else payload,
-                    )
+                    FINISH_INVOCATION,
+                    {
+                        "b_id": invocation["tool_call_id"],
+                        "b_status": "succeeded" if ok else "failed",
+                        "b_at": w.now,
+                        "b_result": payload if ok else None,
+                        "b_error": None if ok else payload,
+                    },
                 )
             kind = "ToolCallSucceeded" if ok else "ToolCallFailed"
             w.emit(
@@ -561,7 +588,7 @@ class StepRunner:
                 denied = Verdict("deny", verdict.spec, verdict.error_type or "not_approved", reason)
                 return self._denied(w, state, step, approval["tool_name"], denied, None)
             assert verdict.spec is not None
-            return self._start_invocation(w, step, verdict.spec, args, approval["approval_id"])
+            return self.start_invocation(w, step, verdict.spec, args, approval["approval_id"])
 
         started, row = self._write(lease, run, record)
         if isinstance(started, bool):
@@ -643,18 +670,19 @@ def write_checkpoint(
     # The event that records this checkpoint is the last one the state has absorbed.
     state = dict(state, event_seq=int(w.view["last_event_seq"]) + 1, step=step)
     w.conn.execute(
-        insert(CHECKPOINTS).values(
-            checkpoint_id=checkpoint_id,
-            run_id=w.view["run_id"],
-            step=step,
-            state_json=state,
-            pending_action_json=pending,
-            model_call_json=model_call,
-            tool_call_json=tool_call,
-            tool_result_json=tool_result,
-            state_hash=hash_json(state),
-            created_at=w.now,
-        )
+        INSERT_CHECKPOINT,
+        {
+            "checkpoint_id": checkpoint_id,
+            "run_id": w.view["run_id"],
+            "step": step,
+            "state_json": state,
+            "pending_action_json": pending,
+            "model_call_json": model_call,
+            "tool_call_json": tool_call,
+            "tool_result_json": tool_result,
+            "state_hash": hash_json(state),
+            "created_at": w.now,
+        },
     )
     w.emit("CheckpointWritten", {"checkpoint_id": checkpoint_id, "step": step})
     return checkpoint_id

@@ -58,7 +58,8 @@ class Worker:
         self.steps_done = 0
 
     def start(self) -> None:
-        """Start the slots in background threads."""
+        """Start the slots in background threads (a broken agent set-up fails here, loudly)."""
+        self.agent_factory()
         for i in range(self.concurrency):
             t = threading.Thread(
                 target=self._slot, args=(i,), name=f"baton-worker-{i}", daemon=True
