@@ -29,6 +29,11 @@ class Runtime:
     agent_factory: Callable[[], Agent]
     _gate: ToolGate | None = field(default=None, repr=False)
 
+    def close_tools(self) -> None:
+        """Release what the tool registry holds (MCP sessions), if it was built."""
+        if self._gate is not None:
+            self._gate.registry.close()
+
     @property
     def gate(self) -> ToolGate:
         """The tool gate, built on first use (MCP servers start then)."""

@@ -307,7 +307,9 @@ class StepRunner:
         assert verdict.spec is not None
         if verdict.outcome == "approve":
             approval_id = new_id("apr")
-            question = approval_question(decision.tool, decision.arguments)
+            question = verdict.spec.approval_question(
+                decision.arguments
+            ) or approval_question(decision.tool, decision.arguments)
             w.conn.execute(
                 insert(APPROVALS).values(
                     approval_id=approval_id,
@@ -487,6 +489,8 @@ class StepRunner:
                     "status": result.status,
                     "error_type": result.error_type,
                     "message": result.message[:500],
+                    "attempts": result.attempts,
+                    "duration_ms": result.duration_ms,
                 },
             )
             if w.status in TERMINAL:

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from core.api.errors import BodyLimit, install_error_handlers
-from core.api.routers import runs
+from core.api.routers import memories, runs
 from core.config import Settings, get_settings
 from core.plugins import setup_app, setup_process
 from core.runtime import get_runtime
@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None, run_workers: bool = False) -> F
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = get_runtime(s)
-        setup_process()
+        setup_process(s)
         worker: Any = None
         if run_workers:
             from core.worker.runner import Worker
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, run_workers: bool = False) -> F
                 await hook(app)
             if worker is not None:
                 worker.stop()
+            rt.close_tools()
 
     app = FastAPI(
         title="Baton",
@@ -63,11 +64,12 @@ def create_app(settings: Settings | None = None, run_workers: bool = False) -> F
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=s.max_request_bytes)
     app.include_router(runs.router)
+    app.include_router(memories.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    setup_app(app)
+    setup_app(app, s)
     return app

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from core.cli.client import Client, fail
+from core.cli.memories import memories_app
 from core.config import get_settings
 from core.errors import BatonError
 
@@ -22,6 +23,7 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(no_args_is_help=True, help="API keys (and push keys).")
 app.add_typer(keys_app, name="keys")
+app.add_typer(memories_app, name="memories")
 out = Console()
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON")]
 TERMINAL = {"completed", "failed", "cancelled"}
@@ -81,6 +83,8 @@ def worker(
         w.run_forever()
     except KeyboardInterrupt:
         w.stop()
+    finally:
+        rt.close_tools()
 
 
 @keys_app.command("create")

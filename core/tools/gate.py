@@ -138,12 +138,11 @@ class ToolGate:
         checks.append("exists")
         if not isinstance(arguments, dict):
             return deny(spec, "invalid_arguments", "arguments must be a JSON object")
-        try:
-            jsonschema.validate(arguments, spec.input_schema)
-        except jsonschema.ValidationError as exc:
-            where = "/".join(str(p) for p in exc.absolute_path)
+        error = jsonschema.exceptions.best_match(spec.input_validator.iter_errors(arguments))
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path)
             return deny(
-                spec, "invalid_arguments", f"{where + ': ' if where else ''}{exc.message}"[:500]
+                spec, "invalid_arguments", f"{where + ': ' if where else ''}{error.message}"[:500]
             )
         checks.append("schema_valid")
         if not self._permitted(spec, scopes):
@@ -166,10 +165,10 @@ class ToolGate:
         waits_for_human = needs and not approved
         if waits_for_human:
             # Do not spend the half-open trial on a call that may never be approved.
-            state = guards.breakers.state(tool)
-            allowed = state != "open" or guards.breakers.allow(tool)[0]
+            allowed, state = guards.breakers.peek(tool)
         else:
-            allowed, state, _ = guards.breakers.allow(tool)
+            call_key = f"{tenant_id}:{user_id}:{details['arguments_hash']}"
+            allowed, state, _ = guards.breakers.allow(tool, call_key)
         details["breaker"] = state
         if not allowed:
             return deny(
@@ -220,7 +219,9 @@ class ToolGate:
 
         retrying = AsyncRetrying(
             stop=stop_after_attempt(max(1, spec.max_attempts)),
-            wait=wait_exponential_jitter(initial=self.retry_wait_s, max=5.0),
+            wait=wait_exponential_jitter(
+                multiplier=self.retry_wait_s, max=5.0, jitter=self.retry_wait_s
+            ),
             retry=should_retry,
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
         )
@@ -252,12 +253,11 @@ class ToolGate:
             result.data = _jsonable(result.data)
         except (TypeError, ValueError) as exc:
             return ToolResult.fail("invalid_result", f"{spec.name} returned non-JSON data: {exc}")
-        if spec.result_schema is not None and result.status == "succeeded":
-            try:
-                jsonschema.validate(result.data, spec.result_schema)
-            except jsonschema.ValidationError as exc:
+        if spec.result_validator is not None and result.status == "succeeded":
+            error = jsonschema.exceptions.best_match(spec.result_validator.iter_errors(result.data))
+            if error is not None:
                 return ToolResult.fail(
-                    "invalid_result", f"{spec.name} returned data outside its schema: {exc.message}"
+                    "invalid_result", f"{spec.name} returned data off its schema: {error.message}"
                 )
         result.message = result.message[:MAX_MESSAGE_CHARS]
         return result

@@ -56,6 +56,7 @@ class _Breaker:
     failures: int = 0
     opened_at: float = 0.0
     trial_at: float = 0.0
+    trial_key: str | None = None
 
 
 class CircuitBreakers:
@@ -79,8 +80,20 @@ class CircuitBreakers:
         with self._lock:
             return self._breakers.get(tool, _Breaker()).state
 
-    def allow(self, tool: str) -> tuple[bool, str, float]:
-        """Whether a call may go to ``tool`` now: (allowed, state, seconds until a trial)."""
+    def peek(self, tool: str) -> tuple[bool, str]:
+        """Whether ``tool`` would take a call now, without using up a half-open trial."""
+        now = self.clock()
+        with self._lock:
+            b = self._breakers.get(tool, _Breaker())
+            blocked = b.state == "open" and b.opened_at + self.cooldown_s > now
+            return not blocked, b.state
+
+    def allow(self, tool: str, call_key: str | None = None) -> tuple[bool, str, float]:
+        """Whether a call may go to ``tool`` now: (allowed, state, seconds until a trial).
+
+        ``call_key`` identifies the call, so that judging the same call again (a step retrying
+        its transaction) finds the trial it was already given rather than a busy breaker.
+        """
         now = self.clock()
         with self._lock:
             b = self._breakers.setdefault(tool, _Breaker())
@@ -90,13 +103,15 @@ class CircuitBreakers:
                 left = b.opened_at + self.cooldown_s - now
                 if left > 0:
                     return False, "open", left
-                b.state, b.trial_at = "half_open", now
+                b.state, b.trial_at, b.trial_key = "half_open", now, call_key
                 return True, "half_open", 0.0
             # half_open: one trial at a time
+            if call_key is not None and call_key == b.trial_key:
+                return True, "half_open", 0.0
             left = b.trial_at + self.cooldown_s - now
             if left > 0:
                 return False, "half_open", left
-            b.trial_at = now
+            b.trial_at, b.trial_key = now, call_key
             return True, "half_open", 0.0
 
     def record(self, tool: str, infra_failure: bool) -> str:

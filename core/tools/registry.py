@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+import jsonschema
+
 from core.tools.guards import Guards
 from core.tools.policy import ApprovalPolicy
 from core.tools.spec import ToolSpec
@@ -34,7 +36,11 @@ class ToolRegistry:
             self.register(spec)
 
     def register(self, spec: ToolSpec) -> None:
-        """Add or replace a tool declaration."""
+        """Add or replace a tool declaration; ValueError if its schemas are not valid."""
+        try:
+            _ = spec.input_validator, spec.result_validator
+        except jsonschema.SchemaError as exc:
+            raise ValueError(f"tool {spec.name}: invalid JSON schema: {exc.message}") from exc
         self._tools[spec.name] = spec
 
     def unregister(self, name: str) -> None:

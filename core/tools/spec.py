@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
+from functools import cached_property
 from typing import Any
 
+import jsonschema
+from jsonschema.protocols import Validator
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
@@ -121,6 +124,27 @@ class ToolSpec:
     # Token bucket per tenant; None takes the gate's defaults (BATON_TOOL_RATE_*).
     rate_per_minute: float | None = None
     rate_burst: int | None = None
+    # The one yes/no question a person hears before an approved call runs (None: generic).
+    confirm: Callable[[dict[str, Any]], str] | None = None
+
+    @cached_property
+    def input_validator(self) -> Validator:
+        """A validator of the input schema, built once (the schema itself is checked here)."""
+        return _validator(self.input_schema)
+
+    @cached_property
+    def result_validator(self) -> Validator | None:
+        """A validator of the result schema, if the tool declares one."""
+        return _validator(self.result_schema) if self.result_schema is not None else None
+
+    def approval_question(self, arguments: dict[str, Any]) -> str | None:
+        """The tool's own confirmation question for these arguments, if it has one."""
+        if self.confirm is None:
+            return None
+        try:
+            return self.confirm(arguments)
+        except (KeyError, TypeError, ValueError, ToolError):
+            return None
 
     def schema_for_model(self) -> dict[str, Any]:
         """The part of the declaration the model is shown."""
@@ -130,6 +154,12 @@ class ToolSpec:
             "input_schema": self.input_schema,
             "risk_level": int(self.risk_level),
         }
+
+
+def _validator(schema: dict[str, Any]) -> Validator:
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
 
 
 class ToolCallRequest(BaseModel):

@@ -1,0 +1,168 @@
+"""Notes: save (level 1) and search (level 0) the user's own notes."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, or_, select
+
+from core.ids import new_id, utcnow
+from core.tools.builtin.storage import read, write
+from core.tools.builtin.tables import Note
+from core.tools.spec import Idempotency, RiskLevel, ToolContext, ToolSpec
+
+NOTES = Note.__table__  # type: ignore[attr-defined]
+STOPWORDS = frozenset(
+    {
+        "a", "an", "and", "are", "about", "for", "from", "has", "have", "i", "in", "is", "it",
+        "me", "my", "of", "on", "or", "the", "to", "was", "what", "with",
+    }
+)  # fmt: skip
+MAX_TERMS = 8
+CANDIDATES = 200
+
+
+def _terms(query: str) -> list[str]:
+    words = [w for w in re.findall(r"\w+", query.lower()) if len(w) > 1 and w not in STOPWORDS]
+    return list(dict.fromkeys(words))[:MAX_TERMS]
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _public(row: Any) -> dict[str, Any]:
+    created: datetime = row["created_at"]
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    return {
+        "note_id": row["note_id"],
+        "title": row["title"],
+        "body": row["body"],
+        "tags": row["tags"] or [],
+        "created_at": created.isoformat(),
+    }
+
+
+async def save_note(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
+    """Keep a note; a replay of the same call returns the note it saved."""
+    body = args["body"].strip()
+    title = (args.get("title") or body.splitlines()[0])[:120].strip()
+
+    def save(conn: Connection) -> dict[str, Any]:
+        found = (
+            conn.execute(
+                select(NOTES).where(
+                    NOTES.c.tenant_id == ctx.tenant_id,
+                    NOTES.c.user_id == ctx.user_id,
+                    NOTES.c.idempotency_key == ctx.idempotency_key,
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if found is not None:
+            return {"note": _public(found), "replayed": True}
+        row = {
+            "note_id": new_id("note"),
+            "tenant_id": ctx.tenant_id,
+            "user_id": ctx.user_id,
+            "title": title,
+            "body": body,
+            "tags": [t.strip().lower() for t in args.get("tags", []) if t.strip()],
+            "idempotency_key": ctx.idempotency_key,
+            "run_id": ctx.run_id,
+            "created_at": utcnow(),
+        }
+        conn.execute(insert(NOTES).values(**row))
+        return {"note": _public(row), "replayed": False}
+
+    return await write(ctx.engine, save)
+
+
+async def search_notes(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
+    """The user's notes matching the most query words (title words count double), newest first
+    among equals; an empty query lists the newest notes."""
+    terms = _terms(args.get("query", ""))
+    limit = int(args.get("limit", 5))
+    tag = (args.get("tag") or "").strip().lower()
+
+    def search(conn: Connection) -> list[dict[str, Any]]:
+        stmt = select(NOTES).where(
+            NOTES.c.tenant_id == ctx.tenant_id, NOTES.c.user_id == ctx.user_id
+        )
+        if terms:
+            stmt = stmt.where(
+                or_(
+                    *(
+                        col.ilike(_like(t), escape="\\")
+                        for t in terms
+                        for col in (NOTES.c.title, NOTES.c.body)
+                    )
+                )
+            )
+        stmt = stmt.order_by(NOTES.c.created_at.desc()).limit(CANDIDATES)
+        return [dict(r) for r in conn.execute(stmt).mappings()]
+
+    rows = await read(ctx.engine, search)
+    if tag:
+        rows = [r for r in rows if tag in (r["tags"] or [])]
+
+    def score(row: dict[str, Any]) -> int:
+        title, body = row["title"].lower(), row["body"].lower()
+        return sum(2 * (t in title) + (t in body) for t in terms)
+
+    # sorted() is stable: equal scores keep the newest-first order of the query.
+    ranked = sorted(rows, key=score, reverse=True)[:limit]
+    return {"notes": [_public(r) for r in ranked], "query_terms": terms}
+
+
+def note_specs() -> list[ToolSpec]:
+    """notes_save and notes_search."""
+    return [
+        ToolSpec(
+            name="notes_save",
+            description="Save a note for the user (a thought, a reminder, a fact to keep).",
+            fn=save_note,
+            input_schema={
+                "type": "object",
+                "required": ["body"],
+                "properties": {
+                    "title": {"type": "string", "maxLength": 120},
+                    "body": {"type": "string", "minLength": 1, "maxLength": 20_000},
+                    "tags": {
+                        "type": "array",
+                        "items": {"type": "string", "maxLength": 40},
+                        "maxItems": 10,
+                    },
+                },
+                "additionalProperties": False,
+            },
+            risk_level=RiskLevel.LOCAL_WRITE,
+            scopes=("notes:write",),
+            timeout_s=10,
+            max_attempts=2,
+            idempotency=Idempotency.KEYED,
+        ),
+        ToolSpec(
+            name="notes_search",
+            description="Search the user's notes by words; an empty query lists recent notes.",
+            fn=search_notes,
+            input_schema={
+                "type": "object",
+                "properties": {
+                    "query": {"type": "string", "maxLength": 500},
+                    "tag": {"type": "string", "maxLength": 40},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 20},
+                },
+                "additionalProperties": False,
+            },
+            risk_level=RiskLevel.PURE_READ,
+            scopes=("notes:read",),
+            timeout_s=10,
+            max_attempts=2,
+        ),
+    ]
