@@ -5,26 +5,65 @@ Read commands take --json for machine-readable output.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.exc import ArgumentError, OperationalError
 
-from core.cli.client import Client, fail
+from core.cli.client import Client, fail, run_path
 from core.cli.memories import memories_app
 from core.config import get_settings
 from core.errors import BatonError
 
-app = typer.Typer(
-    no_args_is_help=True, add_completion=False, help="Baton: runs that outlive the call."
-)
+
+class _Cli(typer.Typer):
+    """The `baton` app: what a person can fix (a BATON_* value, the database, the data folder)
+    is told in one line and a non-zero exit, not a traceback."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except ValidationError as exc:
+            if exc.title != "Settings":
+                raise
+            raise SystemExit(_said(f"bad configuration: {_config_error(exc)}", 2)) from None
+        except SettingsError as exc:
+            raise SystemExit(_said(f"bad configuration: {exc}", 2)) from None
+        except ArgumentError as exc:
+            raise SystemExit(_said(f"BATON_DATABASE_URL is not a database URL: {exc}", 2)) from None
+        except OperationalError as exc:
+            raise SystemExit(_said(f"cannot use the database: {exc.orig}", 1)) from None
+        except BatonError as exc:
+            raise SystemExit(_said(exc.message, 1)) from None
+        except OSError as exc:  # the data folder cannot be created or written
+            raise SystemExit(_said(str(exc), 1)) from None
+
+
+def _said(message: str, code: int) -> int:
+    fail(message)
+    return code
+
+
+def _config_error(exc: ValidationError) -> str:
+    return "; ".join(
+        f"BATON_{str(e['loc'][0]).upper()}: {e['msg']}" if e["loc"] else e["msg"]
+        for e in exc.errors()
+    )
+
+
+app = _Cli(no_args_is_help=True, add_completion=False, help="Baton: runs that outlive the call.")
 keys_app = typer.Typer(no_args_is_help=True, help="API keys (and push keys).")
 app.add_typer(keys_app, name="keys")
 app.add_typer(memories_app, name="memories")
-out = Console()
+out = Console(soft_wrap=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON")]
 TERMINAL = {"completed", "failed", "cancelled"}
 
@@ -46,8 +85,10 @@ def serve(
     import uvicorn
 
     from core.api.app import create_app
+    from core.runtime import get_runtime
 
     s = get_settings()
+    get_runtime(s)  # a bad database or data folder fails here with a message, not in uvicorn
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -122,16 +163,19 @@ def keys_revoke(
 
 
 def _summary(run: dict[str, Any]) -> str:
-    line = f"[bold]{run['run_id']}[/] {run['status']} step {run['current_step']}"
+    # Escaped: a goal or result holding "[/x]" is text, not Rich markup.
+    rid = escape(run["run_id"])
+    line = f"[bold]{rid}[/] {run['status']} step {run['current_step']}"
     if run.get("result"):
-        line += f"\n{run['result']}"
+        line += f"\n{escape(run['result'])}"
     if run.get("failure_reason"):
-        line += f"\n[red]{run['failure_reason']}[/]"
+        line += f"\n[red]{escape(run['failure_reason'])}[/]"
     approval = run.get("pending_approval")
     if approval:
+        question = escape(str(approval["question"]))
         line += (
-            f"\n[yellow]waiting for approval[/] {approval['approval_id']}: {approval['question']}"
-            f"\n  baton approve {run['run_id']}   (or --deny)"
+            f"\n[yellow]waiting for approval[/] {escape(approval['approval_id'])}: {question}"
+            f"\n  baton approve {rid}   (or --deny)"
         )
     return line
 
@@ -169,14 +213,14 @@ def _follow(client: Client, run_id: str, quiet: bool) -> dict[str, Any]:
             "HumanInputRequested",
         ):
             break
-    return dict(client.request("GET", f"/runs/{run_id}"))
+    return dict(client.request("GET", run_path(run_id)))
 
 
 def _event_note(event: dict[str, Any]) -> str:
     data = event.get("data") or {}
     for key in ("tool", "question", "result", "reason", "text"):
         if data.get(key):
-            return f"  {str(data[key])[:120]}"
+            return f"  {escape(str(data[key])[:120])}"
     return ""
 
 
@@ -188,13 +232,13 @@ def runs(as_json: JsonOpt = False) -> None:
         _print(rows, True)
         return
     for r in rows:
-        out.print(f"{r['run_id']}  {r['status']:<18} {r['goal'][:60]}")
+        out.print(f"{escape(r['run_id'])}  {r['status']:<18} {escape(r['goal'][:60])}")
 
 
 @app.command()
 def status(run_id: str, as_json: JsonOpt = False) -> None:
     """Show a run's status, result and pending approval."""
-    data = Client().request("GET", f"/runs/{run_id}")
+    data = Client().request("GET", run_path(run_id))
     _print(data if as_json else _summary(data), as_json)
 
 
@@ -213,7 +257,9 @@ def logs(
                 as_json,
             )
         return
-    events = client.request("GET", f"/runs/{run_id}/events", headers={"Accept": "application/json"})
+    events = client.request(
+        "GET", run_path(run_id, "/events"), headers={"Accept": "application/json"}
+    )
     if as_json:
         _print(events, True)
         return
@@ -234,18 +280,24 @@ def approve(
     """Approve (or --deny) the run's pending tool call."""
     client = Client()
     if approval is None:
-        run_data = client.request("GET", f"/runs/{run_id}")
+        run_data = client.request("GET", run_path(run_id))
         if not run_data.get("pending_approval_id"):
             raise fail(f"run {run_id} is {run_data['status']} and waits for no approval")
         approval = run_data["pending_approval_id"]
     body: dict[str, Any] = {"approval_id": approval, "decision": "deny" if deny else "approve"}
     if args is not None:
         try:
-            body["arguments"] = json.loads(args)
+            body["arguments"] = json.loads(args, parse_constant=_no_constant)
         except ValueError as exc:
             raise fail(f"--args is not JSON: {exc}") from None
-    data = client.request("POST", f"/runs/{run_id}/approve", json=body)
+        if not isinstance(body["arguments"], dict):
+            raise fail('--args must be a JSON object, e.g. {"n": 9}')
+    data = client.request("POST", run_path(run_id, "/approve"), json=body)
     _print(data if as_json else _summary(data), as_json)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 @app.command()
@@ -255,7 +307,7 @@ def cancel(
     as_json: JsonOpt = False,
 ) -> None:
     """Cancel a run."""
-    data = Client().request("POST", f"/runs/{run_id}/cancel", json={"reason": reason})
+    data = Client().request("POST", run_path(run_id, "/cancel"), json={"reason": reason})
     _print(data if as_json else _summary(data), as_json)
 
 
@@ -266,7 +318,7 @@ def resume(
     as_json: JsonOpt = False,
 ) -> None:
     """Resume a cancelled or waiting run."""
-    data = Client().request("POST", f"/runs/{run_id}/resume", json={"message": message})
+    data = Client().request("POST", run_path(run_id, "/resume"), json={"message": message})
     _print(data if as_json else _summary(data), as_json)
 
 
@@ -274,12 +326,17 @@ def _mount_extras() -> None:
     from core.plugins import setup_cli
 
     try:
-        from models.cli import app as models_app
+        from models.cli import make_app as make_models_app
     except ImportError:  # the model layer's CLI is optional in a stripped install
-        models_app = None
-    if models_app is not None:
+        make_models_app = None
+    if make_models_app is not None:
+        from core.agent.factory import models_cli_context
+
+        models_app = make_models_app(lambda: models_cli_context(get_settings()))
         app.add_typer(models_app, name="models")
-    setup_cli(app)
+    # Bad BATON_* values: the command that reads them says which, without a traceback.
+    with contextlib.suppress(ValidationError, SettingsError):
+        setup_cli(app)
 
 
 _mount_extras()
