@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -48,6 +48,50 @@ class Settings(BaseSettings):
     plugins: str = Field(default="*", description="Comma list of plugins to load, * for all")
 
     # --- models (issue 3): add model-layer settings below this line ---
+    model: str | None = Field(
+        default=None,
+        description="litellm model for every task (e.g. openai/gpt-4o-mini); unset and no "
+        "BATON_MODELS: the embedded SmolLM2-135M on llama.cpp",
+    )
+    model_api_base: str | None = Field(default=None, description="API base of BATON_MODEL")
+    model_api_key: SecretStr | None = Field(default=None, description="API key of BATON_MODEL")
+    models: list[dict[str, object]] = Field(
+        default=[],
+        description='JSON list of models: [{"name": "mini", "model": "openai/gpt-4o-mini", '
+        '"api_base": ..., "api_key": ..., "local": false, "input_cost_per_token": ...}]',
+    )
+    model_routes: dict[str, list[str]] = Field(
+        default={},
+        description='JSON routing table, cheapest first: {"decision": ["mini", "big"], "*": '
+        '["mini"]}; the name "embedded" adds the local llama.cpp model',
+    )
+    model_timeout_seconds: float = Field(default=30.0, description="Timeout of one model call")
+    model_max_attempts: int = Field(
+        default=3, description="Model answers tried per step before an invalid one fails it"
+    )
+    model_breaker_failures: int = Field(
+        default=3, description="Consecutive failures that open a model's circuit breaker"
+    )
+    model_breaker_cooldown_seconds: float = Field(
+        default=30.0, description="Open breaker's pause before one trial call"
+    )
+    model_debug_prompts: bool = Field(
+        default=False, description="Log prompts (redacted) at DEBUG; never on by default"
+    )
+    run_budget_usd: float | None = Field(default=None, description="Model spend limit per run")
+    tenant_budget_usd: float | None = Field(
+        default=None, description="Model spend limit per tenant over the budget window"
+    )
+    tenant_budget_window_days: int = Field(
+        default=30, description="Rolling window of the tenant budget, in days"
+    )
+    embedded_llm_gguf: Path | None = Field(
+        default=None, description="GGUF for the embedded server; default SmolLM2-135M-Instruct"
+    )
+    embedded_llm_threads: int = Field(
+        default=0, description="llama.cpp threads of the embedded server (0: half the cores)"
+    )
+    embedded_llm_ctx: int = Field(default=4096, description="Context size of the embedded LLM")
 
     # --- tools (issue 4): add tool-layer settings below this line ---
     tool_approval_min_level: int = Field(
@@ -99,6 +143,9 @@ class Settings(BaseSettings):
     )
     twilio_auth_token: str | None = Field(
         default=None, description="Validates X-Twilio-Signature when set"
+    )
+    voice_preload: bool = Field(
+        default=True, description="Load the speech models when the server starts"
     )
     webrtc_ice_servers: str = Field(
         default="", description="Browser calls: comma list of STUN/TURN URLs (none: host only)"

@@ -93,11 +93,14 @@ for _p in _PROFILES.values():
     _p["version"] = PROFILE_VERSION
 
 CHANNELS: tuple[str, ...] = tuple(_PROFILES)
+# Surfaces that share a profile: a phone or browser call is heard, not read.
+_ALIASES = {"phone": "voice", "browser": "voice", "call": "voice", "app": "mobile"}
 
 
 def profile_for(channel: str) -> dict[str, Any]:
     """The response profile of ``channel`` (a copy: callers may store or change it)."""
-    profile = _PROFILES.get((channel or "").strip().lower())
+    name = (channel or "").strip().lower()
+    profile = _PROFILES.get(_ALIASES.get(name, name))
     if profile is None:
         raise InvalidInput(f"unknown channel '{channel}'; known: {', '.join(CHANNELS)}")
     return copy.deepcopy(profile)

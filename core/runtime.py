@@ -29,6 +29,12 @@ class Runtime:
     agent_factory: Callable[[], Agent]
     _gate: ToolGate | None = field(default=None, repr=False)
 
+    def housekeeping(self) -> list[Callable[[], object]]:
+        """Duties a worker process runs beside its steps (the memory write pipeline)."""
+        from core.memory.pipeline import process_proposals
+
+        return [lambda: process_proposals(self.engine, settings=self.settings)]
+
     def close_tools(self) -> None:
         """Release what the tool registry holds (MCP sessions), if it was built."""
         if self._gate is not None:

@@ -2,9 +2,55 @@
 
 from __future__ import annotations
 
+from typing import Any
 
-class _Plugin:
-    """Placeholder until the handoff surface registers its routes and hooks."""
+from fastapi.staticfiles import StaticFiles
+
+from core.runs.log import register_tx_hook
 
 
-plugin = _Plugin()
+class HandoffPlugin:
+    """Devices, push delivery, artifacts over HTTP and the companion web view."""
+
+    def setup_app(self, app: Any) -> None:
+        """Routes (devices, artifacts, web view), the session resolver, push shutdown."""
+        from handoff.api import artifacts, devices
+        from handoff.push.service import stop_background_delivery
+        from handoff.web import routes
+        from handoff.web.session import session_identity
+
+        app.include_router(devices.router)
+        app.include_router(artifacts.router)
+        app.include_router(routes.api)
+        app.include_router(routes.pages)
+        app.mount("/app/static", StaticFiles(directory=routes.STATIC), name="handoff-static")
+        if session_identity not in app.state.identity_resolvers:
+            app.state.identity_resolvers.append(session_identity)
+
+        async def _stop_push(_app: Any) -> None:
+            stop_background_delivery()
+
+        app.state.shutdown_hooks.append(_stop_push)
+
+    def setup_cli(self, typer_app: Any) -> None:
+        """`baton keys vapid` and `baton push deliver`."""
+        from handoff.cli import install
+
+        install(typer_app)
+
+    def setup_process(self) -> None:
+        """Queue pushes with the events that cause them, deliver them in the background, and
+        give agents the ``save_artifact`` tool that hands long results to the phone."""
+        from core.artifacts.tool import artifact_tools
+        from core.runtime import get_runtime
+        from core.tools.providers import register_tool_provider
+        from handoff.push.outbox import outbox_hook
+        from handoff.push.service import start_background_delivery
+
+        register_tx_hook(outbox_hook)
+        register_tool_provider(artifact_tools)
+        rt = get_runtime()
+        start_background_delivery(rt.engine, rt.settings)
+
+
+plugin = HandoffPlugin()

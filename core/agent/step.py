@@ -25,9 +25,11 @@ from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from core.agent.accounting import budget_for, record_model_calls
 from core.config import get_settings
 from core.context.assemble import ContextBudgetExceeded, assemble_context
 from core.ids import hash_json, new_id
+from core.profiles import profile_for
 from core.runs.log import EVENTS, RUNS, RunWriter, StaleView
 from core.runs.states import TERMINAL, RunStatus
 from core.store.db import reader
@@ -40,6 +42,7 @@ from models.contract import (
     AgentError,
     AgentResult,
     AskHumanDecision,
+    ModelCallRecord,
     ProposeMemoryDecision,
     RespondDecision,
     ToolCallDecision,
@@ -204,16 +207,20 @@ class StepRunner:
         scopes = self.scopes_for(run["tenant_id"], run["user_id"])
         visible = self.gate.visible_tools(run["tenant_id"], run["user_id"], scopes)
         tools = [ToolSchema(**t.schema_for_model()) for t in visible]
+        settings = get_settings()
         try:
-            with self.engine.connect() as conn:
+            with self.reader.connect() as conn:
+                budget = budget_for(
+                    conn, settings, tenant_id=run["tenant_id"], run_id=run["run_id"]
+                )
                 pack = assemble_context(
                     conn,
                     run=run,
                     state=state,
                     tools=tools,
-                    profile={"channel": run["channel"]},
-                    budget={},
-                    token_budget=get_settings().context_default_tokens,
+                    profile=profile_for(run["channel"]),
+                    budget=budget,
+                    token_budget=settings.context_default_tokens,
                 )
         except ContextBudgetExceeded as exc:
             self._fail(lease, f"the context does not fit: {exc}")
@@ -222,7 +229,7 @@ class StepRunner:
         try:
             result = await self.agent.decide(pack)
         except AgentError as exc:
-            self._fail(lease, f"the agent could not decide: {exc}")
+            self._fail(lease, f"the agent could not decide: {exc}", exc.calls, pack.task_type)
             return False
         decision = result.decision
         state = dict(state, decisions=int(state.get("decisions", 0)) + 1)
@@ -240,6 +247,15 @@ class StepRunner:
                 return False
             w.emit("ModelCalled", {"step": step, "task_type": pack.task_type})
             w.emit("DecisionRecorded", {"step": step, **_decision_event(result)})
+            record_model_calls(
+                w.conn,
+                tenant_id=run["tenant_id"],
+                user_id=run["user_id"],
+                run_id=run["run_id"],
+                step=step,
+                task_type=pack.task_type,
+                calls=result.calls,
+            )
             if isinstance(decision, ToolCallDecision):
                 return self._propose_tool(w, state, step, decision, model_call, scopes)
             if isinstance(decision, ProposeMemoryDecision):
@@ -307,9 +323,9 @@ class StepRunner:
         assert verdict.spec is not None
         if verdict.outcome == "approve":
             approval_id = new_id("apr")
-            question = verdict.spec.approval_question(
-                decision.arguments
-            ) or approval_question(decision.tool, decision.arguments)
+            question = verdict.spec.approval_question(decision.arguments) or approval_question(
+                decision.tool, decision.arguments
+            )
             w.conn.execute(
                 insert(APPROVALS).values(
                     approval_id=approval_id,
@@ -601,10 +617,26 @@ class StepRunner:
         self._boundary(AFTER_DECISION, run["run_id"], step)
         return await self._execute(lease, row, state, step, spec, invocation, None)
 
-    def _fail(self, lease: Lease, reason: str) -> None:
+    def _fail(
+        self,
+        lease: Lease,
+        reason: str,
+        calls: list[ModelCallRecord] | None = None,
+        task_type: str = "decision",
+    ) -> None:
         with self.engine.begin() as conn:
             w = RunWriter.open(conn, lease.run_id, lease.token)
             if w.status not in TERMINAL:
+                if calls:
+                    record_model_calls(
+                        conn,
+                        tenant_id=w.view["tenant_id"],
+                        user_id=w.view["user_id"],
+                        run_id=lease.run_id,
+                        step=int(w.view["current_step"]),
+                        task_type=task_type,
+                        calls=calls,
+                    )
                 w.emit("RunFailed", {"reason": reason})
                 w.flush()
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from core.api.errors import BodyLimit, install_error_handlers
+from core.api.errors import ERROR_RESPONSES, BodyLimit, StorableInput, install_error_handlers
 from core.api.routers import memories, runs
 from core.config import Settings, get_settings
 from core.plugins import setup_app, setup_process
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, run_workers: bool = False) -> F
                 concurrency=s.worker_concurrency,
                 lease_ttl_s=s.lease_ttl_seconds,
                 poll_s=s.worker_poll_seconds,
+                housekeeping=rt.housekeeping(),
             )
             worker.start()
         for hook in app.state.startup_hooks:
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, run_workers: bool = False) -> F
         version="0.1.0",
         description="A voice assistant service whose runs outlive the call.",
         lifespan=lifespan,
+        responses=ERROR_RESPONSES,
     )
     # Surfaces add ways to sign in (web-view sessions) and work to do at start/stop.
     app.state.identity_resolvers = []
@@ -62,7 +64,8 @@ def create_app(settings: Settings | None = None, run_workers: bool = False) -> F
     app.state.shutdown_hooks = []
     app.state.settings = s
     install_error_handlers(app)
-    app.add_middleware(BodyLimit, limit=s.max_request_bytes)
+    app.add_middleware(StorableInput)
+    app.add_middleware(BodyLimit, limit=s.max_request_bytes)  # outermost: bounds what is read
     app.include_router(runs.router)
     app.include_router(memories.router)
 

@@ -8,6 +8,21 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class ValidationIssue(BaseModel):
+    """One field the request got wrong."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorOut(BaseModel):
+    """Every refusal: a stable machine code and a reason a person can act on."""
+
+    error: str = Field(description="Machine-readable code, e.g. not_found or invalid_request")
+    detail: str | list[ValidationIssue]
+
+
 class RunCreate(BaseModel):
     """POST /runs."""
 
@@ -16,9 +31,10 @@ class RunCreate(BaseModel):
     channel: Literal["api", "voice", "web", "mobile", "cli"] = "api"
     parent_run_id: str | None = None
     meta: dict[str, Any] | None = None
-    max_steps: int | None = None
-    max_tool_calls: int | None = None
-    max_wall_seconds: int | None = None
+    # strict: JSON true or "3" is not a step count
+    max_steps: int | None = Field(default=None, ge=1, strict=True)
+    max_tool_calls: int | None = Field(default=None, ge=1, strict=True)
+    max_wall_seconds: int | None = Field(default=None, ge=1, strict=True)
 
 
 class MessageIn(BaseModel):

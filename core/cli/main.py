@@ -117,6 +117,7 @@ def worker(
         concurrency=concurrency or s.worker_concurrency,
         lease_ttl_s=s.lease_ttl_seconds,
         poll_s=s.worker_poll_seconds,
+        housekeeping=rt.housekeeping(),
     )
     where = s.resolved_database_url().split("@")[-1]
     out.print(f"baton worker {w.name}: {w.concurrency} slot(s) on {where}")
@@ -325,15 +326,10 @@ def resume(
 def _mount_extras() -> None:
     from core.plugins import setup_cli
 
-    try:
-        from models.cli import make_app as make_models_app
-    except ImportError:  # the model layer's CLI is optional in a stripped install
-        make_models_app = None
-    if make_models_app is not None:
-        from core.agent.factory import models_cli_context
+    from core.agent.factory import models_cli_context
+    from models.cli import make_app as make_models_app
 
-        models_app = make_models_app(lambda: models_cli_context(get_settings()))
-        app.add_typer(models_app, name="models")
+    app.add_typer(make_models_app(lambda: models_cli_context(get_settings())), name="models")
     # Bad BATON_* values: the command that reads them says which, without a traceback.
     with contextlib.suppress(ValidationError, SettingsError):
         setup_cli(app)

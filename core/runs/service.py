@@ -158,7 +158,8 @@ class RunStore:
         max_tool_calls: int | None = None,
         max_wall_seconds: int | None = None,
     ) -> dict[str, Any]:
-        """Create and queue a run. The same idempotency key returns the same run."""
+        """Create and queue a run. The same idempotency key returns the same run, marked
+        ``replayed`` (also to the loser of two concurrent requests with one key)."""
         s = self.settings
         goal = (goal or "").strip()
         if not goal:
@@ -224,7 +225,7 @@ class RunStore:
     def _same_request(existing: dict[str, Any], request_hash: str) -> dict[str, Any]:
         if existing["request_hash"] != request_hash:
             raise Conflict("this Idempotency-Key was used for a different request")
-        return existing
+        return {**existing, "replayed": True}
 
     def find_by_idempotency_key(
         self, tenant_id: str, user_id: str, key: str

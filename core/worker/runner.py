@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import Engine
 
@@ -41,7 +41,8 @@ class Worker:
         poll_s: float = 0.2,
         observer: Observer | None = None,
         max_steps_per_claim: int = 100,
-        idle_hook: Callable[[], None] | None = None,
+        housekeeping: Sequence[Callable[[], object]] = (),
+        housekeeping_every_s: float = 1.0,
     ) -> None:
         self.engine = engine
         self.agent_factory = agent_factory
@@ -51,7 +52,8 @@ class Worker:
         self.poll_s = poll_s
         self.observer = observer
         self.max_steps_per_claim = max_steps_per_claim
-        self.idle_hook = idle_hook
+        self.housekeeping = list(housekeeping)
+        self.housekeeping_every_s = housekeeping_every_s
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -66,6 +68,20 @@ class Worker:
             )
             t.start()
             self._threads.append(t)
+        if self.housekeeping:
+            t = threading.Thread(target=self._housekeep, name="baton-housekeeping", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def _housekeep(self) -> None:
+        # Background duties beside the steps (the memory write pipeline): busy slots never
+        # starve them, and a failing duty is logged and tried again next round.
+        while not self._stop.wait(self.housekeeping_every_s):
+            for duty in self.housekeeping:
+                try:
+                    duty()
+                except Exception:
+                    log.exception("housekeeping duty failed")
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the slots to finish their current step and wait for them."""
@@ -96,8 +112,6 @@ class Worker:
                 log.exception("claiming a run failed")
                 lease = None
             if lease is None:
-                if self.idle_hook is not None:
-                    self.idle_hook()
                 await asyncio.sleep(self.poll_s)
                 continue
             await self.work_on(runner, lease)

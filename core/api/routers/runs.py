@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -27,6 +28,8 @@ from core.runs.states import TERMINAL
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 TERMINAL_VALUES = {s.value for s in TERMINAL}
+MAX_SEQ = 2**63 - 1  # the largest integer SQLite and PostgreSQL (BIGINT) can compare with
+SEQ = re.compile(r"[0-9]{1,18}")  # ASCII digits only: "²".isdigit() is true, int("²") fails
 
 
 def _out(store: RunStore, tenant: str, user: str, run: dict[str, Any]) -> RunOut:
@@ -44,12 +47,8 @@ def create_run(
     response: Response,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> RunOut:
-    """Create a run and queue it. Replaying the same Idempotency-Key returns the same run."""
-    before = (
-        store.find_by_idempotency_key(who.tenant_id, who.user_id, idempotency_key)
-        if idempotency_key
-        else None
-    )
+    """Create a run and queue it. Replaying the same Idempotency-Key returns the same run
+    (200 instead of 201), also when the replays race each other."""
     run = store.create_run(
         who.tenant_id,
         who.user_id,
@@ -62,7 +61,7 @@ def create_run(
         max_tool_calls=body.max_tool_calls,
         max_wall_seconds=body.max_wall_seconds,
     )
-    if before is not None:
+    if run.get("replayed"):
         response.status_code = 200
     return _out(store, who.tenant_id, who.user_id, run)
 
@@ -148,15 +147,15 @@ async def events(
     request: Request,
     who: IdentityDep,
     store: StoreDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     follow: bool = True,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> Any:
     """The run's events: server-sent events resumable with Last-Event-ID, or JSON when the
     client accepts only application/json."""
     if last_event_id is not None:
-        if not last_event_id.isdigit():
-            raise InvalidInput("Last-Event-ID must be an event sequence number")
+        if not SEQ.fullmatch(last_event_id):
+            raise InvalidInput("Last-Event-ID must be an event sequence number (digits 0-9)")
         after = max(after, int(last_event_id))
     rows = await asyncio.to_thread(store.events, who.tenant_id, who.user_id, run_id, after)
     accept = request.headers.get("accept", "")

@@ -1,0 +1,1 @@
+"""Context assembly: the budgeted pack of instructions, state, history, memories and tools."""

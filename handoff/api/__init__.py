@@ -1,0 +1,1 @@
+"""HTTP routes of the handoff surface for API clients (devices, artifacts)."""

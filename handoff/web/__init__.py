@@ -1,0 +1,1 @@
+"""The companion web view: phone-first pages over the same run API."""
