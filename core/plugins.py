@@ -13,42 +13,39 @@ import logging
 from importlib.metadata import entry_points
 from typing import Any
 
-from core.config import get_settings
+from core.config import Settings, get_settings
 
 log = logging.getLogger(__name__)
-_loaded: list[tuple[str, Any]] | None = None
-_process_ready = False
+_loaded: dict[str, list[tuple[str, Any]]] = {}
+_process_ready: set[str] = set()
 
 
-def load_plugins() -> list[tuple[str, Any]]:
+def load_plugins(settings: Settings | None = None) -> list[tuple[str, Any]]:
     """The enabled plugins as (name, object), loaded once per process."""
-    global _loaded
-    if _loaded is None:
-        wanted = {p.strip() for p in get_settings().plugins.split(",") if p.strip()}
+    chosen = (settings or get_settings()).plugins
+    if chosen not in _loaded:
+        wanted = {p.strip() for p in chosen.split(",") if p.strip()}
         found: list[tuple[str, Any]] = []
         for ep in sorted(entry_points(group="baton.plugins"), key=lambda e: e.name):
             if "*" in wanted or ep.name in wanted:
                 found.append((ep.name, ep.load()))
-        _loaded = found
-    return _loaded
+        _loaded[chosen] = found
+    return _loaded[chosen]
 
 
-def setup_process() -> None:
-    """Give each plugin its once-per-process set-up (idempotent)."""
-    global _process_ready
-    if _process_ready:
-        return
-    _process_ready = True
-    for name, plugin in load_plugins():
+def setup_process(settings: Settings | None = None) -> None:
+    """Give each plugin its once-per-process set-up (idempotent per plugin)."""
+    for name, plugin in load_plugins(settings):
         hook = getattr(plugin, "setup_process", None)
-        if hook is not None:
+        if hook is not None and name not in _process_ready:
+            _process_ready.add(name)
             log.debug("plugin %s: setup_process", name)
             hook()
 
 
-def setup_app(app: Any) -> None:
+def setup_app(app: Any, settings: Settings | None = None) -> None:
     """Let each plugin add routers, pages and lifespan work to the FastAPI app."""
-    for _name, plugin in load_plugins():
+    for _name, plugin in load_plugins(settings):
         hook = getattr(plugin, "setup_app", None)
         if hook is not None:
             hook(app)
