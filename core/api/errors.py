@@ -76,8 +76,6 @@ def install_error_handlers(app: FastAPI) -> None:
         cause = exc.__cause__
         if isinstance(cause, UnicodeDecodeError):
             detail = "the body is not valid UTF-8"
-        elif isinstance(cause, RecursionError):
-            detail = "the JSON body is nested too deeply"
         elif isinstance(cause, ValueError):  # e.g. an integer of more than 4300 digits
             detail = f"the JSON body cannot be read: {cause}"
         elif not isinstance(detail, str | list):
@@ -163,17 +161,22 @@ class _TooLarge(Exception):
 _NUL = "text must not contain NUL characters (\\u0000)"
 _LONE = "text must be valid Unicode: a \\uD800-\\uDFFF escape is not part of a surrogate pair"
 _NONFINITE = "numbers must be finite: NaN, Infinity and overflowing ones like 1e400 are refused"
+# Deeper JSON could be stored but not served back (pydantic stops serialising at ~255 levels).
+MAX_JSON_DEPTH = 64
+_DEEP = f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep"
 
 
 def unstorable(value: Any) -> str | None:
-    """Why a parsed JSON value holds something no store can keep, else None.
+    """Why a parsed JSON value holds something Baton cannot store and serve back, else None.
 
-    PostgreSQL refuses NUL in text and JSONB and non-finite numbers in JSONB, and a lone
-    UTF-16 surrogate has no UTF-8 form at all. Iterative, so nesting depth costs no stack.
+    PostgreSQL refuses NUL in text and JSONB and non-finite numbers in JSONB, a lone UTF-16
+    surrogate has no UTF-8 form at all, and nesting is bounded. Iterative: depth costs no stack.
     """
-    stack = [value]
+    stack = [(value, 0)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return _DEEP
         if isinstance(item, str):
             if "\x00" in item:
                 return _NUL
@@ -184,10 +187,10 @@ def unstorable(value: Any) -> str | None:
         elif isinstance(item, float) and not math.isfinite(item):
             return _NONFINITE
         elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
+            stack.extend((k, depth) for k in item)
+            stack.extend((v, depth + 1) for v in item.values())
         elif isinstance(item, list):
-            stack.extend(item)
+            stack.extend((v, depth + 1) for v in item)
     return None
 
 
@@ -230,7 +233,9 @@ class StorableInput:
             body = b"".join(chunks)
             try:
                 reason = unstorable(json.loads(body))
-            except (ValueError, RecursionError):
+            except RecursionError:
+                reason = _DEEP
+            except ValueError:
                 reason = None  # not JSON: the route's own parsing explains what is wrong
             if reason is not None:
                 await _reply(send, 422, "invalid_input", reason)

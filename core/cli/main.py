@@ -324,9 +324,8 @@ def resume(
 
 
 def _mount_extras() -> None:
-    from core.plugins import setup_cli
-
     from core.agent.factory import models_cli_context
+    from core.plugins import setup_cli
     from models.cli import make_app as make_models_app
 
     app.add_typer(make_models_app(lambda: models_cli_context(get_settings())), name="models")

@@ -14,21 +14,23 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 import pytest
 import schemathesis
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
-    negative_data_rejection,
     not_a_server_error,
     response_headers_conformance,
     response_schema_conformance,
@@ -46,7 +48,8 @@ from core.store.db import make_engine
 from core.tools.spec import RiskLevel
 from tests.core.api_harness import api, auth
 from tests.core.helpers import bump_spec, count, drive, ensure_side_effects, gate_with
-from tests.core.test_cli import BATON, free_port
+
+BATON = str(Path(sys.executable).parent / "baton")
 
 APPROVE_SCRIPT = [
     {"type": "tool_call", "tool": "counter.bump", "arguments": {"n": 7}},
@@ -54,6 +57,12 @@ APPROVE_SCRIPT = [
 ]
 STORED = ("runs", "run_events", "approvals", "tool_invocations", "checkpoints", "api_keys")
 JSON = {"Content-Type": "application/json"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def fingerprint(engine) -> str:
@@ -81,6 +90,14 @@ def seed(client: Any, engine, gate, headers: dict[str, str]) -> dict[str, str]:
     }
 
 
+def nest(levels: int) -> Any:
+    """A JSON value ``2 * levels`` deep."""
+    value: Any = "leaf"
+    for _ in range(levels):
+        value = {"k": [value]}
+    return value
+
+
 def approval_of(client: Any, run_id: str, headers: dict[str, str]) -> str:
     return client.get(f"/runs/{run_id}", headers=headers).json()["pending_approval_id"]
 
@@ -95,6 +112,8 @@ def assert_refused(r: Any, status: int, words: str = "") -> None:
 
 # ----- property-based: every operation of the schema ----------------------------------------
 
+# Not negative_data_rejection: FastAPI ignores unknown query parameters by design, and the
+# valid key sent with every case turns "no Authorization" cases valid again.
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -103,7 +122,7 @@ CHECKS = [
     response_schema_conformance,
 ]
 FUZZ = settings(
-    max_examples=25,
+    max_examples=30,
     derandomize=True,  # the same cases on every run: CI stays deterministic
     database=None,
     deadline=None,
@@ -134,7 +153,7 @@ def fuzz_target(sqlite_engine):
     gate = gate_with(bump_spec(RiskLevel.EXTERNAL_SIDE_EFFECT))
     s = Settings(plugins="none", agent="scripted")
     set_runtime(Runtime(s, sqlite_engine, lambda: gate, ScriptedAgent))
-    app = create_app(s)
+    app: Any = create_app(s)
     try:
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)  # starts the lifespan
         headers = {"Authorization": f"Bearer {create_key(sqlite_engine, 'acme', 'alice')}"}
@@ -174,9 +193,8 @@ def test_every_operation_answers_within_its_schema(fuzz_target):
         @FUZZ
         @given(case=st.one_of(_strategies(operation, ids)))
         def probe(case: Any) -> None:
-            negative = case.meta is not None and case.meta.generation.mode.is_negative
-            checks = [*CHECKS, negative_data_rejection] if negative else CHECKS
-            case.call_and_validate(headers=headers, checks=checks, timeout=20)
+            case.headers = {**(case.headers or {}), **headers}  # over any generated bearer
+            case.call_and_validate(checks=CHECKS, timeout=20)
 
         try:
             probe()
@@ -190,18 +208,21 @@ def test_stateful_sequences_stay_within_the_schema(fuzz_target):
     schema, headers, _ids = fuzz_target
 
     class Machine(schema.as_state_machine()):  # type: ignore[misc]
-        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+        def before_call(self, case: Any) -> None:
+            case.headers = {**(case.headers or {}), **headers}
             if case.operation.path.endswith("/events"):
                 case.query = {**(case.query or {}), "follow": False}  # no worker: never ends
-            return {"headers": headers, "timeout": 20}
+
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"timeout": 20}
 
         def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
             case.validate_response(response, checks=CHECKS)
 
     Machine.run(
         settings=settings(
-            max_examples=15,
-            stateful_step_count=6,
+            max_examples=30,
+            stateful_step_count=8,
             derandomize=True,
             database=None,
             deadline=None,
@@ -223,75 +244,41 @@ def test_malformed_bodies_get_a_reason_and_change_nothing(engine):
         apr = approval_of(c, ids["waiting"], h)
         before = fingerprint(engine)
         hj = {**h, **JSON}
-        deep = 100_000
+        msg = f"/runs/{ids['queued']}/messages"
+        deep = b"[" * 100_000 + b"]" * 100_000
+        huge_int = b'{"goal": "x", "meta": {"n": ' + b"9" * 5000 + b"}}"
+        nan_args = b'{"approval_id": "%s", "decision": "approve", "arguments": {"n": NaN}}'
+
+        def raw_json(content: bytes) -> dict[str, Any]:
+            return {"content": content, "headers": hj}
+
+        def typed(content_type: str) -> dict[str, Any]:
+            return {"content": b'{"goal": "x"}', "headers": {**h, "Content-Type": content_type}}
+
+        # fmt: off
         cases: list[tuple[str, str, dict[str, Any], int, str]] = [
-            ("POST", "/runs", {"content": b'{"goal": "\xff\xfe"}', "headers": hj}, 400, "UTF-8"),
-            ("POST", "/runs", {"content": b"[" * deep + b"]" * deep, "headers": hj}, 400, "nested"),
-            (
-                "POST",
-                "/runs",
-                {"content": b'{"goal": "x", "meta": {"n": ' + b"9" * 5000 + b"}}", "headers": hj},
-                400,
-                "digits",
-            ),
-            ("POST", "/runs", {"content": b'{"goal": "a\\u0000b"}', "headers": hj}, 422, "NUL"),
-            ("POST", "/runs", {"content": b'{"goal": "\\ud800"}', "headers": hj}, 422, "surrogate"),
-            ("POST", "/runs", {"content": b'{"goal": "\\udc00x"}', "headers": hj}, 422, "surrogate"),
-            (
-                "POST",
-                "/runs",
-                {"content": b'{"goal": "x", "meta": {"\\u0000": 1}}', "headers": hj},
-                422,
-                "NUL",
-            ),
-            (
-                "POST",
-                "/runs",
-                {"content": b'{"goal": "x", "meta": {"v": NaN}}', "headers": hj},
-                422,
-                "finite",
-            ),
-            (
-                "POST",
-                "/runs",
-                {"content": b'{"goal": "x", "meta": {"v": [-Infinity]}}', "headers": hj},
-                422,
-                "finite",
-            ),
-            (
-                "POST",
-                "/runs",
-                {"content": b'{"goal": "x", "meta": {"v": 1e400}}', "headers": hj},
-                422,
-                "finite",
-            ),
-            (
-                "POST",
-                approve,
-                {
-                    "content": b'{"approval_id": "%s", "decision": "approve", "arguments": '
-                    b'{"n": NaN}}' % apr.encode(),
-                    "headers": hj,
-                },
-                422,
-                "finite",
-            ),
-            (
-                "POST",
-                f"/runs/{ids['queued']}/messages",
-                {"content": b'{"text": "hi\\u0000"}', "headers": hj},
-                422,
-                "NUL",
-            ),
-            ("POST", "/runs", {"content": b'{"goal": "x"}', "headers": {**h, "Content-Type": "text/plain"}}, 415, "JSON"),
-            ("POST", "/runs", {"content": b'{"goal": "x"}', "headers": {**h, "Content-Type": ""}}, 415, "JSON"),
+            ("POST", "/runs", raw_json(b'{"goal": "\xff\xfe"}'), 400, "UTF-8"),
+            ("POST", "/runs", raw_json(deep), 422, "nested"),
+            ("POST", "/runs", {"json": {"goal": "x", "meta": nest(40)}}, 422, "nested"),
+            ("POST", "/runs", raw_json(huge_int), 400, "digits"),
+            ("POST", "/runs", raw_json(b'{"goal": "a\\u0000b"}'), 422, "NUL"),
+            ("POST", "/runs", raw_json(b'{"goal": "x", "meta": {"\\u0000": 1}}'), 422, "NUL"),
+            ("POST", msg, raw_json(b'{"text": "hi\\u0000"}'), 422, "NUL"),
+            ("POST", "/runs", raw_json(b'{"goal": "\\ud800"}'), 422, "surrogate"),
+            ("POST", "/runs", raw_json(b'{"goal": "\\udc00x"}'), 422, "surrogate"),
+            ("POST", "/runs", raw_json(b'{"goal": "x", "meta": {"v": NaN}}'), 422, "finite"),
+            ("POST", "/runs", raw_json(b'{"goal": "x", "meta": [-Infinity]}'), 422, "finite"),
+            ("POST", "/runs", raw_json(b'{"goal": "x", "meta": {"v": 1e400}}'), 422, "finite"),
+            ("POST", approve, raw_json(nan_args % apr.encode()), 422, "finite"),
+            ("POST", "/runs", typed("text/plain"), 415, "JSON"),
+            ("POST", "/runs", typed(""), 415, "JSON"),
             ("POST", "/runs", {"data": {"goal": "x"}}, 415, "JSON"),
             ("POST", "/runs", {"files": {"goal": ("g.txt", b"x")}}, 415, "JSON"),
             ("POST", "/runs", {"json": [{"goal": "x"}]}, 422, "dictionary"),
             ("POST", "/runs", {"json": "goal"}, 422, "dictionary"),
-            ("POST", "/runs", {"content": b"null", "headers": hj}, 422, "dictionary"),
-            ("POST", "/runs", {"content": b"", "headers": hj}, 422, "required"),
-            ("POST", "/runs", {"content": b'{"goal": "x",}', "headers": hj}, 422, "JSON"),
+            ("POST", "/runs", raw_json(b"null"), 422, "dictionary"),
+            ("POST", "/runs", raw_json(b""), 422, "required"),
+            ("POST", "/runs", raw_json(b'{"goal": "x",}'), 422, "JSON"),
             ("POST", "/runs", {"json": {"goal": 5}}, 422, "string"),
             ("POST", "/runs", {"json": {"goal": "x", "max_steps": True}}, 422, "integer"),
             ("POST", "/runs", {"json": {"goal": "x", "max_steps": "3"}}, 422, "integer"),
@@ -299,9 +286,11 @@ def test_malformed_bodies_get_a_reason_and_change_nothing(engine):
             ("POST", "/runs", {"json": {"goal": "x", "max_steps": 10**40}}, 422, "max_steps"),
             ("POST", "/runs", {"json": {"goal": "x", "channel": "pigeon"}}, 422, "channel"),
             ("POST", f"/runs/{ids['queued']}/cancel", {"json": []}, 422, "dictionary"),
-            ("POST", approve, {"json": {"approval_id": apr, "decision": "approve", "arguments": [1]}}, 422, "dictionary"),
-            ("POST", f"/runs/{ids['queued']}/messages", {"json": {"text": 7}}, 422, "string"),
+            ("POST", approve, {"json": {"approval_id": apr, "decision": "approve",
+                                        "arguments": [1]}}, 422, "dictionary"),
+            ("POST", msg, {"json": {"text": 7}}, 422, "string"),
         ]
+        # fmt: on
         for method, path, kwargs, status, words in cases:
             kwargs.setdefault("headers", h)
             r = c.request(method, path, **kwargs)
@@ -311,9 +300,7 @@ def test_malformed_bodies_get_a_reason_and_change_nothing(engine):
         # what is valid still works: a surrogate pair is an emoji, deep-but-sane meta is kept
         ok = c.post("/runs", content=b'{"goal": "smile \\ud83d\\ude00"}', headers=hj)
         assert ok.status_code == 201 and ok.json()["goal"] == "smile \U0001f600"
-        nested: Any = "leaf"
-        for _ in range(200):
-            nested = {"k": [nested]}
+        nested = nest(30)
         kept = c.post("/runs", json={"goal": "deep", "meta": nested}, headers=h)
         assert kept.status_code == 201, kept.text[:300]
         events = c.get(
@@ -329,24 +316,23 @@ def test_numbers_out_of_range_and_garbage_cursors_are_refused(engine):
         before = fingerprint(engine)
         as_json = {**h, "Accept": "application/json"}
         events = f"/runs/{rid}/events"
-        for params in ({"after": 2**63}, {"after": 10**30}, {"after": -1}, {"after": "1e3"}):
+        for params in ({"after": 2**31}, {"after": 10**30}, {"after": -1}, {"after": "1e3"}):
             assert_refused(c.get(events, params=params, headers=as_json), 422, "after")
-        for value in ("abc", "-1", "", "1.5", "9" * 19, b"\xb2", b"\xd9\xa1", "0x10"):
+        garbage: list[Any] = ["abc", "-1", "", "1.5", "2147483648", "9" * 30, b"\xb2", "0x"]
+        for value in garbage:
             for accept in ("application/json", "text/event-stream"):
-                r = c.get(
-                    events, headers={**h, "Accept": accept, "Last-Event-ID": value}
-                )
+                r = c.get(events, headers={**h, "Accept": accept, "Last-Event-ID": value})
                 assert_refused(r, 422, "Last-Event-ID")
         for params in ({"limit": 0}, {"limit": 10**30}, {"limit": "many"}):
             assert_refused(c.get("/runs", params=params, headers=h), 422, "limit")
-        for params in ({"offset": 2**63}, {"offset": -1}, {"limit": 10**6}):
+        for params in ({"offset": 2**31}, {"offset": -1}, {"limit": 10**6}):
             assert_refused(c.get("/memories", params=params, headers=h), 422)
         assert fingerprint(engine) == before
         # the largest cursor every store can compare with is simply past the end
-        assert c.get(events, params={"after": 2**63 - 1}, headers=as_json).json() == []
-        lei = {**as_json, "Last-Event-ID": "9" * 18}
+        assert c.get(events, params={"after": 2**31 - 1}, headers=as_json).json() == []
+        lei = {**as_json, "Last-Event-ID": str(2**31 - 1)}
         assert c.get(events, headers=lei).json() == []
-        assert c.get("/memories", params={"offset": 2**63 - 1}, headers=h).json() == []
+        assert c.get("/memories", params={"offset": 2**31 - 1}, headers=h).json() == []
         assert [e["seq"] for e in c.get(events, params={"after": 1}, headers=as_json).json()] == [2]
 
 
@@ -395,7 +381,8 @@ def test_odd_headers_get_a_reason(engine):
     with api(engine, gate_with()) as c:
         h = auth(engine, "acme", "alice")
         before = fingerprint(engine)
-        for value in ("Bearer", "Bearer ", "Basic Zm9vOmJhcg==", "Bearer \x7f", b"Bearer bk_\xe9"):
+        bad: list[Any] = ["Bearer", "Bearer ", "Basic Zm9v", "Bearer \x7f", b"Bearer bk_\xe9"]
+        for value in bad:
             assert_refused(c.get("/runs", headers={"Authorization": value}), 401, "key")
         huge = {**h, "X-Padding": "a" * 200_000, **{f"X-H{i}": "v" for i in range(500)}}
         assert c.get("/runs", headers=huge).status_code == 200
@@ -414,7 +401,8 @@ def test_idempotency_key_edge_cases(engine):
         assert_refused(too_long, 413, "limit")
         assert fingerprint(engine) == before  # a refused request does not burn its key
 
-        for key in ("k" * 200, b"caf\xe9-\xff", "k1"):
+        keys: list[Any] = ["k" * 200, b"caf\xe9-\xff", "k1"]  # bytes: latin-1 on the wire
+        for key in keys:
             first = c.post("/runs", json={"goal": "y"}, headers={**h, "Idempotency-Key": key})
             again = c.post("/runs", json={"goal": "y"}, headers={**h, "Idempotency-Key": key})
             assert (first.status_code, again.status_code) == (201, 200), (key, again.text)
@@ -452,6 +440,21 @@ def test_concurrent_identical_posts_with_one_key_make_exactly_one_run(engine):
         assert len({r.json()["run_id"] for r in answers}) == 1
         assert count(engine, "select count(*) from runs") == 1
         assert count(engine, "select count(*) from run_events") == 2  # RunCreated, RunQueued
+
+
+def test_phone_webhook_answers_well_formed_twiml_for_a_garbled_caller_id(sqlite_engine, tmp_path):
+    s = Settings(
+        data_dir=tmp_path, plugins="voice", agent="scripted", voice_preload=False
+    )  # fmt: skip
+    set_runtime(Runtime(s, sqlite_engine, gate_with, ScriptedAgent))
+    try:
+        with TestClient(create_app(s)) as c:
+            r = c.post("/telephony/twilio/voice", data={"From": "+1\x00\x01<x>&", "CallSid": "CA1"})
+    finally:
+        set_runtime(None)
+    assert r.status_code == 200
+    stream = ElementTree.fromstring(r.content).find("./Connect/Stream/Parameter")
+    assert stream is not None and stream.get("value") == "+1<x>&"
 
 
 # ----- a real `baton serve`: the HTTP parser, and the CLI -----------------------------------
@@ -498,48 +501,62 @@ def live(tmp_path_factory):
         log.close()
 
 
-def raw(port: int, request: bytes) -> bytes:
-    """Send bytes as they are and return what the server answers (b"" if it hangs up)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+def raw(port: int, request: bytes, half_close: bool = False) -> bytes:
+    """Send bytes as they are; return what the server answers before it hangs up."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
         sock.sendall(request)
-        sock.shutdown(socket.SHUT_WR)
+        if half_close:  # the request is cut short: tell the server nothing more comes
+            sock.shutdown(socket.SHUT_WR)
         chunks = []
         while chunk := sock.recv(65536):
             chunks.append(chunk)
     return b"".join(chunks)
 
 
+def http1(first: bytes, *headers: bytes, body: bytes = b"") -> bytes:
+    """One HTTP/1.1 request that asks the server to close the connection after answering."""
+    return b"\r\n".join([first, b"Host: x", b"Connection: close", *headers, b"", body])
+
+
+@pytest.mark.slow
 def test_raw_http_garbage_never_gets_a_5xx(live):
     env, port, log = live
-    key = env["BATON_API_KEY"].encode()
-    auth_line = b"Authorization: Bearer " + key + b"\r\n"
-    body = b'{"goal": "\xff\xfe"}'
+    bearer = b"Authorization: Bearer " + env["BATON_API_KEY"].encode()
+    as_json = b"Content-Type: application/json"
+    bad_utf8 = b'{"goal": "\xff\xfe"}'
+    # (request, the status class it must get): odd but valid requests are served
     probes = [
-        b"GET /runs HTTP/1.1\r\nHost: x\r\n" + auth_line + b"X-Big: " + b"a" * 100_000 + b"\r\n\r\n",
-        b"GET /runs HTTP/1.1\r\nHost: x\r\n" + auth_line + b"".join(
-            b"X-H%d: v\r\n" % i for i in range(3000)
-        ) + b"\r\n",
-        b"GET /runs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \x01\x02\r\n\r\n",
-        b"GET /runs HTTP/1.1\r\nHost: x\r\n" + auth_line + b"Idempotency-Key: \xe9\xff\r\n\r\n",
-        b"POST /runs HTTP/1.1\r\nHost: x\r\n" + auth_line + b"Content-Length: abc\r\n\r\n{}",
-        b"POST /runs HTTP/1.1\r\nHost: x\r\n" + auth_line + b"Content-Type: application/json\r\n"
-        b"Content-Length: %d\r\n\r\n" % len(body) + body,
-        b"POST /runs HTTP/1.1\r\nHost: x\r\n" + auth_line + b"Content-Type: application/json\r\n"
-        b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
-        b"POST /runs HTTP/1.1\r\nHost: x\r\n" + auth_line + b"Content-Type: application/json\r\n"
-        b"Content-Length: 100\r\n\r\n{\"goal\": ",  # a body shorter than it said
-        b"GET /runs/%ff%fe/events HTTP/1.1\r\nHost: x\r\n" + auth_line + b"\r\n",
-        b"GET /runs/run_x/events HTTP/1.1\r\nHost: x\r\n" + auth_line + b"Last-Event-ID: \xb2\r\n\r\n",
-        b"BREW /runs HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64,  # a TLS hello
-        b"GET " + b"/runs/" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
-    ]
-    for request in probes:
+        (http1(b"GET /runs HTTP/1.1", bearer, b"X-Big: " + b"a" * 100_000), b"2"),
+        (http1(b"GET /runs HTTP/1.1", bearer, *(b"X-H%d: v" % i for i in range(3000))), b"2"),
+        (http1(b"GET /runs HTTP/1.1", bearer, b"Idempotency-Key: \xe9\xff"), b"2"),
+        (http1(b"POST /runs HTTP/1.1", bearer, b"Idempotency-Key: \xe9\xff", as_json,
+               b"Content-Length: 15", body=b'{"goal": "caf"}'), b"2"),
+        (http1(b"GET /runs HTTP/1.1", b"Authorization: Bearer \x01\x02"), b"4"),
+        (http1(b"GET /runs HTTP/1.1", b"Authorization: Bearer bk_\xe9\xff"), b"4"),
+        (http1(b"POST /runs HTTP/1.1", bearer, b"Content-Length: abc", body=b"{}"), b"4"),
+        (http1(b"POST /runs HTTP/1.1", bearer, as_json, b"Content-Length: %d" % len(bad_utf8),
+               body=bad_utf8), b"4"),
+        (http1(b"POST /runs HTTP/1.1", bearer, as_json, b"Transfer-Encoding: chunked",
+               body=b"zz\r\n{}\r\n0\r\n\r\n"), b"4"),
+        (http1(b"GET /runs/%ff%fe/events HTTP/1.1", bearer), b"4"),
+        (http1(b"GET /runs/run_x/events HTTP/1.1", bearer, b"Last-Event-ID: \xb2"), b"4"),
+        (http1(b"GET /runs?limit=%ff&status=%00 HTTP/1.1", bearer), b"4"),
+        (http1(b"BREW /runs HTTP/1.1"), b"4"),
+        (http1(b"GET /runs/" + b"a" * 70_000 + b" HTTP/1.1", bearer), b"4"),
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64, b"4"),  # TLS hello
+    ]  # fmt: skip
+    for request, status_class in probes:
         answer = raw(port, request)
-        status_line = answer.split(b"\r\n", 1)[0]
-        assert not status_line.startswith(b"HTTP/1.1 5"), (request[:120], answer[:300])
+        assert answer.startswith(b"HTTP/1.1 " + status_class), (request[:120], answer[:300])
+    # a body shorter than it said, then the client goes quiet: no answer is owed, no crash
+    cut = http1(b"POST /runs HTTP/1.1", bearer, as_json, b"Content-Length: 100", body=b'{"g')
+    assert not raw(port, cut, half_close=True).startswith(b"HTTP/1.1 5")
     assert httpx.get(f"{env['BATON_URL']}/healthz").status_code == 200
     assert b"Traceback" not in log.read_bytes()
+    runs = httpx.get(
+        f"{env['BATON_URL']}/runs", headers={"Authorization": f"Bearer {env['BATON_API_KEY']}"}
+    ).json()
+    assert [r["goal"] for r in runs] == ["caf"]  # the one valid request, nothing else
 
 
 def baton(env: dict[str, str], *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
@@ -571,6 +588,7 @@ def not_baton(tmp_path):
         server.server_close()
 
 
+@pytest.mark.slow
 def test_cli_bad_input_gets_a_message_never_a_traceback(live, not_baton, tmp_path):
     env, _port, _log = live
     rid = httpx.post(
@@ -581,14 +599,14 @@ def test_cli_bad_input_gets_a_message_never_a_traceback(live, not_baton, tmp_pat
     closed = f"http://127.0.0.1:{free_port()}"
     a_file = tmp_path / "a-file"
     a_file.write_text("")
+    create = ("keys", "create", "--tenant", "a", "--user", "b")
+    no_db = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/x"
+    # fmt: off
     cases: list[tuple[tuple[str, ...], dict[str, str], int, str]] = [
         (("status", "run_nope"), {}, 1, "no run 'run_nope'"),
         (("status", ""), {}, 1, "give a run id"),
         (("status", "../../healthz"), {}, 1, "404"),
-        (("status", "x[/bold]"), {}, 1, "404"),
-        (("logs", "run_nope"), {}, 1, "no run"),
         (("logs", "run_nope", "--follow"), {}, 1, "no run 'run_nope'"),
-        (("cancel", "run_nope"), {}, 1, "no run"),
         (("approve", "run_nope"), {}, 1, "no run"),
         (("approve", rid, "--approval", "a", "--args", "{not json"), {}, 1, "not JSON"),
         (("approve", rid, "--approval", "a", "--args", "NaN"), {}, 1, "NaN"),
@@ -596,31 +614,22 @@ def test_cli_bad_input_gets_a_message_never_a_traceback(live, not_baton, tmp_pat
         (("approve", rid, "--approval", "apr_nope"), {}, 1, "no approval"),
         (("run", "   ", "--no-follow"), {}, 1, "goal must not be empty"),
         (("keys", "create", "--tenant", "has space", "--user", "x"), {}, 1, "tenant must be"),
-        (("keys", "create", "--tenant", "", "--user", "x"), {}, 1, "tenant must be"),
         (("keys", "create", "--tenant", "[/x]", "--user", "x"), {}, 1, "tenant must be"),
-        (("keys", "create", "--tenant", "acme", "--user", "ü" * 70), {}, 1, "user must be"),
-        (("keys", "revoke", "nope", "--tenant", "acme"), {}, 1, "no active key"),
         (("status", rid), {"BATON_API_KEY": ""}, 2, "BATON_API_KEY"),
-        (("status", rid), {"BATON_API_KEY": "garbage"}, 1, "401"),
         (("status", rid), {"BATON_URL": closed}, 1, "cannot reach"),
         (("logs", rid, "--follow"), {"BATON_URL": closed}, 1, "event stream"),
         (("status", rid), {"BATON_URL": "http://[::1"}, 2, "not a valid URL"),
-        (("status", rid), {"BATON_URL": "notaurl"}, 1, "cannot reach"),
         (("status", "run_x"), {"BATON_URL": not_baton}, 1, "without JSON"),
         (("runs",), {"BATON_MAX_STEPS": "many"}, 2, "BATON_MAX_STEPS"),
         (("runs",), {"BATON_TOOL_APPROVAL_POLICY": "{bad"}, 2, "tool_approval_policy"),
-        (("keys", "create", "--tenant", "a", "--user", "b"), {"BATON_DATABASE_URL": "nope"}, 2, "BATON_DATABASE_URL"),
-        (
-            ("keys", "create", "--tenant", "a", "--user", "b"),
-            {"BATON_DATABASE_URL": f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/x"},
-            1,
-            "cannot use the database",
-        ),
-        (("keys", "create", "--tenant", "a", "--user", "b"), {"BATON_DATA_DIR": str(a_file)}, 1, "exists"),
+        (create, {"BATON_DATABASE_URL": "nope"}, 2, "BATON_DATABASE_URL"),
+        (create, {"BATON_DATABASE_URL": no_db}, 1, "cannot use the database"),
         (("serve",), {"BATON_DATA_DIR": str(a_file)}, 1, "exists"),
     ]
-    for args, extra, code, words in cases:
-        r = baton(env, *args, **extra)
+    # fmt: on
+    with ThreadPoolExecutor(2) as pool:  # each `baton` spends about a second importing
+        answers = list(pool.map(lambda case: baton(env, *case[0], **case[1]), cases))
+    for (args, extra, code, words), r in zip(cases, answers, strict=True):
         said = " ".join(r.stderr.split())  # Rich wraps long lines
         assert r.returncode == code, (args, extra, r.returncode, r.stdout, r.stderr)
         assert words in said and "Traceback" not in r.stderr, (args, extra, r.stderr)

@@ -103,7 +103,7 @@ def list_memories(
     status: Literal["active", "pending"] | None = None,
     type: MemoryType | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # SQL's largest integer
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,  # PostgreSQL binds it as INTEGER
 ) -> list[MemoryOut]:
     """Your memories and the shared ones you can read; pinned first, then newest."""
     rows = controls.list_memories(

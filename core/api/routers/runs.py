@@ -28,8 +28,8 @@ from core.runs.states import TERMINAL
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 TERMINAL_VALUES = {s.value for s in TERMINAL}
-MAX_SEQ = 2**63 - 1  # the largest integer SQLite and PostgreSQL (BIGINT) can compare with
-SEQ = re.compile(r"[0-9]{1,18}")  # ASCII digits only: "²".isdigit() is true, int("²") fails
+MAX_SEQ = 2**31 - 1  # seq is a 32-bit INTEGER: PostgreSQL refuses a larger parameter for it
+SEQ = re.compile(r"[0-9]{1,10}")  # ASCII digits only: "²".isdigit() is true, int("²") fails
 
 
 def _out(store: RunStore, tenant: str, user: str, run: dict[str, Any]) -> RunOut:
@@ -39,7 +39,12 @@ def _out(store: RunStore, tenant: str, user: str, run: dict[str, Any]) -> RunOut
     return RunOut.of(run, approval)
 
 
-@router.post("", status_code=201, response_model=RunOut)
+@router.post(
+    "",
+    status_code=201,
+    response_model=RunOut,
+    responses={200: {"model": RunOut, "description": "A replayed Idempotency-Key: its run"}},
+)
 def create_run(
     body: RunCreate,
     who: IdentityDep,
@@ -154,8 +159,8 @@ async def events(
     """The run's events: server-sent events resumable with Last-Event-ID, or JSON when the
     client accepts only application/json."""
     if last_event_id is not None:
-        if not SEQ.fullmatch(last_event_id):
-            raise InvalidInput("Last-Event-ID must be an event sequence number (digits 0-9)")
+        if not SEQ.fullmatch(last_event_id) or int(last_event_id) > MAX_SEQ:
+            raise InvalidInput(f"Last-Event-ID must be an event sequence number (0 to {MAX_SEQ})")
         after = max(after, int(last_event_id))
     rows = await asyncio.to_thread(store.events, who.tenant_id, who.user_id, run_id, after)
     accept = request.headers.get("accept", "")

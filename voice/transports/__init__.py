@@ -1,0 +1,1 @@
+"""Transports that carry calls into the voice pipeline."""

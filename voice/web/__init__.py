@@ -1,0 +1,1 @@
+"""Static files of the call page (HTML, JS, CSS; no build step)."""
