@@ -66,7 +66,16 @@ def _prepare(url: str, runs: int) -> Any:
     return engine
 
 
-def _work(url: str, slots: int, stop_when_idle: bool = True) -> int:
+_barrier: Any = None
+
+
+def _init(barrier: Any) -> None:
+    global _barrier
+    _barrier = barrier
+
+
+def _work(url: str, slots: int) -> tuple[int, float, float]:
+    """Work until nothing is runnable; returns (steps, start, end) timed after start-up."""
     from core.agent.scripted import ScriptedAgent
     from core.agent.step import StepRunner
     from core.store.db import make_engine
@@ -76,6 +85,9 @@ def _work(url: str, slots: int, stop_when_idle: bool = True) -> int:
     runner = StepRunner(engine, ScriptedAgent(), _gate())
     loop = asyncio.new_event_loop()
     steps = 0
+    if _barrier is not None:
+        _barrier.wait()  # every process imported and connected: start the clock together
+    started = time.perf_counter()
     while True:
         lease = claim(engine, f"bench-{os.getpid()}", 30)
         if lease is None:
@@ -86,19 +98,19 @@ def _work(url: str, slots: int, stop_when_idle: bool = True) -> int:
         finally:
             release(engine, lease)
     loop.close()
-    return steps
+    return steps, started, time.perf_counter()
 
 
 def _bench_baton(url: str, runs: int, processes: int) -> float:
     _prepare(url, runs)
-    t0 = time.perf_counter()
     if processes == 1:
-        _work(url, 1)
+        results = [_work(url, 1)]
     else:
         ctx = mp.get_context("spawn")
-        with ctx.Pool(processes) as pool:
-            pool.starmap(_work, [(url, 1)] * processes)
-    elapsed = time.perf_counter() - t0
+        barrier = ctx.Barrier(processes)
+        with ctx.Pool(processes, initializer=_init, initargs=(barrier,)) as pool:
+            results = pool.starmap(_work, [(url, 1)] * processes)
+    elapsed = max(r[2] for r in results) - min(r[1] for r in results)
     return runs * STEPS / elapsed
 
 
@@ -168,7 +180,7 @@ def _bench_langgraph(kind: str, runs: int) -> float:
         from psycopg import Connection
         from psycopg.rows import dict_row
 
-        url, schema = _pg_schema_url()
+        _, schema = _pg_schema_url()
         pconn = Connection.connect(
             PG_URL.replace("postgresql+psycopg", "postgresql"),
             autocommit=True, prepare_threshold=0, row_factory=dict_row,
@@ -201,7 +213,8 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp())
     figures["baton_sqlite_steps_per_s"] = _bench_baton(f"sqlite:///{tmp / 'b1.db'}", a.runs, 1)
-    figures["baton_sqlite_4proc_steps_per_s"] = _bench_baton(f"sqlite:///{tmp / 'b4.db'}", a.runs * 2, 4)
+    four = _bench_baton(f"sqlite:///{tmp / 'b4.db'}", a.runs * 2, 4)
+    figures["baton_sqlite_4proc_steps_per_s"] = four
     figures["langgraph_sqlite_steps_per_s"] = _bench_langgraph("sqlite", a.runs)
 
     url, schema = _pg_schema_url()
@@ -216,8 +229,10 @@ def main() -> None:
         _drop_schema(schema)
     figures["langgraph_postgres_steps_per_s"] = _bench_langgraph("postgres", a.runs)
 
-    figures["ratio_vs_langgraph_sqlite"] = figures["baton_sqlite_steps_per_s"] / figures["langgraph_sqlite_steps_per_s"]
-    figures["ratio_vs_langgraph_postgres"] = figures["baton_postgres_steps_per_s"] / figures["langgraph_postgres_steps_per_s"]
+    for engine in ("sqlite", "postgres"):
+        figures[f"ratio_vs_langgraph_{engine}"] = (
+            figures[f"baton_{engine}_steps_per_s"] / figures[f"langgraph_{engine}_steps_per_s"]
+        )
     for k, v in figures.items():
         say(f"{k:<40} {v:10.1f}")
     print(json.dumps({k: round(v, 2) for k, v in figures.items()}))

@@ -78,9 +78,12 @@ def budget_for(
 ) -> dict[str, Any]:
     """``ContextPack.budget`` for the run's next step: spent and remaining USD (None: no
     limit), from BATON_RUN_BUDGET_USD, BATON_TENANT_BUDGET_USD and its window."""
+    run_limit, tenant_limit = settings.run_budget_usd, settings.tenant_budget_usd
+    if run_limit is None and tenant_limit is None:
+        # Nothing to enforce: no need to sum the ledger on every step.
+        return {"run_remaining_usd": None, "tenant_remaining_usd": None}
     since = utcnow() - timedelta(days=settings.tenant_budget_window_days)
     spent = spend(conn, tenant_id=tenant_id, run_id=run_id, since=since)
-    run_limit, tenant_limit = settings.run_budget_usd, settings.tenant_budget_usd
     return {
         **spent,
         "run_remaining_usd": None if run_limit is None else run_limit - spent["run_spent_usd"],

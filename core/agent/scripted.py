@@ -17,7 +17,6 @@ from models.contract import (
     AgentResult,
     ContextPack,
     Decision,
-    ModelCallRecord,
     RespondDecision,
 )
 
@@ -33,8 +32,8 @@ class ScriptedAgent:
     async def decide(self, pack: ContextPack) -> AgentResult:
         """The next decision: from ``fn``, the run's script, or the default rules."""
         raw = self.fn(pack) if self.fn is not None else self._scripted(pack)
-        decision = DECISION_ADAPTER.validate_python(raw)
-        return AgentResult(decision=decision, calls=[ModelCallRecord(model="scripted")])
+        # No model was called, so there is no call to attribute.
+        return AgentResult(decision=DECISION_ADAPTER.validate_python(raw), calls=[])
 
     @staticmethod
     def _scripted(pack: ContextPack) -> Decision | dict[str, Any]:
