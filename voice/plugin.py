@@ -1,10 +1,90 @@
-"""The voice plugin: wires voice into the app, the CLI and every Baton process."""
+"""The voice plugin: wires voice into the app, the CLI and every Baton process.
+
+In the app: the process's voice runtime (models loaded once, in the background at start-up,
+so the first caller does not wait for them), the phone webhook and media-stream websocket,
+and the browser call page with WebRTC signalling. In the CLI: ``baton phones``.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from fastapi import FastAPI
+
+log = logging.getLogger(__name__)
+
 
 class _Plugin:
-    """Placeholder until the voice surface registers its routes and hooks."""
+    """Entry point ``baton.plugins: voice``."""
+
+    def setup_app(self, app: FastAPI) -> None:
+        """Mount phone and browser calls, and load the speech models when the app starts."""
+        from voice.routes import telephony
+        from voice.runtime import VoiceRuntime
+
+        voice = VoiceRuntime(app.state.settings)
+        app.state.voice = voice
+        app.include_router(telephony.router)
+        _install_browser(app, voice)
+        preload: list[asyncio.Future[Any]] = []
+
+        async def load_models(_app: FastAPI) -> None:
+            if app.state.settings.voice_preload:
+                preload.append(asyncio.ensure_future(voice.services()))
+
+        async def hang_up(_app: FastAPI) -> None:
+            await voice.hang_up_all()
+            for task in preload:
+                if not task.done():
+                    # Loading runs in a thread; let it finish rather than leak it half-done.
+                    with contextlib.suppress(Exception):
+                        await task
+
+        app.state.startup_hooks.append(load_models)
+        app.state.shutdown_hooks.append(hang_up)
+
+    def setup_cli(self, typer_app: Any) -> None:
+        """Add ``baton phones``."""
+        from voice.cli import phones_app
+
+        typer_app.add_typer(phones_app, name="phones")
+
+
+def _install_browser(app: FastAPI, voice: Any) -> None:
+    from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
+
+    from core.auth.keys import Identity
+    from voice.pipeline import build_call_pipeline, run_call
+    from voice.routes.browser import install_browser
+    from voice.session import CallSession
+    from voice.transports.webrtc import browser_transport, page_notifier
+
+    async def start_call(connection: SmallWebRTCConnection, caller: Identity) -> None:
+        services = await voice.services()
+        transport = browser_transport(connection)
+        call = CallSession(
+            tenant_id=caller.tenant_id,
+            user_id=caller.user_id,
+            channel="browser",
+            notify=page_notifier(connection),
+        )
+        worker = build_call_pipeline(transport, call, services)
+
+        @transport.event_handler("on_client_disconnected")
+        async def _gone(_transport: Any, _client: Any) -> None:
+            await worker.cancel(reason="browser left")
+
+        voice.calls[call.call_id] = worker
+        try:
+            await run_call(worker)
+        finally:
+            voice.calls.pop(call.call_id, None)
+
+    servers = getattr(app.state.settings, "webrtc_ice_servers", "") or ""
+    install_browser(app, start_call, [s.strip() for s in str(servers).split(",") if s.strip()])
 
 
 plugin = _Plugin()

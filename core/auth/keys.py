@@ -122,3 +122,12 @@ def revoke_key(engine: Engine, tenant_id: str, key_id: str) -> bool:
             .values(revoked_at=utcnow())
         )
         return done.rowcount == 1
+
+
+def user_scopes(engine: Engine, tenant_id: str, user_id: str) -> set[str] | None:
+    """The user's permission scopes; None (no list) means every scope."""
+    with engine.connect() as conn:
+        scopes = conn.execute(
+            select(USERS.c.scopes).where(USERS.c.tenant_id == tenant_id, USERS.c.user_id == user_id)
+        ).scalar()
+    return set(scopes) if scopes is not None else None

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import Engine
 
 from core.agent.step import ApprovalReused, IdempotencyConflict, Observer, StepRunner
+from core.auth.keys import user_scopes
 from core.runs.log import LeaseLost, RunWriter
 from core.runs.states import IllegalTransition
 from core.tools.gate import ToolGate
@@ -104,7 +105,13 @@ class Worker:
 
     async def _slot_loop(self, owner: str) -> None:
         agent = self.agent_factory()
-        runner = StepRunner(self.engine, agent, self.gate, observer=self.observer)
+        runner = StepRunner(
+            self.engine,
+            agent,
+            self.gate,
+            observer=self.observer,
+            scopes_for=lambda tenant, user: user_scopes(self.engine, tenant, user),
+        )
         while not self._stop.is_set():
             try:
                 lease = await asyncio.to_thread(claim, self.engine, owner, self.lease_ttl_s)

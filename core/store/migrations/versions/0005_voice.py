@@ -27,9 +27,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("number"),
     )
     with op.batch_alter_table("voice_phone_links", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_voice_phone_links_owner", ["tenant_id", "user_id"], unique=False
-        )
+        batch_op.create_index("ix_voice_phone_links_owner", ["tenant_id", "user_id"], unique=False)
 
 
 def downgrade() -> None:

@@ -1,0 +1,336 @@
+"""Voice latency benchmark: phone calls over Twilio's media-stream protocol (and WebRTC).
+
+A real Baton server (voice plugin, in-process workers, SQLite) runs on a loopback port; a
+local Twilio stand-in (tests/voice/twilio_client.py) calls it over the real protocol and
+speaks Piper-synthesised requests as 8 kHz µ-law in real time. Measured:
+
+* per turn, end of the caller's speech -> first bot audio at the client, p50/p95 over
+  ``--turns`` turns, with the server's breakdown (turn-end wait, STT, run/LLM, TTS first chunk);
+* call connect -> first greeting audio;
+* barge-in: caller speech onset -> Twilio "clear" (bot audio stopped);
+* ``--concurrent`` calls at once: per-turn p50/p95 and greeting;
+* end-of-turn strategies (silence vs Smart Turn v3): latency and false cut-offs on requests
+  with pauses;
+* server RSS with the models loaded.
+
+    .venv/bin/python bench/voice_latency.py [--turns 20] [--concurrent 8] [--agent scripted]
+        [--no-compare-turns] [--webrtc]
+
+Prints the figures, then one JSON line. With --webrtc the browser half
+(bench/voice_latency_webrtc.py) runs too and its figures are merged with a ``webrtc_`` prefix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import numpy as np  # noqa: E402
+from loguru import logger  # noqa: E402
+
+from core.config import Settings  # noqa: E402
+from core.store.db import make_engine  # noqa: E402
+from core.store.migrate import upgrade  # noqa: E402
+from tests.voice.conftest import synthesise  # noqa: E402
+from tests.voice.server import EmailOutbox, scripted_agent, serve_voice  # noqa: E402
+from tests.voice.twilio_client import TwilioCall  # noqa: E402
+from voice.services import VoiceServices, load_voice_services  # noqa: E402
+
+REQUESTS = [
+    "What is the capital of France?",
+    "Remind me to call Alice at noon.",
+    "What is the weather like tomorrow?",
+    "Book a table for two at seven.",
+    "How long is the drive to the airport?",
+    "Add milk to my shopping list.",
+    "What time is it in Tokyo?",
+    "When is my next dentist appointment?",
+    "Set a timer for ten minutes.",
+    "Tell me the capital city of France.",
+    "Move my three o'clock to four.",
+    "Find a pharmacy near the office.",
+    "Turn off the kitchen lights.",
+    "Who won the game last night?",
+    "Cancel my gym class on Friday.",
+    "How many steps did I walk today?",
+    "Play some quiet music.",
+    "What did Carol say in her message?",
+    "Order more printer paper.",
+    "Is it going to rain this weekend?",
+]
+# Requests with the pauses people make: a good end-of-turn strategy keeps each one turn.
+PAUSED = [
+    "No, don't send it.",
+    "Book a table for two, at eight, on Friday.",
+    "Well, actually, I think I would like the red one.",
+    "Call Bob. Then call Carol.",
+    "Yes, go ahead.",
+    "Hmm, let me think, maybe tomorrow.",
+    "Send the report to Alice, and copy Bob.",
+    "Okay, so, what is on my calendar?",
+]
+SPEEDS = (0.9, 1.0, 1.1, 1.2)
+
+
+def pct(values: list[float], q: float) -> float | None:
+    """The q-th percentile (nearest rank), rounded to 0.1 ms."""
+    if not values:
+        return None
+    return round(float(np.percentile(np.array(values), q, method="nearest")), 1)
+
+
+def rss_mb(field: str = "VmRSS") -> float:
+    """This process's resident memory (the server runs in it), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def trimmed(audio: np.ndarray, threshold: float = 0.01) -> np.ndarray:
+    """The utterance without leading/trailing silence, so 'end of speech' is exact."""
+    loud = np.flatnonzero(np.abs(audio) > threshold)
+    return audio[loud[0] : loud[-1] + 1] if loud.size else audio
+
+
+class Caller:
+    """Synthesises requests once and replays them into calls."""
+
+    def __init__(self, models: VoiceServices) -> None:
+        self.models = models
+        self._cache: dict[tuple[str, float], np.ndarray] = {}
+
+    def audio(self, text: str, speed: float) -> np.ndarray:
+        key = (text, speed)
+        if key not in self._cache:
+            self._cache[key] = trimmed(synthesise(self.models, text, speed, 0.667))
+        return self._cache[key]
+
+
+async def greet(call: TwilioCall) -> float:
+    """Connect and wait for the greeting; returns connect -> first greeting audio (ms)."""
+    await call.connect()
+    first = await call.wait_for_audio(call.connected_at, timeout=30)
+    await call.wait_quiet(quiet=1.0, timeout=60)
+    return (first - call.connected_at) * 1000
+
+
+async def one_turn(call: TwilioCall, audio: np.ndarray, quiet: float = 1.0) -> float:
+    """Say a request; returns end of speech -> first bot audio (ms)."""
+    spoken_until = await call.say(audio, 16000)
+    first = await call.wait_for_audio(spoken_until, timeout=60)
+    await call.wait_quiet(quiet=quiet, timeout=90)
+    return (first - spoken_until) * 1000
+
+
+def breakdown(workers: list[Any], vad_stop_s: float) -> dict[str, Any]:
+    """Median server-side stages over every answered turn, in ms from the end of speech.
+
+    The VAD reports a stop ``vad_stop_s`` after speech ends; STT runs from that stop and the
+    silence wait overlaps it; run is the core plus the agent (the LLM's decision), from
+    submitting the turn to the first reply text; TTS from that text to the first audio.
+    """
+    stt, wait, run, tts, server = [], [], [], [], []
+    for worker in workers:
+        for turn in worker.call_metrics.turns:
+            t = turn.as_dict()
+            if t["first_audio_ms"] is None or t["submitted_ms"] is None:
+                continue
+            base = vad_stop_s * 1000
+            if t["transcribed_ms"] is not None:
+                stt.append(t["transcribed_ms"])
+            if t["turn_ended_ms"] is not None:
+                wait.append(base + t["turn_ended_ms"])
+            run.append(t["first_text_ms"] - t["submitted_ms"])
+            tts.append(t["first_audio_ms"] - t["first_text_ms"])
+            server.append(base + t["first_audio_ms"])
+    return {
+        "turn_end_wait_p50_ms": pct(wait, 50),
+        "stt_p50_ms": pct(stt, 50),
+        "run_llm_p50_ms": pct(run, 50),
+        "tts_first_chunk_p50_ms": pct(tts, 50),
+        "server_speech_end_to_audio_p50_ms": pct(server, 50),
+    }
+
+
+async def bench_single(server: Any, caller: Caller, turns: int) -> dict[str, Any]:
+    voice = server.app.state.voice
+    call = TwilioCall(server.url, caller="+15557000001")
+    greeting = await greet(call)
+    worker = next(iter(voice.calls.values()))
+    latencies = []
+    for i in range(turns):
+        text = REQUESTS[i % len(REQUESTS)]
+        latencies.append(await one_turn(call, caller.audio(text, SPEEDS[i % len(SPEEDS)])))
+    figures = {
+        "phone_turns": len(latencies),
+        "phone_voice_to_voice_p50_ms": pct(latencies, 50),
+        "phone_voice_to_voice_p95_ms": pct(latencies, 95),
+        "phone_first_greeting_ms": round(greeting, 1),
+    }
+    stages = breakdown([worker], server.settings.voice_vad_stop_secs)
+    figures.update({f"phone_{k}": v for k, v in stages.items()})
+    await call.hang_up()
+    return figures
+
+
+async def bench_barge_in(server: Any, caller: Caller, times: int) -> dict[str, Any]:
+    call = TwilioCall(server.url, caller="+15557000002")
+    await greet(call)
+    delays: list[float] = []
+    leaks = 0
+    for i in range(times):
+        spoken_until = await call.say(caller.audio("Tell me a short story.", SPEEDS[i % 4]), 16000)
+        await call.wait_for_audio(spoken_until, timeout=60)
+        await call.silence(1.0)
+        onset = time.monotonic()
+        ended = await call.say(caller.audio("Stop, that's enough.", SPEEDS[(i + 1) % 4]), 16000)
+        clears = [t for t in call.received.clears if t >= onset]
+        if clears:
+            delays.append((clears[0] - onset) * 1000)
+            if call.received.audio_between(clears[0], ended).size:
+                leaks += 1
+        await call.wait_quiet(quiet=1.0, timeout=60)
+    await call.hang_up()
+    return {
+        "phone_barge_in_p50_ms": pct(delays, 50),
+        "phone_barge_in_p95_ms": pct(delays, 95),
+        "phone_barge_in_missed": times - len(delays),
+        "phone_barge_in_audio_after_clear": leaks,
+    }
+
+
+async def bench_concurrent(server: Any, caller: Caller, calls: int, turns: int) -> dict[str, Any]:
+    async def one(index: int) -> tuple[float, list[float]]:
+        call = TwilioCall(server.url, caller=f"+1555710{index:04d}")
+        await asyncio.sleep(index * 0.25)  # callers do not all ring in the same millisecond
+        greeting = await greet(call)
+        latencies = []
+        for t in range(turns):
+            text = REQUESTS[(index * turns + t) % len(REQUESTS)]
+            latencies.append(await one_turn(call, caller.audio(text, SPEEDS[(index + t) % 4])))
+        await call.hang_up()
+        return greeting, latencies
+
+    results = await asyncio.gather(*(one(i) for i in range(calls)))
+    latencies = [x for _, lat in results for x in lat]
+    return {
+        "concurrent_calls": calls,
+        "concurrent_turns": len(latencies),
+        "concurrent_voice_to_voice_p50_ms": pct(latencies, 50),
+        "concurrent_voice_to_voice_p95_ms": pct(latencies, 95),
+        "concurrent_first_greeting_p95_ms": pct([g for g, _ in results], 95),
+    }
+
+
+async def bench_turn_strategy(
+    models: VoiceServices, caller: Caller, data: Path, strategy: str
+) -> dict[str, Any]:
+    """False cut-offs (a paused request split into several turns) and latency."""
+    engine = make_engine(f"sqlite:///{data / f'turns-{strategy}.db'}")
+    upgrade(engine)
+    cutoffs, latencies = 0, []
+    async with serve_voice(
+        models, engine, data, EmailOutbox(), voice_turn=strategy, worker_poll_seconds=0.02
+    ) as server:
+        call = TwilioCall(server.url, caller="+15557200000")
+        await greet(call)
+        worker = next(iter(server.app.state.voice.calls.values()))
+        for i, text in enumerate(PAUSED):
+            before = len(worker.bridge.turns_heard)
+            latencies.append(await one_turn(call, caller.audio(text, SPEEDS[i % 4]), quiet=1.5))
+            if len(worker.bridge.turns_heard) - before > 1:
+                cutoffs += 1
+        await call.hang_up()
+    engine.dispose()
+    return {
+        f"turns_{strategy}_false_cutoffs": cutoffs,
+        f"turns_{strategy}_requests": len(PAUSED),
+        f"turns_{strategy}_voice_to_voice_p50_ms": pct(latencies, 50),
+    }
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    data = Path(tempfile.mkdtemp(prefix="baton-voice-bench-"))
+    t0 = time.perf_counter()
+    models = load_voice_services(
+        Settings(data_dir=data, whisper_model=args.whisper, voice_turn="smart_turn"),
+        make_engine(f"sqlite:///{data / 'unused.db'}"),
+    )
+    figures: dict[str, Any] = {
+        "models_load_s": round(time.perf_counter() - t0, 2),
+        "whisper_model": args.whisper,
+        "agent": args.agent,
+        "cpu_count": os.cpu_count(),
+    }
+    caller = Caller(models)
+    # Synthesised before any call: synthesis on the event loop would stall the line.
+    for text in [*REQUESTS, *PAUSED, "Tell me a short story.", "Stop, that's enough."]:
+        for speed in SPEEDS:
+            caller.audio(text, speed)
+    engine = make_engine(f"sqlite:///{data / 'baton.db'}")
+    upgrade(engine)
+    agent_factory = scripted_agent
+    if args.agent != "scripted":
+        from core.agent.factory import build_agent
+
+        agent_settings = Settings(data_dir=data, agent=args.agent)
+        agent_factory = lambda: build_agent(agent_settings)  # noqa: E731
+    async with serve_voice(
+        models, engine, data, EmailOutbox(), agent_factory=agent_factory, voice_turn="silence"
+    ) as server:
+        figures["turn_strategy"] = server.settings.voice_turn
+        figures["turn_wait_s"] = server.settings.voice_turn_wait_secs
+        figures.update(await bench_single(server, caller, args.turns))
+        figures.update(await bench_barge_in(server, caller, args.barge_ins))
+        if args.concurrent:
+            figures.update(
+                await bench_concurrent(server, caller, args.concurrent, args.concurrent_turns)
+            )
+        figures["server_rss_mb"] = rss_mb("VmRSS")
+        figures["server_peak_rss_mb"] = rss_mb("VmHWM")
+    if args.compare_turns:
+        for strategy in ("silence", "smart_turn"):
+            figures.update(await bench_turn_strategy(models, caller, data, strategy))
+    return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark; print figures, then one JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--turns", type=int, default=20, help="turns of the single call")
+    parser.add_argument("--barge-ins", type=int, default=5, help="barge-ins measured")
+    parser.add_argument("--concurrent", type=int, default=8, help="calls at once (0: skip)")
+    parser.add_argument("--concurrent-turns", type=int, default=3, help="turns per call")
+    parser.add_argument("--agent", default="scripted", help="scripted | gateway")
+    parser.add_argument("--whisper", default="tiny.en", help="tiny.en | base")
+    parser.add_argument("--no-compare-turns", dest="compare_turns", action="store_false")
+    parser.add_argument("--webrtc", action="store_true", help="also run the WebRTC half")
+    args = parser.parse_args(argv)
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")
+    figures = asyncio.run(run(args))
+    if args.webrtc:
+        from bench.voice_latency_webrtc import webrtc_figures
+
+        web = webrtc_figures(args.turns, args.concurrent, args.concurrent_turns, agent=args.agent)
+        figures.update({k if k.startswith("webrtc") else f"webrtc_{k}": v for k, v in web.items()})
+    for name, value in figures.items():
+        print(f"{name:45} {value}")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""A real Baton server for voice tests and the voice benchmark.
+
+The app (voice plugin only) runs under uvicorn on a free loopback port with in-process
+workers, like `baton serve`; the agent is scripted (deterministic) unless one is given, and
+the only tool is ``email.send``, risky enough to need a spoken approval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from core.agent.scripted import ScriptedAgent
+from core.config import Settings
+from core.runs.service import RunStore
+from core.runtime import Runtime, set_runtime
+from core.tools.gate import ToolGate
+from core.tools.registry import ToolRegistry
+from core.tools.spec import Idempotency, RiskLevel, ToolContext, ToolSpec
+from core.worker.runner import Worker
+from models.contract import Agent, ContextPack
+from voice.services import VoiceServices
+
+STT_RATE = 16000
+CAPITAL_ANSWER = "The capital of France is Paris."
+SENT_ANSWER = "Done. The email to Alice is on its way."
+DENIED_ANSWER = "Okay, I won't send it."
+STORY_ANSWER = (
+    "Once upon a time a small robot learned to listen carefully to people. "
+    "It answered briefly and always asked before doing anything risky."
+)
+LONG_ANSWER = " ".join(
+    f"Point {n}: the quarterly report shows revenue growth in region {n}, with costs "
+    "holding steady and three new customers signed."
+    for n in range(1, 7)
+)
+
+
+@dataclass
+class EmailOutbox:
+    """The side effect under approval: every real execution of ``email.send`` lands here."""
+
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def send(self, arguments: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
+        with self.lock:
+            self.sent.append({"arguments": arguments, "key": ctx.idempotency_key})
+        return {"queued": True, "to": arguments.get("to")}
+
+
+def decide(pack: ContextPack) -> dict[str, Any]:
+    """The scripted agent: answers France questions, emails Alice (risky), reports at length."""
+    last = pack.messages[-1] if pack.messages else None
+    if last is not None and last.role == "tool":
+        result = json.loads(last.content)
+        ok = result.get("status") == "succeeded"
+        return {"type": "respond", "message": SENT_ANSWER if ok else DENIED_ANSWER}
+    said = (last.content if last is not None and last.role == "user" else pack.goal).lower()
+    if "mail" in said:
+        return {
+            "type": "tool_call",
+            "tool": "email.send",
+            "arguments": {"to": "Alice", "subject": "the budget"},
+        }
+    if "report" in said:
+        return {"type": "respond", "message": LONG_ANSWER}
+    if "france" in said or "capital" in said:
+        return {"type": "respond", "message": CAPITAL_ANSWER}
+    if "story" in said:
+        return {"type": "respond", "message": STORY_ANSWER}
+    return {"type": "respond", "message": f"You said: {said}"}
+
+
+def voice_settings(tmp_path: Path, engine: Engine, **overrides: Any) -> Settings:
+    """Settings for a voice server on ``engine``'s database."""
+    values: dict[str, Any] = {
+        "data_dir": tmp_path,
+        "database_url": engine.url.render_as_string(hide_password=False),
+        "plugins": "voice",
+        "agent": "scripted",
+        "worker_poll_seconds": 0.02,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def services_for(models: VoiceServices, settings: Settings, engine: Engine) -> VoiceServices:
+    """The loaded models over this store and these settings."""
+    return dataclasses.replace(models, settings=settings, store=RunStore(engine, settings))
+
+
+def approval_gate(outbox: EmailOutbox) -> ToolGate:
+    """One risky tool: sending email needs a human's approval."""
+    spec = ToolSpec(
+        name="email.send",
+        description="Send an email",
+        fn=outbox.send,
+        input_schema={
+            "type": "object",
+            "properties": {"to": {"type": "string"}, "subject": {"type": "string"}},
+            "required": ["to"],
+        },
+        risk_level=RiskLevel.EXTERNAL_SIDE_EFFECT,
+        idempotency=Idempotency.KEYED,
+    )
+    return ToolGate(ToolRegistry([spec]), approval_min_level=3)
+
+
+def scripted_agent() -> Agent:
+    """The deterministic agent of the voice tests."""
+    return ScriptedAgent(decide)
+
+
+@contextlib.contextmanager
+def running_worker(
+    engine: Engine, gate: ToolGate, agent_factory: Callable[[], Agent] = scripted_agent
+) -> Iterator[Worker]:
+    """Workers executing runs in this process, as `baton serve` runs them."""
+    worker = Worker(engine, agent_factory, gate, concurrency=2, poll_s=0.02)
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+@dataclass
+class VoiceServer:
+    """A running server: its URL, settings, store and the tool's outbox."""
+
+    url: str
+    settings: Settings
+    engine: Engine
+    store: RunStore
+    outbox: EmailOutbox
+    app: Any
+
+
+@contextlib.asynccontextmanager
+async def serve_voice(
+    models: VoiceServices,
+    engine: Engine,
+    tmp_path: Path,
+    outbox: EmailOutbox,
+    agent_factory: Callable[[], Agent] = scripted_agent,
+    **overrides: Any,
+) -> AsyncIterator[VoiceServer]:
+    """Start the app with uvicorn on 127.0.0.1 (a free port) and workers; stop them after."""
+    import uvicorn
+
+    from core.api.app import create_app
+
+    settings = voice_settings(tmp_path, engine, **overrides)
+    gate = approval_gate(outbox)
+    set_runtime(Runtime(settings, engine, lambda: gate, agent_factory))
+    app = create_app(settings)
+    app.state.voice.install(services_for(models, settings, engine))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", ws="websockets-sansio"
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if serving.done():
+                serving.result()
+            await asyncio.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        with running_worker(engine, gate, agent_factory):
+            yield VoiceServer(
+                f"http://127.0.0.1:{port}",
+                settings,
+                engine,
+                RunStore(engine, settings),
+                outbox,
+                app,
+            )
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(serving, 15)
+        set_runtime(None)
+
+
+async def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, step: float = 0.05) -> Any:
+    """Poll ``predicate`` (a blocking store read, run in a thread) until it is truthy."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await asyncio.to_thread(predicate)
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(step)
+
+
+def _words(text: str) -> str:
+    return " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
+
+
+def sounds_like(heard: str, expected: str, threshold: float = 0.75) -> bool:
+    """Whether Whisper's transcript of bot audio matches the text the bot was given.
+
+    Phone audio (8 kHz µ-law) costs tiny.en a few letters ("francis perris" for "France is
+    Paris"); a character-level similarity still tells the right answer from any other.
+    """
+    import difflib
+
+    return difflib.SequenceMatcher(None, _words(heard), _words(expected)).ratio() >= threshold

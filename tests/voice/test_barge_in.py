@@ -1,0 +1,58 @@
+"""Issue 5, test 5: barge-in over the phone.
+
+While the bot tells a story the caller talks over it: the server sends Twilio a "clear", no
+more bot audio comes until the caller's new turn is answered, the answer is to the new turn,
+and both runs stay consistent in the store (the interrupted one finished on its own).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.voice.server import CAPITAL_ANSWER, serve_voice, sounds_like
+from tests.voice.twilio_client import TWILIO_RATE, TwilioCall
+from voice.identity import link_number
+
+pytestmark = pytest.mark.slow
+
+
+async def test_caller_speech_stops_the_bot_and_gets_its_own_answer(
+    voice_models, engine, tmp_path, outbox, speech, transcribe
+):
+    link_number(engine, "acme", "erin", "+15551230005")
+    request = speech("Tell me a short story.", speed=0.95)
+    interruption = speech("Stop. What is the capital of France?", speed=1.1)
+    async with serve_voice(voice_models, engine, tmp_path, outbox) as srv:
+        call = TwilioCall(srv.url, caller="+15551230005")
+        await call.connect()
+        await call.wait_for_audio(call.connected_at, timeout=15)
+        await call.wait_quiet()
+
+        spoken_until = await call.say(request, 16000)
+        story_at = await call.wait_for_audio(spoken_until, timeout=25)
+        await call.silence(1.0)  # let the story play for a moment
+
+        barge_at = time.monotonic()
+        interrupted_until = await call.say(interruption, 16000)
+        answer_at = await call.wait_for_audio(interrupted_until, timeout=25)
+        await call.wait_quiet()
+        await call.hang_up()
+
+        assert call.received.audio_between(story_at, barge_at).size > 0, "the bot was not talking"
+        clears = [t for t in call.received.clears if t >= barge_at]
+        assert clears, "no 'clear' was sent when the caller talked over the bot"
+        leftover = call.received.audio_between(clears[0], interrupted_until)
+        assert leftover.size == 0, f"{leftover.size / TWILIO_RATE:.2f} s of bot audio after clear"
+        answer = transcribe(call.received.audio_between(answer_at), TWILIO_RATE).lower()
+        assert sounds_like(answer, CAPITAL_ANSWER), answer
+
+        story, question = sorted(srv.store.list_runs("acme", "erin"), key=lambda r: r["created_at"])
+        assert story["status"] == "completed" and "robot" in story["result"]
+        assert question["status"] == "completed" and question["result"] == CAPITAL_ANSWER
+        assert question["parent_run_id"] == story["run_id"]
+        for run in (story, question):
+            rebuilt = srv.store.rebuilt_view("acme", "erin", run["run_id"])
+            assert rebuilt["status"] == run["status"]
+            assert rebuilt["last_event_seq"] == run["last_event_seq"]

@@ -1,0 +1,536 @@
+"""The Baton bridge: caller turns become run inputs, run outcomes become speech.
+
+The bridge sits where an LLM would in a pipecat pipeline. It never decides anything itself:
+each finished user turn is written to the run core (a new run, a message to the attached run,
+a follow-up of a finished one, or an approval decision) and the bridge then waits for the
+store to say what the run did (completed, waiting for a human, failed). The store is the
+source of truth; the pipeline only holds what is needed to talk (the mode of the
+conversation and the current approval question). A hang-up therefore loses nothing: the run
+goes on or waits, and the next call offers to continue it.
+
+Barge-in: every new user turn bumps ``epoch``; a reply computed for an older epoch is not
+spoken. Runs are never cancelled by an interruption; the durable run state (and the tool
+layer's own idempotency) decides what happens to work in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pipecat.frames.frames import (
+    CancelFrame,
+    EndFrame,
+    Frame,
+    InterruptionFrame,
+    StartFrame,
+    TranscriptionFrame,
+    TTSSpeakFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from core.errors import BatonError, Conflict
+from core.runs.states import TERMINAL, RunStatus
+from voice.approvals import (
+    AnswerClassifier,
+    agent_classifier,
+    approval_question,
+    classify_answer,
+    reask_question,
+)
+from voice.composer import SpokenReply, compose_reply, fit_spoken, sentences_of, speech_chunks
+from voice.events import record_run_event
+from voice.services import VoiceServices
+from voice.session import CallSession
+
+log = logging.getLogger(__name__)
+S = RunStatus
+Mode = Literal["idle", "resume_offer", "approval"]
+SETTLED = frozenset({S.COMPLETED, S.FAILED, S.CANCELLED, S.WAITING_FOR_HUMAN})
+POLL_SECONDS = 0.03
+# An answer to a yes/no question is acted on only after this much more quiet: "Yes, but..."
+# cut at the comma must not approve anything.
+ANSWER_GRACE_SECONDS = 0.6
+STILL_WORKING_AFTER = 2.5
+MAX_APPROVAL_ASKS = 2
+
+GREETING = "Hi, this is Baton. How can I help?"
+DIDNT_CATCH = "Sorry, I didn't catch that."
+STILL_WORKING = "One moment, I'm still working on it."
+TOO_SLOW = "This is taking a while. I'll send the result to your phone."
+LEFT_PENDING = "Okay, I'll leave that pending. You can approve it from your phone."
+GUEST_CANNOT_APPROVE = (
+    "That needs an approval, which I can't take from an unknown number. "
+    "I've left it for the account owner."
+)
+FAILED = "Sorry, I couldn't finish that."
+CANCELLED = "That task was cancelled."
+ALREADY_DECIDED = "That approval was already decided."
+NEW_TASK = "Okay. What can I do for you?"
+
+
+@dataclass
+class TurnTiming:
+    """Monotonic timestamps of one user turn, for the latency benchmark."""
+
+    vad_stopped: float | None = None
+    transcribed: float | None = None
+    turn_ended: float | None = None
+    submitted: float | None = None
+    settled: float | None = None
+    first_text: float | None = None
+    first_audio: float | None = None
+    text: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The timings in milliseconds relative to the VAD stop."""
+        base = self.vad_stopped or self.turn_ended or 0.0
+        out: dict[str, Any] = {"text": self.text}
+        for name in ("transcribed", "turn_ended", "submitted", "settled", "first_text"):
+            value = getattr(self, name)
+            out[f"{name}_ms"] = None if value is None else round((value - base) * 1000, 1)
+        out["first_audio_ms"] = (
+            None if self.first_audio is None else round((self.first_audio - base) * 1000, 1)
+        )
+        return out
+
+
+@dataclass
+class CallMetrics:
+    """Per-call timings shared by the bridge and the audio tap after TTS."""
+
+    connected: float = field(default_factory=time.monotonic)
+    first_greeting_audio: float | None = None
+    turns: list[TurnTiming] = field(default_factory=list)
+    _awaiting_audio: TurnTiming | None = None
+    _awaiting_greeting: bool = True
+
+    def audio_out(self) -> None:
+        """Called by the tap for every TTS audio frame."""
+        now = time.monotonic()
+        if self._awaiting_greeting:
+            self.first_greeting_audio = now
+            self._awaiting_greeting = False
+        turn = self._awaiting_audio
+        if turn is not None and turn.first_audio is None:
+            turn.first_audio = now
+            self._awaiting_audio = None
+
+
+class BatonBridge(FrameProcessor):
+    """Turns the caller's finished turns into run inputs and the run's outcomes into speech."""
+
+    def __init__(self, call: CallSession, services: VoiceServices, metrics: CallMetrics) -> None:
+        # Direct mode keeps frame order: through a queue, the (system) UserStoppedSpeakingFrame
+        # could overtake the transcript of the turn it ends.
+        super().__init__(name=f"baton-bridge-{call.call_id[-6:]}", enable_direct_mode=True)
+        self.call = call
+        self.services = services
+        self.store = services.store
+        self.metrics = metrics
+        self.mode: Mode = "idle"
+        self.epoch = 0
+        self._heard: list[str] = []
+        self._held: list[str] = []
+        self.turns_heard: list[str] = []
+        """Every finished caller turn, as heard (for call pages, tests and benchmarks)."""
+        self._grace: asyncio.Task[None] | None = None
+        self._turn_index = 0
+        self._offer_run: dict[str, Any] | None = None
+        self._approval: dict[str, Any] | None = None
+        self._approval_asks = 0
+        self._current: TurnTiming | None = None
+        self._turns: asyncio.Queue[tuple[str, int, TurnTiming]] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # ----- frames ------------------------------------------------------------------------
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        """Collect the caller's words; act when the turn ends; stop stale speech on barge-in."""
+        await super().process_frame(frame, direction)
+        if isinstance(frame, StartFrame):
+            await self.push_frame(frame, direction)
+            self._worker = self.create_task(self._work(), name="baton-bridge-turns")
+            await self._turns.put(("", -1, TurnTiming()))  # the greeting goes first
+            return
+        if isinstance(frame, (EndFrame, CancelFrame)):
+            await self._close()
+            await self.push_frame(frame, direction)
+            return
+        if isinstance(frame, UserStartedSpeakingFrame | InterruptionFrame):
+            self.epoch += 1
+            if self._current is None:
+                self._current = TurnTiming()
+            if self._grace is not None:
+                # The caller went on talking: what they said joins this turn.
+                await self.cancel_task(self._grace)
+                self._grace = None
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._timing().vad_stopped = time.monotonic()
+        elif isinstance(frame, TranscriptionFrame) and direction == FrameDirection.DOWNSTREAM:
+            if frame.text.strip():
+                self._heard.append(frame.text.strip())
+                self._timing().transcribed = time.monotonic()
+        elif isinstance(frame, UserStoppedSpeakingFrame):
+            self._timing().turn_ended = time.monotonic()
+            self._held.extend(self._heard)
+            self._heard.clear()
+            if self.mode == "idle":
+                await self._release_turn()
+            else:
+                self._grace = self.create_task(self._release_after_grace(), name="answer-grace")
+        await self.push_frame(frame, direction)
+
+    async def _release_after_grace(self) -> None:
+        await asyncio.sleep(ANSWER_GRACE_SECONDS)
+        self._grace = None
+        await self._release_turn()
+
+    async def _release_turn(self) -> None:
+        timing = self._timing()
+        timing.text = " ".join(self._held).strip()
+        self._held.clear()
+        self.turns_heard.append(timing.text)
+        self._current = None
+        await self._turns.put((timing.text, self.epoch, timing))
+
+    def _timing(self) -> TurnTiming:
+        if self._current is None:
+            self._current = TurnTiming()
+        return self._current
+
+    async def _close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._grace is not None:
+            await self.cancel_task(self._grace)
+            self._grace = None
+        if self._worker is not None:
+            await self.cancel_task(self._worker)
+            self._worker = None
+        if self.mode == "approval" and self._approval and self.call.run_id:
+            # Hung up with the question unanswered: it stays pending for the phone / web view.
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self._handoff, "call_ended_with_approval_pending")
+
+    async def _work(self) -> None:
+        """Handle turns one at a time, in order (the run core sees them in spoken order)."""
+        while True:
+            text, epoch, timing = await self._turns.get()
+            try:
+                if epoch < 0:
+                    await self._greet()
+                else:
+                    await self._handle_turn(text, epoch, timing)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("call %s: a turn failed", self.call.call_id)
+                await self._say(FAILED, self.epoch)
+
+    # ----- speaking ----------------------------------------------------------------------
+
+    async def _say(self, text: str, epoch: int, timing: TurnTiming | None = None) -> None:
+        """Speak a fixed prompt at once (greeting, question, notice)."""
+        if epoch != self.epoch or self._closed:
+            return
+        self._mark_first_text(timing)
+        await self.call.emit({"type": "transcript", "role": "bot", "text": text})
+        await self.push_frame(TTSSpeakFrame(text))
+
+    async def _speak(self, reply: SpokenReply, epoch: int, timing: TurnTiming | None) -> None:
+        """Stream a reply to TTS sentence by sentence, unless the caller has spoken since."""
+        if epoch != self.epoch or self._closed or not reply.sentences:
+            return
+        self._mark_first_text(timing)
+        await self.call.emit({"type": "transcript", "role": "bot", "text": reply.text})
+        # Each chunk is synthesised as soon as the previous one is, while that one plays.
+        for chunk in speech_chunks(reply.sentences):
+            if epoch != self.epoch:
+                break
+            await self.push_frame(TTSSpeakFrame(chunk))
+
+    def _mark_first_text(self, timing: TurnTiming | None) -> None:
+        if timing is not None and timing.first_text is None:
+            timing.first_text = time.monotonic()
+            self.metrics.turns.append(timing)
+            self.metrics._awaiting_audio = timing
+
+    async def _ask(self, question: str, epoch: int, timing: TurnTiming | None) -> None:
+        await self.call.emit({"type": "question", "text": question})
+        await self._say(question, epoch, timing)
+
+    # ----- greeting and resume -----------------------------------------------------------
+
+    async def _greet(self) -> None:
+        epoch = self.epoch
+        offer: dict[str, Any] | None = None
+        if self.call.run_id:
+            with contextlib.suppress(BatonError):
+                offer = await asyncio.to_thread(
+                    self.store.get_run, self.call.tenant_id, self.call.user_id, self.call.run_id
+                )
+            self.call.run_id = None
+        else:
+            open_runs = await asyncio.to_thread(
+                self.store.open_runs, self.call.tenant_id, self.call.user_id
+            )
+            offer = open_runs[0] if open_runs else None
+            if offer is not None and len(open_runs) > 1:
+                self.call.meta["open_runs"] = len(open_runs)
+        if offer is None or offer["status"] in TERMINAL:
+            await self._say(GREETING, epoch)
+            return
+        self._offer_run = offer
+        self.mode = "resume_offer"
+        count = self.call.meta.get("open_runs", 1)
+        task = _task_summary(offer["goal"])
+        lead = (
+            "You have one open task" if count == 1 else f"You have {count} open tasks. The latest"
+        )
+        sep = ":" if count == 1 else " is:"
+        await self._ask(f"{lead}{sep} {task}. Continue?", epoch, None)
+
+    async def _answer_resume_offer(self, text: str, epoch: int, timing: TurnTiming) -> None:
+        offer = self._offer_run
+        self._offer_run = None
+        self.mode = "idle"
+        assert offer is not None
+        answer = await classify_answer("Continue the open task?", text)
+        if answer == "no":
+            await self._say(NEW_TASK, epoch, timing)
+            return
+        if answer == "unclear":
+            # Not an answer to the offer: take it as a new request.
+            await self._submit(text, epoch, timing)
+            return
+        self.call.run_id = offer["run_id"]
+        run = await asyncio.to_thread(self._run)
+        if run["status"] in SETTLED:
+            await self._outcome(run, epoch, timing)
+            return
+        await self._say("Okay, continuing.", epoch, timing)
+        settled = await self._wait(int(run["last_event_seq"]), epoch, None)
+        if settled is not None:
+            await self._outcome(settled, epoch, None)
+
+    # ----- turns ---------------------------------------------------------------------------
+
+    async def _handle_turn(self, text: str, epoch: int, timing: TurnTiming) -> None:
+        if not text:
+            if self.mode == "approval":
+                await self._approval_unclear(epoch, timing)
+            else:
+                await self._say(DIDNT_CATCH, epoch, timing)
+            return
+        await self.call.emit({"type": "transcript", "role": "user", "text": text})
+        if self.mode == "resume_offer":
+            await self._answer_resume_offer(text, epoch, timing)
+        elif self.mode == "approval":
+            await self._answer_approval(text, epoch, timing)
+        else:
+            await self._submit(text, epoch, timing)
+
+    def _run(self) -> dict[str, Any]:
+        assert self.call.run_id is not None
+        return self.store.get_run(self.call.tenant_id, self.call.user_id, self.call.run_id)
+
+    def _write_turn(self, text: str) -> dict[str, Any]:
+        """Write the caller's words to the core; returns the run view after the write."""
+        c = self.call
+        self._turn_index += 1
+        key = f"voice:{c.call_id}:{self._turn_index}"
+        meta = {"call_id": c.call_id, "channel": c.channel, "guest": c.guest}
+        run = None
+        if c.run_id:
+            try:
+                run = self.store.get_run(c.tenant_id, c.user_id, c.run_id)
+            except BatonError:
+                run = None
+        if run is None:
+            return self.store.create_run(
+                c.tenant_id, c.user_id, text, channel="voice", idempotency_key=key, meta=meta
+            )
+        if run["status"] in (S.COMPLETED, S.FAILED):
+            return self.store.follow_up(c.tenant_id, c.user_id, run["run_id"], text, "voice")
+        if run["pending_approval_id"]:
+            # A new request while an approval waits: the approval stays pending (it is not
+            # superseded by unrelated speech); the request becomes its own run.
+            return self.store.create_run(
+                c.tenant_id, c.user_id, text, channel="voice", idempotency_key=key,
+                parent_run_id=run["run_id"], meta=meta,
+            )  # fmt: skip
+        return self.store.post_message(c.tenant_id, c.user_id, run["run_id"], text, "voice")
+
+    async def _submit(self, text: str, epoch: int, timing: TurnTiming) -> None:
+        timing.submitted = time.monotonic()
+        run = await asyncio.to_thread(self._write_turn, text)
+        self.call.run_id = run["run_id"]
+        await self.call.emit({"type": "state", "run_id": run["run_id"], "status": run["status"]})
+        settled = await self._wait(int(run["last_event_seq"]), epoch, timing)
+        if settled is not None:
+            await self._outcome(settled, epoch, timing)
+
+    async def _wait(
+        self, after_seq: int, epoch: int, timing: TurnTiming | None
+    ) -> dict[str, Any] | None:
+        """Poll the store until the attached run settles after ``after_seq``; None on timeout."""
+        started = time.monotonic()
+        deadline = started + self.services.settings.voice_run_wait_secs
+        nudged = False
+        while True:
+            run = await asyncio.to_thread(self._run)
+            if run["status"] in SETTLED and int(run["last_event_seq"]) > after_seq:
+                if timing is not None:
+                    timing.settled = time.monotonic()
+                return run
+            now = time.monotonic()
+            if now > deadline:
+                await asyncio.to_thread(self._handoff, "run_slower_than_call")
+                await self._say(TOO_SLOW, epoch, timing)
+                return None
+            if not nudged and now - started > STILL_WORKING_AFTER:
+                nudged = True
+                await self._say(STILL_WORKING, epoch, None)
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def _outcome(self, run: dict[str, Any], epoch: int, timing: TurnTiming | None) -> None:
+        """Say what the run did (unless the caller has spoken since: the store keeps it)."""
+        await self.call.emit({"type": "state", "run_id": run["run_id"], "status": run["status"]})
+        if epoch != self.epoch or self._closed:
+            # A question the caller never heard must not turn their next words into an answer.
+            return
+        status = run["status"]
+        if status == S.COMPLETED:
+            reply = await asyncio.to_thread(
+                compose_reply,
+                self.services.settings,
+                self.services.engine,
+                self.call,
+                run["run_id"],
+                run["result"] or "Done.",
+                title=run["goal"],
+            )
+            await self._speak(reply, epoch, timing)
+        elif status == S.WAITING_FOR_HUMAN and run["pending_approval_id"]:
+            await self._start_approval(run, epoch, timing)
+        elif status == S.WAITING_FOR_HUMAN:
+            question = await asyncio.to_thread(self._human_question, run)
+            inline, _ = fit_spoken(self.services.settings, question)
+            await self.call.emit({"type": "question", "text": inline})
+            await self._speak(SpokenReply(sentences_of(inline)), epoch, timing)
+        elif status == S.CANCELLED:
+            await self._say(CANCELLED, epoch, timing)
+        else:
+            await self._say(FAILED, epoch, timing)
+
+    def _human_question(self, run: dict[str, Any]) -> str:
+        events = self.store.events(self.call.tenant_id, self.call.user_id, run["run_id"])
+        asked = [e for e in events if e["type"] == "HumanInputRequested"]
+        return str((asked[-1]["data"] or {}).get("question") or "") if asked else "Go on?"
+
+    # ----- approvals -----------------------------------------------------------------------
+
+    async def _start_approval(
+        self, run: dict[str, Any], epoch: int, timing: TurnTiming | None
+    ) -> None:
+        approval = await asyncio.to_thread(
+            self.store.pending_approval, self.call.tenant_id, self.call.user_id, run["run_id"]
+        )
+        if approval is None:
+            await self._say(FAILED, epoch, timing)
+            return
+        if self.call.guest:
+            await asyncio.to_thread(self._handoff, "guest_cannot_approve")
+            await self._say(GUEST_CANNOT_APPROVE, epoch, timing)
+            return
+        self._approval = approval
+        self._approval_asks = 0
+        self.mode = "approval"
+        await self._ask(approval_question(approval), epoch, timing)
+
+    async def _answer_approval(self, text: str, epoch: int, timing: TurnTiming) -> None:
+        approval = self._approval
+        assert approval is not None
+        answer = await classify_answer(approval_question(approval), text, self._model(approval))
+        if answer == "unclear":
+            await self._approval_unclear(epoch, timing)
+            return
+        self.mode = "idle"
+        self._approval = None
+        timing.submitted = time.monotonic()
+        try:
+            run = await asyncio.to_thread(
+                self.store.decide_approval,
+                self.call.tenant_id,
+                self.call.user_id,
+                approval["run_id"],
+                approval["approval_id"],
+                answer == "yes",
+                None,
+                "voice",
+                text,
+            )
+        except Conflict:
+            # Decided meanwhile (web view, another call): the store's answer stands.
+            await self._say(ALREADY_DECIDED, epoch, timing)
+            run = await asyncio.to_thread(self._run)
+            if run["status"] in SETTLED - {S.WAITING_FOR_HUMAN}:
+                return
+        settled = await self._wait(int(run["last_event_seq"]), epoch, timing)
+        if settled is not None:
+            await self._outcome(settled, epoch, timing)
+
+    def _model(self, approval: dict[str, Any]) -> AnswerClassifier | None:
+        """The model's classification task for this call, when the process has one."""
+        build = self.services.classifier_agent
+        if build is None:
+            return None
+        c = self.call
+        return agent_classifier(build(), c.tenant_id, c.user_id, approval["run_id"])
+
+    async def _approval_unclear(self, epoch: int, timing: TurnTiming) -> None:
+        approval = self._approval
+        assert approval is not None
+        self._approval_asks += 1
+        if self._approval_asks < MAX_APPROVAL_ASKS:
+            await self._ask(reask_question(approval), epoch, timing)
+            return
+        self.mode = "idle"
+        await asyncio.to_thread(self._handoff, "approval_answer_unclear")
+        self._approval = None
+        await self._say(LEFT_PENDING, epoch, timing)
+
+    def _handoff(self, reason: str) -> None:
+        """Ask the handoff surface to take over what the call could not finish."""
+        run_id = self.call.run_id
+        if not run_id:
+            return
+        data: dict[str, Any] = {"reason": reason, "channel": "voice", "call_id": self.call.call_id}
+        if self._approval is not None:
+            data["approval_id"] = self._approval["approval_id"]
+        record_run_event(
+            self.services.engine,
+            self.call.tenant_id,
+            self.call.user_id,
+            run_id,
+            "HandoffRequested",
+            data,
+            once_key=f"{self.call.call_id}:{reason}:{data.get('approval_id', '')}",
+        )
+
+
+def _task_summary(goal: str, max_words: int = 12) -> str:
+    """A goal short enough to say in one breath, without its final punctuation."""
+    words = " ".join((goal or "").split()).rstrip(".!?").split()
+    text = " ".join(words[:max_words])
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text

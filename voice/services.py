@@ -1,0 +1,266 @@
+"""The speech models of a process, loaded once and shared by every call.
+
+Loading Whisper, Piper and the ONNX sessions takes seconds; a call takes milliseconds to
+build because each one only wraps the shared models in its own pipecat services (which keep
+per-stream state: VAD and turn buffers, resamplers, audio contexts).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from faster_whisper import WhisperModel
+from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn, SmartTurnParams
+from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
+from pipecat.frames.frames import ErrorFrame, Frame
+from pipecat.services.piper.tts import PiperTTSService
+from pipecat.services.tts_service import TTSService
+from pipecat.services.whisper.stt import WhisperSTTService
+from pipecat.turns.user_start import (
+    TranscriptionUserTurnStartStrategy,
+    VADUserTurnStartStrategy,
+)
+from pipecat.turns.user_turn_strategies import UserTurnStrategies
+from piper import PiperVoice
+from sqlalchemy import Engine
+
+from core.config import Settings
+from core.runs.service import RunStore
+from models.contract import Agent
+from models.weights import piper_voice, silero_vad, smart_turn, whisper_dir
+from voice.turns import SegmentTranscribedFrame, SilenceTurnStop, SmartTurnStop
+
+PIPER_VOICE_NAME = "en_US-joe-medium"
+TURN_STRATEGIES = ("silence", "smart_turn")
+# Whisper drops a segment whose no-speech probability is above this. pipecat's 0.4 threw away
+# short, clear answers ("yes.") from tiny.en; Silero has already decided this is speech.
+NO_SPEECH_THRESHOLD = 0.6
+# Silero's defaults (0.2 s of speech, volume 0.6) missed 5 of 24 one-word answers ("Yes.",
+# "No.") on 8 kHz phone audio; 0.15 s and 0.4 missed none, and start barge-in sooner.
+VAD_START_SECS = 0.15
+VAD_MIN_VOLUME = 0.4
+
+
+class GreedyWhisper:
+    """faster-whisper with greedy decoding and no timestamps, for short conversational turns.
+
+    faster-whisper defaults to beam search of 5; on two cores that costs several times the
+    latency of greedy decoding and changes nothing on a few words of speech.
+    """
+
+    def __init__(self, model: WhisperModel) -> None:
+        self._model = model
+        self.supported_languages = model.supported_languages
+
+    def transcribe(self, audio: Any, **kwargs: Any) -> Any:
+        """Transcribe like :meth:`WhisperModel.transcribe`, greedily."""
+        kwargs.update(
+            beam_size=1,
+            best_of=1,
+            temperature=0.0,
+            condition_on_previous_text=False,
+            without_timestamps=True,
+            vad_filter=False,
+        )
+        return self._model.transcribe(audio, **kwargs)
+
+
+class SharedWhisperSTTService(WhisperSTTService):
+    """pipecat's Whisper STT service over a model loaded once per process."""
+
+    def __init__(self, *, model: GreedyWhisper, model_name: str, **kwargs: Any) -> None:
+        self._shared_model = model
+        super().__init__(
+            settings=WhisperSTTService.Settings(
+                model=model_name, no_speech_prob=NO_SPEECH_THRESHOLD
+            ),
+            **kwargs,
+        )
+
+    def _load(self) -> None:
+        self._model = self._shared_model  # type: ignore[assignment]
+
+    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
+        """Transcribe one segment, then mark it done (see :mod:`voice.turns`)."""
+        try:
+            async for frame in super().run_stt(audio):
+                yield frame
+        except Exception as exc:  # a failed segment must still count as finished
+            yield ErrorFrame(f"transcription failed: {exc}")
+        yield SegmentTranscribedFrame()
+
+
+class SharedPiperTTSService(PiperTTSService):
+    """pipecat's Piper TTS service over a voice loaded once per process."""
+
+    def __init__(self, *, voice: PiperVoice, **kwargs: Any) -> None:
+        # PiperTTSService.__init__ loads (or downloads) the voice; the shared one is used instead.
+        TTSService.__init__(
+            self,
+            push_start_frame=True,
+            push_stop_frames=True,
+            # The check is for a remote provider that goes silent; here a context without
+            # audio is one the caller talked over, and three barge-ins in a row would
+            # otherwise mark the voice unusable for the rest of the call.
+            max_consecutive_zero_audio_contexts=0,
+            settings=PiperTTSService.Settings(model=None, voice=PIPER_VOICE_NAME, language=None),
+            **kwargs,
+        )
+        self._voice = voice
+
+
+class SharedSileroVADAnalyzer(SileroVADAnalyzer):
+    """A Silero VAD with its own recurrent state over a process-wide ONNX session."""
+
+    def __init__(self, *, session: ort.InferenceSession, params: VADParams) -> None:
+        VADAnalyzer.__init__(self, sample_rate=None, params=params)
+        model = SileroOnnxModel.__new__(SileroOnnxModel)
+        model.session = session
+        model.sample_rates = [8000, 16000]
+        model.reset_states()
+        self._model = model
+        self._windows_since_reset = 0
+        self._low_confidence_windows = 0
+
+
+class SharedSmartTurnAnalyzer(LocalSmartTurnAnalyzerV3):
+    """Smart Turn v3 with its own audio buffer over a process-wide ONNX session."""
+
+    def __init__(self, *, session: ort.InferenceSession, params: SmartTurnParams) -> None:
+        BaseSmartTurn.__init__(self, params=params)
+        self._log_data = False
+        self._session = session
+
+
+def _onnx_session(path: str, threads: int = 1) -> ort.InferenceSession:
+    opts = ort.SessionOptions()
+    opts.inter_op_num_threads = 1
+    opts.intra_op_num_threads = threads
+    opts.log_severity_level = 3
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+@dataclass
+class VoiceServices:
+    """Everything a call needs that is process-wide: the run store and the loaded models.
+
+    Build it once with :func:`load_voice_services`; :func:`voice.pipeline.build_call_pipeline`
+    turns it into per-call pipecat services with the ``new_*`` factories.
+    """
+
+    settings: Settings
+    store: RunStore
+    whisper: GreedyWhisper
+    whisper_name: str
+    piper: PiperVoice
+    silero: ort.InferenceSession
+    smart_turn: ort.InferenceSession | None = None
+    classifier_agent: Callable[[], Agent] | None = None
+    """Builds the agent whose classification task judges answers the lexical path cannot."""
+    load_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def engine(self) -> Engine:
+        """The store's database engine."""
+        return self.store.engine
+
+    def new_vad(self) -> SharedSileroVADAnalyzer:
+        """A VAD analyzer for one call."""
+        return SharedSileroVADAnalyzer(
+            session=self.silero,
+            params=VADParams(
+                start_secs=VAD_START_SECS,
+                stop_secs=self.settings.voice_vad_stop_secs,
+                min_volume=VAD_MIN_VOLUME,
+            ),
+        )
+
+    def new_stt(self) -> SharedWhisperSTTService:
+        """A Whisper STT service for one call (expects 16 kHz input)."""
+        return SharedWhisperSTTService(model=self.whisper, model_name=self.whisper_name)
+
+    def new_tts(self) -> SharedPiperTTSService:
+        """A Piper TTS service for one call."""
+        return SharedPiperTTSService(voice=self.piper)
+
+    def new_turn_strategies(self) -> UserTurnStrategies:
+        """How a call decides that the caller has finished a turn (BATON_VOICE_TURN)."""
+        start = [VADUserTurnStartStrategy(), TranscriptionUserTurnStartStrategy()]
+        if self.settings.voice_turn == "smart_turn":
+            if self.smart_turn is None:
+                raise RuntimeError(
+                    "Smart Turn is not loaded: load with BATON_VOICE_TURN=smart_turn"
+                )
+            analyzer = SharedSmartTurnAnalyzer(session=self.smart_turn, params=SmartTurnParams())
+            return UserTurnStrategies(
+                start=list(start), stop=[SmartTurnStop(turn_analyzer=analyzer)]
+            )
+        return UserTurnStrategies(
+            start=list(start),
+            stop=[SilenceTurnStop(user_speech_timeout=self.settings.voice_turn_wait_secs)],
+        )
+
+
+def _warm_up(model: WhisperModel, voice: PiperVoice) -> None:
+    """Run each model once: the first inference allocates buffers and costs several times more."""
+    rng = np.random.default_rng(0)
+    noise = (rng.standard_normal(16000) * 0.01).astype(np.float32)
+    segments, _ = GreedyWhisper(model).transcribe(noise, language="en")
+    list(segments)
+    for _chunk in voice.synthesize("Hello."):
+        pass
+
+
+def load_voice_services(
+    settings: Settings,
+    engine: Engine,
+    *,
+    classifier_agent: Callable[[], Agent] | None = None,
+) -> VoiceServices:
+    """Load Whisper, Piper, Silero (and Smart Turn when it is the turn strategy) from local weights.
+
+    Raises :class:`models.weights.WeightError` naming the package to install when a weight
+    is missing, and ValueError for a BATON_VOICE_TURN it does not know.
+    """
+    if settings.voice_turn not in TURN_STRATEGIES:
+        raise ValueError(
+            f"BATON_VOICE_TURN={settings.voice_turn!r}: use one of {', '.join(TURN_STRATEGIES)}"
+        )
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    folder = whisper_dir(settings.whisper_model, settings.data_dir)
+    model = WhisperModel(
+        str(folder), device="cpu", compute_type="int8", cpu_threads=os.cpu_count() or 1
+    )
+    timings["whisper"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    onnx, config = piper_voice()
+    voice = PiperVoice.load(onnx, config_path=config)
+    timings["piper"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    silero = _onnx_session(str(silero_vad()))
+    turn = _onnx_session(str(smart_turn())) if settings.voice_turn == "smart_turn" else None
+    timings["onnx"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    _warm_up(model, voice)
+    timings["warm_up"] = time.perf_counter() - t0
+    return VoiceServices(
+        settings=settings,
+        store=RunStore(engine, settings),
+        whisper=GreedyWhisper(model),
+        whisper_name=str(folder),
+        piper=voice,
+        silero=silero,
+        smart_turn=turn,
+        classifier_agent=classifier_agent,
+        load_seconds=timings,
+    )
