@@ -52,6 +52,9 @@ class ContextPack(BaseModel):
     policy: list[str] = Field(default_factory=list)
     budget: dict[str, Any] = Field(default_factory=dict)
     refs: list[str] = Field(default_factory=list)
+    # Routing constraints for this step: latency_budget_ms, data_sensitivity
+    # ("public" | "internal" | "confidential"), max_cost_usd.
+    constraints: dict[str, Any] = Field(default_factory=dict)
 
 
 class RespondDecision(BaseModel):
@@ -104,11 +107,16 @@ class ModelCallRecord(BaseModel):
     """What a model call cost and how long it took (attributed by the core)."""
 
     model: str
+    # The routing table's name for the model (several entries may share a litellm model).
+    model_name: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
     latency_ms: float = 0.0
     cost_usd: float = 0.0
     attempts: int = 1
+    # "ok", "invalid" (answered but failed validation) or "error" (provider error/timeout).
+    status: str = "ok"
+    error: str | None = None
 
 
 class AgentResult(BaseModel):
@@ -119,7 +127,14 @@ class AgentResult(BaseModel):
 
 
 class AgentError(Exception):
-    """The agent could not produce a valid decision; the step fails with this reason."""
+    """The agent could not produce a valid decision; the step fails with this reason.
+
+    ``calls`` holds the model calls made before giving up, so their cost is still attributed.
+    """
+
+    def __init__(self, reason: str, calls: list[ModelCallRecord] | None = None) -> None:
+        super().__init__(reason)
+        self.calls: list[ModelCallRecord] = list(calls or [])
 
 
 @runtime_checkable
