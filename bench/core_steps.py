@@ -25,7 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 STEPS = 20
 PAD = "x" * 1900  # with the messages the state is ~2 KB
-PG_URL = os.environ.get("BATON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_URL = os.environ.get(
+    "BATON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 # ----- Baton ---------------------------------------------------------------------------------
@@ -154,8 +156,11 @@ def _graph(checkpointer: Any) -> Any:
         i = state["i"]
         decision = {"type": "tool_call", "tool": "echo", "arguments": {"i": i}}
         result = {"i": i}
-        msgs = [*state["messages"][-6:], {"role": "tool", "content": json.dumps(result)},
-                {"role": "assistant", "content": json.dumps(decision)}]
+        msgs = [
+            *state["messages"][-6:],
+            {"role": "tool", "content": json.dumps(result)},
+            {"role": "assistant", "content": json.dumps(decision)},
+        ]
         return {"messages": msgs, "i": i + 1}
 
     g = StateGraph(LGState)
@@ -183,7 +188,9 @@ def _bench_langgraph(kind: str, runs: int) -> float:
         _, schema = _pg_schema_url()
         pconn = Connection.connect(
             PG_URL.replace("postgresql+psycopg", "postgresql"),
-            autocommit=True, prepare_threshold=0, row_factory=dict_row,
+            autocommit=True,
+            prepare_threshold=0,
+            row_factory=dict_row,
             options=f"-csearch_path={schema}",
         )
         saver = PostgresSaver(pconn)  # type: ignore[arg-type]

@@ -68,9 +68,12 @@ def bump_spec(risk: RiskLevel = RiskLevel.LOCAL_WRITE) -> ToolSpec:
 def side_effects(engine: Any, run_id: str) -> list[int]:
     """Values the tool wrote for a run, one per executed call."""
     with engine.connect() as conn:
-        return [r[0] for r in conn.execute(
-            select(SIDE_EFFECTS.c.value).where(SIDE_EFFECTS.c.run_id == run_id)
-        )]
+        return [
+            r[0]
+            for r in conn.execute(
+                select(SIDE_EFFECTS.c.value).where(SIDE_EFFECTS.c.run_id == run_id)
+            )
+        ]
 
 
 def gate_with(*specs: ToolSpec) -> ToolGate:
@@ -95,8 +98,9 @@ def drive(engine: Any, gate: ToolGate, agent: Any = None, max_claims: int = 200)
     return steps
 
 
-def wait_for_status(store: Any, tenant: str, user: str, run_id: str, wanted: set[str],
-                    timeout: float = 60) -> dict[str, Any]:
+def wait_for_status(
+    store: Any, tenant: str, user: str, run_id: str, wanted: set[str], timeout: float = 60
+) -> dict[str, Any]:
     """Poll the store until the run reaches one of ``wanted`` (or a terminal state)."""
     deadline = time.monotonic() + timeout
     while True:

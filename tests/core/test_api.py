@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from core.tools.spec import RiskLevel
 from tests.core.api_harness import api, auth
@@ -40,7 +41,8 @@ def test_create_read_and_follow_a_run(engine):
         assert events[0]["type"] == "RunCreated" and events[-1]["type"] == "RunCompleted"
         # server-sent events, resumed after the third event with Last-Event-ID
         with c.stream(
-            "GET", f"/runs/{run['run_id']}/events",
+            "GET",
+            f"/runs/{run['run_id']}/events",
             headers={**h, "Accept": "text/event-stream", "Last-Event-ID": "3"},
         ) as stream:
             ids = [int(line[3:].strip()) for line in stream.iter_lines() if line.startswith("id:")]
@@ -69,7 +71,12 @@ def test_another_tenants_run_is_not_found(engine):
         for h in (auth(engine, "globex", "alice"), auth(engine, "acme", "mallory")):
             assert c.get(f"/runs/{rid}", headers=h).status_code == 404
             assert c.post(f"/runs/{rid}/cancel", headers=h).status_code == 404
-            assert c.get(f"/runs/{rid}/events", headers={**h, "Accept": "application/json"}).status_code == 404
+            assert (
+                c.get(
+                    f"/runs/{rid}/events", headers={**h, "Accept": "application/json"}
+                ).status_code
+                == 404
+            )
             assert c.get("/runs", headers=h).json() == []
         assert c.get(f"/runs/{rid}").status_code == 401
         bad = {"Authorization": "Bearer bk_0000000000000000_notarealsecretnotarealsecret"}
@@ -92,23 +99,56 @@ def test_bad_input_gets_a_reason_and_changes_nothing(engine):
         assert approval["tool_name"] == "counter.bump" and approval["arguments"] == {"n": 7}
         before = snapshot(engine)
 
-        cases = [
-            ("post", "/runs", {"content": b"{not json", "headers": {**h, "Content-Type": "application/json"}}, 422),
+        cases: list[tuple[str, str, dict[str, Any], int]] = [
+            (
+                "post",
+                "/runs",
+                {"content": b"{not json", "headers": {**h, "Content-Type": "application/json"}},
+                422,
+            ),
             ("post", "/runs", {"json": {"goal": ""}}, 422),
             ("post", "/runs", {"json": {"goal": "x" * 1001}}, 413),
-            ("post", "/runs", {"content": b'{"goal": "' + b"y" * 30_000 + b'"}', "headers": {**h, "Content-Type": "application/json"}}, 413),
+            (
+                "post",
+                "/runs",
+                {
+                    "content": b'{"goal": "' + b"y" * 30_000 + b'"}',
+                    "headers": {**h, "Content-Type": "application/json"},
+                },
+                413,
+            ),
             ("post", "/runs", {"json": {"goal": "hi", "max_steps": 10_000}}, 422),
             ("post", "/runs", {"json": {"goal": "hi", "surprise": 1}}, 422),
             ("get", "/runs/run_doesnotexist", {}, 404),
             ("post", "/runs/run_doesnotexist/cancel", {}, 404),
-            ("post", f"/runs/{done['run_id']}/approve", {"json": {"approval_id": approval["approval_id"], "decision": "approve"}}, 404),
+            (
+                "post",
+                f"/runs/{done['run_id']}/approve",
+                {"json": {"approval_id": approval["approval_id"], "decision": "approve"}},
+                404,
+            ),
             ("post", f"/runs/{done['run_id']}/cancel", {}, 409),
             ("post", f"/runs/{done['run_id']}/resume", {}, 409),
             ("post", f"/runs/{done['run_id']}/messages", {"json": {"text": "more"}}, 409),
-            ("post", f"/runs/{waiting['run_id']}/approve", {"json": {"approval_id": "apr_nope", "decision": "approve"}}, 404),
-            ("post", f"/runs/{waiting['run_id']}/approve", {"json": {"approval_id": approval["approval_id"], "decision": "maybe"}}, 422),
+            (
+                "post",
+                f"/runs/{waiting['run_id']}/approve",
+                {"json": {"approval_id": "apr_nope", "decision": "approve"}},
+                404,
+            ),
+            (
+                "post",
+                f"/runs/{waiting['run_id']}/approve",
+                {"json": {"approval_id": approval["approval_id"], "decision": "maybe"}},
+                422,
+            ),
             ("post", f"/runs/{waiting['run_id']}/resume", {}, 409),
-            ("get", f"/runs/{waiting['run_id']}/events", {"headers": {**h, "Last-Event-ID": "abc"}}, 422),
+            (
+                "get",
+                f"/runs/{waiting['run_id']}/events",
+                {"headers": {**h, "Last-Event-ID": "abc"}},
+                422,
+            ),
         ]
         for method, path, kwargs, expected in cases:
             kwargs.setdefault("headers", h)
@@ -119,13 +159,15 @@ def test_bad_input_gets_a_reason_and_changes_nothing(engine):
 
         ok = c.post(
             f"/runs/{waiting['run_id']}/approve",
-            json={"approval_id": approval["approval_id"], "decision": "approve"}, headers=h,
+            json={"approval_id": approval["approval_id"], "decision": "approve"},
+            headers=h,
         )
         assert ok.status_code == 200 and ok.json()["status"] == "queued"
         after_first = snapshot(engine)
         replay = c.post(
             f"/runs/{waiting['run_id']}/approve",
-            json={"approval_id": approval["approval_id"], "decision": "approve"}, headers=h,
+            json={"approval_id": approval["approval_id"], "decision": "approve"},
+            headers=h,
         )
         assert replay.status_code == 409 and "already approved" in replay.json()["detail"]
         assert snapshot(engine) == after_first
@@ -139,10 +181,16 @@ def test_edited_arguments_create_a_new_approval_and_execute_exactly_that(engine)
     gate = gate_with(bump_spec(RiskLevel.EXTERNAL_SIDE_EFFECT))
     with api(engine, gate) as c:
         h = auth(engine, "acme", "alice")
-        rid = c.post("/runs", json={"goal": "bump", "meta": {"script": APPROVE_SCRIPT}}, headers=h).json()["run_id"]
+        rid = c.post(
+            "/runs", json={"goal": "bump", "meta": {"script": APPROVE_SCRIPT}}, headers=h
+        ).json()["run_id"]
         drive(engine, gate)
         apr = c.get(f"/runs/{rid}", headers=h).json()["pending_approval_id"]
-        r = c.post(f"/runs/{rid}/approve", json={"approval_id": apr, "decision": "approve", "arguments": {"n": 9}}, headers=h)
+        r = c.post(
+            f"/runs/{rid}/approve",
+            json={"approval_id": apr, "decision": "approve", "arguments": {"n": 9}},
+            headers=h,
+        )
         assert r.status_code == 200, r.text
         drive(engine, gate)
         assert side_effects(engine, rid) == [9]
@@ -156,7 +204,9 @@ def test_deny_is_fed_back_and_cancel_kills_pending_approvals(engine):
     gate = gate_with(bump_spec(RiskLevel.EXTERNAL_SIDE_EFFECT))
     with api(engine, gate) as c:
         h = auth(engine, "acme", "alice")
-        rid = c.post("/runs", json={"goal": "bump", "meta": {"script": APPROVE_SCRIPT[:1]}}, headers=h).json()["run_id"]
+        rid = c.post(
+            "/runs", json={"goal": "bump", "meta": {"script": APPROVE_SCRIPT[:1]}}, headers=h
+        ).json()["run_id"]
         drive(engine, gate)
         apr = c.get(f"/runs/{rid}", headers=h).json()["pending_approval_id"]
         c.post(f"/runs/{rid}/approve", json={"approval_id": apr, "decision": "deny"}, headers=h)
@@ -166,11 +216,18 @@ def test_deny_is_fed_back_and_cancel_kills_pending_approvals(engine):
         assert "said no" in run["result"]
         assert side_effects(engine, rid) == []
 
-        rid2 = c.post("/runs", json={"goal": "bump", "meta": {"script": APPROVE_SCRIPT}}, headers=h).json()["run_id"]
+        rid2 = c.post(
+            "/runs", json={"goal": "bump", "meta": {"script": APPROVE_SCRIPT}}, headers=h
+        ).json()["run_id"]
         drive(engine, gate)
         apr2 = c.get(f"/runs/{rid2}", headers=h).json()["pending_approval_id"]
-        assert c.post(f"/runs/{rid2}/cancel", json={"reason": "hung up"}, headers=h).json()["status"] == "cancelled"
-        late = c.post(f"/runs/{rid2}/approve", json={"approval_id": apr2, "decision": "approve"}, headers=h)
+        assert (
+            c.post(f"/runs/{rid2}/cancel", json={"reason": "hung up"}, headers=h).json()["status"]
+            == "cancelled"
+        )
+        late = c.post(
+            f"/runs/{rid2}/approve", json={"approval_id": apr2, "decision": "approve"}, headers=h
+        )
         assert late.status_code == 409
         resumed = c.post(f"/runs/{rid2}/resume", json={"message": "go on"}, headers=h).json()
         assert resumed["status"] == "queued"
@@ -184,8 +241,12 @@ def test_limits_fail_the_run_with_a_clear_reason(engine):
     loop = [{"type": "tool_call", "tool": "counter.bump", "arguments": {"n": i}} for i in range(10)]
     with api(engine, gate) as c:
         h = auth(engine, "acme", "alice")
-        a = c.post("/runs", json={"goal": "loop", "max_steps": 3, "meta": {"script": loop}}, headers=h).json()
-        b = c.post("/runs", json={"goal": "loop", "max_tool_calls": 2, "meta": {"script": loop}}, headers=h).json()
+        a = c.post(
+            "/runs", json={"goal": "loop", "max_steps": 3, "meta": {"script": loop}}, headers=h
+        ).json()
+        b = c.post(
+            "/runs", json={"goal": "loop", "max_tool_calls": 2, "meta": {"script": loop}}, headers=h
+        ).json()
         drive(engine, gate)
         ra = c.get(f"/runs/{a['run_id']}", headers=h).json()
         rb = c.get(f"/runs/{b['run_id']}", headers=h).json()

@@ -37,8 +37,9 @@ def server(tmp_path, database_url):
         "BATON_TOOL_APPROVAL_POLICY": json.dumps({"acme": {"require": ["notes_save"]}}),
     }
     env.pop("BATON_API_KEY", None)
-    proc = subprocess.Popen([BATON, "serve"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [BATON, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -48,7 +49,9 @@ def server(tmp_path, database_url):
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            raise AssertionError(f"baton serve did not start: {proc.stderr.read().decode()[-3000:]}")
+            raise AssertionError(
+                f"baton serve did not start: {proc.stderr.read().decode()[-3000:]}"  # type: ignore[union-attr]
+            )
         time.sleep(0.2)
     try:
         yield env
@@ -83,10 +86,13 @@ def test_cli_drives_runs_end_to_end(server):
     assert [r["run_id"] for r in listed] == [run["run_id"]]
 
     # a run that needs an approval, approved from the CLI
-    script = [{"type": "tool_call", "tool": "notes_save", "arguments": {"body": "buy milk"}},
-              {"type": "respond", "message": "saved"}]
+    script = [
+        {"type": "tool_call", "tool": "notes_save", "arguments": {"body": "buy milk"}},
+        {"type": "respond", "message": "saved"},
+    ]
     created = httpx.post(
-        f"{server['BATON_URL']}/runs", json={"goal": "note it", "meta": {"script": script}},
+        f"{server['BATON_URL']}/runs",
+        json={"goal": "note it", "meta": {"script": script}},
         headers={"Authorization": f"Bearer {key}"},
     ).json()
     deadline = time.monotonic() + 60
@@ -119,5 +125,7 @@ def test_cli_drives_runs_end_to_end(server):
         assert words in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
     no_key = baton(server, "status", run["run_id"])
     assert no_key.returncode == 2 and "BATON_API_KEY" in no_key.stderr
-    bad_key = baton(server, "status", run["run_id"], key="bk_0000000000000000_xxxxxxxxxxxxxxxxxxxxxxxx")
+    bad_key = baton(
+        server, "status", run["run_id"], key="bk_0000000000000000_xxxxxxxxxxxxxxxxxxxxxxxx"
+    )
     assert bad_key.returncode == 1 and "401" in bad_key.stderr

@@ -34,7 +34,8 @@ def wait_for_file(path: Path, proc: subprocess.Popen[bytes], timeout: float = 60
     deadline = time.monotonic() + timeout
     while not path.exists():
         if proc.poll() is not None:
-            raise AssertionError(f"worker exited early: {proc.stderr.read().decode()[-2000:]}")
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise AssertionError(f"worker exited early: {err[-2000:]}")
         if time.monotonic() > deadline:
             raise AssertionError("the worker never reached the boundary")
         time.sleep(0.05)
@@ -65,8 +66,15 @@ def test_sigkill_at_each_boundary_then_another_worker_finishes(
     rid = run["run_id"]
     marker = tmp_path / "marker"
     first = start_worker(
-        database_url, "--crash-at", boundary, "--crash-step", str(step),
-        "--marker", str(marker), "--risk", str(risk),
+        database_url,
+        "--crash-at",
+        boundary,
+        "--crash-step",
+        str(step),
+        "--marker",
+        str(marker),
+        "--risk",
+        str(risk),
     )
     try:
         wait_for_file(marker, first)
@@ -87,41 +95,58 @@ def test_sigkill_at_each_boundary_then_another_worker_finishes(
     assert final["result"] == "bumped three times"
     assert side_effects(engine, rid) == [0, 1, 2]
     assert count(engine, "select count(*) from tool_invocations where run_id = :r", r=rid) == 3
-    assert count(
-        engine, "select count(*) from tool_invocations where run_id = :r and status = 'succeeded'",
-        r=rid,
-    ) == 3
+    assert (
+        count(
+            engine,
+            "select count(*) from tool_invocations where run_id = :r and status = 'succeeded'",
+            r=rid,
+        )
+        == 3
+    )
     # the materialised view is exactly the fold of the log
     rebuilt = store.rebuilt_view("acme", "alice", rid)
     assert {k: final[k] for k in rebuilt} == rebuilt
     if boundary != "waiting_for_approval":
-        assert count(
-            engine, "select count(*) from run_events where run_id = :r and type = 'LeaseTakenOver'",
-            r=rid,
-        ) == 1
+        assert (
+            count(
+                engine,
+                "select count(*) from run_events where run_id = :r and type = 'LeaseTakenOver'",
+                r=rid,
+            )
+            == 1
+        )
 
 
 @pytest.mark.slow
 def test_two_racing_workers_never_run_one_step_twice(engine, database_url):
     ensure_side_effects(engine)
     store = RunStore(engine)
-    script = [{"type": "tool_call", "tool": "counter.bump", "arguments": {"n": i}} for i in range(4)]
+    script = [
+        {"type": "tool_call", "tool": "counter.bump", "arguments": {"n": i}} for i in range(4)
+    ]
     script.append({"type": "respond", "message": "ok"})
-    ids = [store.create_run("acme", "bob", f"race {i}", meta={"script": script})["run_id"]
-           for i in range(12)]
+    ids = [
+        store.create_run("acme", "bob", f"race {i}", meta={"script": script})["run_id"]
+        for i in range(12)
+    ]
     workers = [start_worker(database_url, "--concurrency", "2") for _ in range(2)]
     try:
         for rid in ids:
-            assert wait_for_status(store, "acme", "bob", rid, {"completed"})["status"] == "completed"
+            assert (
+                wait_for_status(store, "acme", "bob", rid, {"completed"})["status"] == "completed"
+            )
     finally:
         for w in workers:
             kill(w)
     for rid in ids:
         assert side_effects(engine, rid) == [0, 1, 2, 3]
     # one StepStarted per step, one attempt per invocation, one checkpoint per step
-    assert count(
-        engine,
-        "select count(*) from (select run_id, data from run_events where type = 'StepStarted') s",
-    ) == 12 * 5
+    assert (
+        count(
+            engine,
+            "select count(*) from run_events where type = 'StepStarted'",
+        )
+        == 12 * 5
+    )
     assert count(engine, "select count(*) from tool_invocations where attempts <> 1") == 0
     assert count(engine, "select count(*) from checkpoints") == 12 * 5

@@ -5,7 +5,9 @@ from tests.core.helpers import bump_spec, drive, ensure_side_effects, gate_with,
 def test_scripted_run_with_tool_calls_completes(engine):
     ensure_side_effects(engine)
     store = RunStore(engine)
-    script = [{"type": "tool_call", "tool": "counter.bump", "arguments": {"n": i}} for i in range(3)]
+    script = [
+        {"type": "tool_call", "tool": "counter.bump", "arguments": {"n": i}} for i in range(3)
+    ]
     script.append({"type": "respond", "message": "done"})
     run = store.create_run("t1", "u1", "bump three times", meta={"script": script})
     drive(engine, gate_with(bump_spec()))

@@ -46,4 +46,5 @@ def test_same_key_same_arguments_reuses_the_record_other_arguments_conflict(engi
         assert again["tool_call_id"] == first["tool_call_id"]
         with pytest.raises(IdempotencyConflict):
             runner.start_invocation(w, 1, spec, {"n": 2}, None, key="order-7")
-        assert find_invocation(conn, "counter.bump", "order-7")["arguments_json"] == {"n": 1}
+        stored = find_invocation(conn, "counter.bump", "order-7")
+        assert stored is not None and stored["arguments_json"] == {"n": 1}

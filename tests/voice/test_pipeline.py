@@ -63,6 +63,7 @@ async def test_spoken_request_reaches_the_run_and_the_answer_is_spoken(
             start_timeout=10,
         )
 
+    assert call.run_id is not None
     run = services.store.get_run("acme", "dana", call.run_id)
     assert "capital" in run["goal"].lower() and "france" in run["goal"].lower()
     assert run["channel"] == "voice"
