@@ -23,11 +23,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
-from decision_cases import CASES, TODAY, TOOLS, is_correct  # noqa: E402
-
+from bench.decision_cases import CASES, TODAY, TOOLS, is_correct  # noqa: E402
 from core.agent.factory import action_classifier, resolved_gateway_config  # noqa: E402
 from core.config import get_settings  # noqa: E402
 from models.agent import GatewayAgent  # noqa: E402
