@@ -22,6 +22,7 @@ from core.config import Settings, get_settings
 from core.errors import Conflict, InvalidInput, NotFound, TooLarge
 from core.ids import new_id, utcnow
 from core.runs.log import RunWriter
+from core.store.scoped import scoped_row
 from core.store.tables import Artifact
 
 ARTIFACTS = Artifact.__table__  # type: ignore[attr-defined]
@@ -193,20 +194,10 @@ def get_artifact(
 ) -> dict[str, Any]:
     """The artifact's metadata; NotFound unless it belongs to this tenant and user."""
     with _reading(engine_or_conn) as conn:
-        found = (
-            conn.execute(
-                select(ARTIFACTS).where(
-                    ARTIFACTS.c.tenant_id == tenant_id,
-                    ARTIFACTS.c.user_id == user_id,
-                    ARTIFACTS.c.artifact_id == artifact_id,
-                )
-            )
-            .mappings()
-            .first()
-        )
+        found = scoped_row(conn, ARTIFACTS, tenant_id, user_id, artifact_id=artifact_id)
     if found is None:
         raise NotFound(f"no artifact '{artifact_id}'")
-    return dict(found)
+    return found
 
 
 def list_artifacts(

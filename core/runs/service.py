@@ -19,6 +19,7 @@ from core.ids import hash_json, new_id, utcnow
 from core.runs.log import EVENTS, RUNS, RunWriter, insert_run
 from core.runs.projection import rebuild
 from core.runs.states import TERMINAL, IllegalTransition, RunStatus
+from core.store.scoped import scoped_row
 from core.store.tables import Approval
 
 APPROVALS = Approval.__table__  # type: ignore[attr-defined]
@@ -45,20 +46,10 @@ class RunStore:
 
     @staticmethod
     def _get(conn: Connection, tenant_id: str, user_id: str, run_id: str) -> dict[str, Any]:
-        row = (
-            conn.execute(
-                select(RUNS).where(
-                    RUNS.c.tenant_id == tenant_id,
-                    RUNS.c.user_id == user_id,
-                    RUNS.c.run_id == run_id,
-                )
-            )
-            .mappings()
-            .first()
-        )
+        row = scoped_row(conn, RUNS, tenant_id, user_id, run_id=run_id)
         if row is None:
             raise NotFound(f"no run '{run_id}'")
-        return dict(row)
+        return row
 
     def list_runs(
         self, tenant_id: str, user_id: str, status: str | None = None, limit: int = 50
@@ -110,18 +101,9 @@ class RunStore:
             run = self._get(conn, tenant_id, user_id, run_id)
             if not run["pending_approval_id"]:
                 return None
-            row = (
-                conn.execute(
-                    select(APPROVALS).where(
-                        APPROVALS.c.tenant_id == tenant_id,
-                        APPROVALS.c.user_id == user_id,
-                        APPROVALS.c.approval_id == run["pending_approval_id"],
-                    )
-                )
-                .mappings()
-                .first()
+            return scoped_row(
+                conn, APPROVALS, tenant_id, user_id, approval_id=run["pending_approval_id"]
             )
-            return dict(row) if row else None
 
     def approvals(self, tenant_id: str, user_id: str, run_id: str) -> list[dict[str, Any]]:
         """Every approval of the run, oldest first."""
@@ -232,18 +214,7 @@ class RunStore:
     ) -> dict[str, Any] | None:
         """The run this user created with this Idempotency-Key, if any."""
         with self.engine.connect() as conn:
-            row = (
-                conn.execute(
-                    select(RUNS).where(
-                        RUNS.c.tenant_id == tenant_id,
-                        RUNS.c.user_id == user_id,
-                        RUNS.c.idempotency_key == key,
-                    )
-                )
-                .mappings()
-                .first()
-            )
-            return dict(row) if row else None
+            return scoped_row(conn, RUNS, tenant_id, user_id, idempotency_key=key)
 
     def _writer(self, conn: Connection, tenant_id: str, user_id: str, run_id: str) -> RunWriter:
         self._get(conn, tenant_id, user_id, run_id)
@@ -356,17 +327,8 @@ class RunStore:
         """
         with self.engine.begin() as conn:
             w = self._writer(conn, tenant_id, user_id, run_id)
-            row = (
-                conn.execute(
-                    select(APPROVALS).where(
-                        APPROVALS.c.tenant_id == tenant_id,
-                        APPROVALS.c.user_id == user_id,
-                        APPROVALS.c.run_id == run_id,
-                        APPROVALS.c.approval_id == approval_id,
-                    )
-                )
-                .mappings()
-                .first()
+            row = scoped_row(
+                conn, APPROVALS, tenant_id, user_id, run_id=run_id, approval_id=approval_id
             )
             if row is None:
                 raise NotFound(f"no approval '{approval_id}' on run '{run_id}'")
