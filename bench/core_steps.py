@@ -42,7 +42,13 @@ def _gate() -> Any:
         return {"i": args["i"]}
 
     spec = ToolSpec(
-        name="echo", description="echo", fn=echo, rate_per_minute=1e9, rate_burst=1_000_000
+        name="echo",
+        description="echo",
+        fn=echo,
+        rate_per_minute=1e9,
+        rate_burst=1_000_000,
+        user_rate_per_minute=1e9,
+        user_rate_burst=1_000_000,
     )
     return ToolGate(ToolRegistry([spec]))
 

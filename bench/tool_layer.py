@@ -66,7 +66,10 @@ async def main() -> None:
         "properties": {"title": {"type": "string"}, "start": {"type": "string"}},
     }
     spec = ToolSpec(name="noop", description="", fn=noop, input_schema=schema)
-    gate = ToolGate(ToolRegistry([spec], guards=Guards(rate_per_minute=1e9, rate_burst=10**9)))
+    unlimited = Guards(
+        rate_per_minute=1e9, rate_burst=10**9, user_rate_per_minute=1e9, user_rate_burst=10**9
+    )
+    gate = ToolGate(ToolRegistry([spec], guards=unlimited))
     args = {"title": "x", "start": "2031-01-01T10:00:00Z"}
 
     judge = []

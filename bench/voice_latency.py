@@ -1,8 +1,11 @@
 """Voice latency benchmark: phone calls over Twilio's media-stream protocol (and WebRTC).
 
-A real Baton server (voice plugin, in-process workers, SQLite) runs on a loopback port; a
-local Twilio stand-in (tests/voice/twilio_client.py) calls it over the real protocol and
-speaks Piper-synthesised requests as 8 kHz µ-law in real time. Measured:
+A real Baton server (voice plugin, in-process workers, SQLite) runs on a loopback port with
+the DEFAULT agent (the command layer in front of the embedded model) and the built-in tools
+over a seeded world (contacts, tomorrow's meetings, notes); a local Twilio stand-in
+(tests/voice/twilio_client.py) calls it over the real protocol and speaks Piper-synthesised
+everyday commands as 8 kHz µ-law in real time. ``--agent scripted`` (an echo agent) exists
+for debugging the harness only: its figures are not latency figures. Measured:
 
 * per turn, end of the caller's speech -> first bot audio at the client, p50/p95 over
   ``--turns`` turns, with the server's breakdown (turn-end wait, STT, run/LLM, TTS first chunk);
@@ -11,10 +14,12 @@ speaks Piper-synthesised requests as 8 kHz µ-law in real time. Measured:
 * ``--concurrent`` calls at once: per-turn p50/p95 and greeting;
 * end-of-turn strategies (silence vs Smart Turn v3): latency and false cut-offs on requests
   with pauses;
-* server RSS with the models loaded.
+* server RSS with the models loaded;
+* the peer: a plain pipecat bot on the same models and turn settings (bench/peer_pipecat.py),
+  called the same way with the same requests in the same run, and the ratio of the p50s.
 
-    .venv/bin/python bench/voice_latency.py [--turns 20] [--concurrent 8] [--agent scripted]
-        [--no-compare-turns] [--webrtc]
+    .venv/bin/python bench/voice_latency.py [--turns 30] [--concurrent 8] [--agent scripted]
+        [--no-compare-turns] [--no-peer] [--webrtc]
 
 Prints the figures, then one JSON line. With --webrtc the browser half
 (bench/voice_latency_webrtc.py) runs too and its figures are merged with a ``webrtc_`` prefix.
@@ -46,30 +51,29 @@ from core.store.migrate import upgrade  # noqa: E402
 from tests.voice.conftest import synthesise  # noqa: E402
 from tests.voice.server import EmailOutbox, scripted_agent, serve_voice  # noqa: E402
 from tests.voice.twilio_client import TwilioCall  # noqa: E402
+from voice.identity import link_number  # noqa: E402
 from voice.services import VoiceServices, load_voice_services  # noqa: E402
 
+# Everyday commands for the seeded world, none of them risky enough to need an approval (an
+# open yes/no question would turn the next request into an answer).
 REQUESTS = [
-    "What is the capital of France?",
-    "Remind me to call Alice at noon.",
-    "What is the weather like tomorrow?",
-    "Book a table for two at seven.",
-    "How long is the drive to the airport?",
-    "Add milk to my shopping list.",
-    "What time is it in Tokyo?",
-    "When is my next dentist appointment?",
-    "Set a timer for ten minutes.",
-    "Tell me the capital city of France.",
-    "Move my three o'clock to four.",
-    "Find a pharmacy near the office.",
-    "Turn off the kitchen lights.",
-    "Who won the game last night?",
-    "Cancel my gym class on Friday.",
-    "How many steps did I walk today?",
-    "Play some quiet music.",
-    "What did Carol say in her message?",
-    "Order more printer paper.",
-    "Is it going to rain this weekend?",
+    "What's on my calendar tomorrow?",
+    "Am I free tomorrow afternoon?",
+    "Take a note: call the plumber about the leak.",
+    "Find my notes about the budget.",
+    "When is my next meeting?",
+    "Book a meeting with Bob tomorrow at three.",
+    "What do I have on Friday?",
+    "Remember that I prefer morning meetings.",
+    "What can you do?",
+    "Save a note that the printer code is four five one two.",
+    "Do I have anything with Carol tomorrow?",
+    "Schedule a call with Alice Smith on Friday at ten.",
+    "Search my notes for the plumber.",
+    "What meetings do I have this week?",
+    "Please note that the team dinner is on Thursday.",
 ]
+USER = ("acme", "alice")
 # Requests with the pauses people make: a good end-of-turn strategy keeps each one turn.
 PAUSED = [
     "No, don't send it.",
@@ -167,13 +171,12 @@ def breakdown(workers: list[Any], vad_stop_s: float) -> dict[str, Any]:
 
 async def bench_single(server: Any, caller: Caller, turns: int) -> dict[str, Any]:
     voice = server.app.state.voice
-    call = TwilioCall(server.url, caller="+15557000001")
+    call = TwilioCall(server.url, caller=caller_number(0))
     greeting = await greet(call)
     worker = next(iter(voice.calls.values()))
     latencies = []
     for i in range(turns):
-        text = REQUESTS[i % len(REQUESTS)]
-        latencies.append(await one_turn(call, caller.audio(text, SPEEDS[i % len(SPEEDS)])))
+        latencies.append(await one_turn(call, request_audio(caller, i)))
     figures = {
         "phone_turns": len(latencies),
         "phone_voice_to_voice_p50_ms": pct(latencies, 50),
@@ -187,7 +190,7 @@ async def bench_single(server: Any, caller: Caller, turns: int) -> dict[str, Any
 
 
 async def bench_barge_in(server: Any, caller: Caller, times: int) -> dict[str, Any]:
-    call = TwilioCall(server.url, caller="+15557000002")
+    call = TwilioCall(server.url, caller=caller_number(1))
     await greet(call)
     delays: list[float] = []
     leaks = 0
@@ -214,7 +217,7 @@ async def bench_barge_in(server: Any, caller: Caller, times: int) -> dict[str, A
 
 async def bench_concurrent(server: Any, caller: Caller, calls: int, turns: int) -> dict[str, Any]:
     async def one(index: int) -> tuple[float, list[float]]:
-        call = TwilioCall(server.url, caller=f"+1555710{index:04d}")
+        call = TwilioCall(server.url, caller=caller_number(index + 2))
         await asyncio.sleep(index * 0.25)  # callers do not all ring in the same millisecond
         greeting = await greet(call)
         latencies = []
@@ -282,15 +285,26 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             caller.audio(text, speed)
     engine = make_engine(f"sqlite:///{data / 'baton.db'}")
     upgrade(engine)
-    agent_factory = scripted_agent
+    agent_factory: Any = scripted_agent
+    gate = None
     if args.agent != "scripted":
         from core.agent.factory import build_agent
+        from core.tools.gate import ToolGate
+        from core.tools.providers import build_registry
 
-        agent_settings = Settings(data_dir=data, agent=args.agent)
-        agent_factory = lambda: build_agent(agent_settings)  # noqa: E731
+        # Nothing configured: what `baton serve` runs (the command layer, the embedded model).
+        agent_settings = Settings(data_dir=data, database_url=f"sqlite:///{data / 'baton.db'}")
+        figures["understanding"] = agent_settings.understanding
+        agent_factory = lambda: build_agent(agent_settings, engine)  # noqa: E731
+        gate = ToolGate(build_registry(agent_settings))
+        seed_world(engine, agent_settings)
+        agent_factory()  # starts the embedded model server before the first call
+    for i in range(max(args.concurrent, 1) + 3):
+        link_number(engine, *USER, caller_number(i))
     async with serve_voice(
-        models, engine, data, EmailOutbox(), agent_factory=agent_factory, voice_turn="silence"
-    ) as server:
+        models, engine, data, EmailOutbox(), agent_factory=agent_factory, gate=gate,
+        voice_turn="silence",
+    ) as server:  # fmt: skip
         figures["turn_strategy"] = server.settings.voice_turn
         figures["turn_wait_s"] = server.settings.voice_turn_wait_secs
         figures.update(await bench_single(server, caller, args.turns))
@@ -301,20 +315,86 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
         figures["server_rss_mb"] = rss_mb("VmRSS")
         figures["server_peak_rss_mb"] = rss_mb("VmHWM")
+    if args.peer:
+        from bench.peer_pipecat import call_peer, serve_peer
+
+        audio = [request_audio(caller, i) for i in range(args.turns)]
+        async with serve_peer() as url:
+            figures.update(await call_peer(url, audio))
+        ours, theirs = figures["phone_voice_to_voice_p50_ms"], figures["peer_voice_to_voice_p50_ms"]
+        if ours and theirs:
+            figures["peer_over_baton_p50_ratio"] = round(theirs / ours, 2)
     if args.compare_turns:
         for strategy in ("silence", "smart_turn"):
             figures.update(await bench_turn_strategy(models, caller, data, strategy))
     return figures
 
 
+def caller_number(index: int) -> str:
+    """The phone number of the bench's ``index``-th caller (all of them are the seeded user)."""
+    return f"+1555700{index:04d}"
+
+
+def request_audio(caller: Caller, index: int) -> np.ndarray:
+    """The ``index``-th request of a call, at a varying speed."""
+    return caller.audio(REQUESTS[index % len(REQUESTS)], SPEEDS[index % len(SPEEDS)])
+
+
+def seed_world(engine: Any, settings: Settings) -> None:
+    """The caller's contacts, meetings (today to Friday) and notes."""
+    from datetime import UTC, datetime, timedelta
+
+    from core.contacts.service import ContactDraft, create_contact
+    from core.tools.builtin.calendar_tools import CalendarTools
+    from core.tools.builtin.notes_tools import save_note
+    from core.tools.spec import ToolContext
+
+    tenant, user = USER
+    with engine.begin() as conn:
+        for name, email in (
+            ("Alice Smith", "alice.smith@example.com"),
+            ("Bob Jones", "bob@example.com"),
+            ("Carol Diaz", "carol@example.com"),
+        ):
+            create_contact(conn, tenant, user, ContactDraft(name=name, email=email))
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    meetings = [
+        ("Standup", day + timedelta(days=1, hours=9), 15),
+        ("Lunch with Carol", day + timedelta(days=1, hours=12, minutes=30), 60),
+        ("Budget review", day + timedelta(days=2, hours=16), 60),
+        ("Design review", day + timedelta(days=3, hours=14), 30),
+    ]
+    calendar = CalendarTools(settings)
+    for i, (title, start, minutes) in enumerate(meetings):
+        ctx = ToolContext(tenant, user, "run_seed", 1, f"seed-meeting-{i}", engine)
+        args = {"title": title, "start": start.isoformat(), "duration_minutes": minutes}
+        _run(calendar.book(args, ctx))
+    for i, body in enumerate(
+        ["Budget: the Q3 numbers are due on the 15th.", "Wifi password is on the fridge."]
+    ):
+        ctx = ToolContext(tenant, user, "run_seed", 1, f"seed-note-{i}", engine)
+        _run(save_note({"body": body}, ctx))
+
+
+def _run(coro: Any) -> Any:
+    # Seeding happens inside the bench's event loop: run each tool call on a fresh one.
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark; print figures, then one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--turns", type=int, default=20, help="turns of the single call")
+    parser.add_argument("--turns", type=int, default=30, help="turns of the single call")
     parser.add_argument("--barge-ins", type=int, default=5, help="barge-ins measured")
     parser.add_argument("--concurrent", type=int, default=8, help="calls at once (0: skip)")
     parser.add_argument("--concurrent-turns", type=int, default=3, help="turns per call")
-    parser.add_argument("--agent", default="scripted", help="scripted | gateway")
+    parser.add_argument(
+        "--agent", default="default", help="default | scripted (harness checks only)"
+    )
+    parser.add_argument("--no-peer", dest="peer", action="store_false", help="skip the peer")
     parser.add_argument("--whisper", default="tiny.en", help="tiny.en | base")
     parser.add_argument("--no-compare-turns", dest="compare_turns", action="store_false")
     parser.add_argument("--webrtc", action="store_true", help="also run the WebRTC half")
@@ -325,7 +405,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.webrtc:
         from bench.voice_latency_webrtc import webrtc_figures
 
-        web = webrtc_figures(args.turns, args.concurrent, args.concurrent_turns, agent=args.agent)
+        agent = "gateway" if args.agent == "default" else args.agent  # BATON_AGENT's default
+        web = webrtc_figures(args.turns, args.concurrent, args.concurrent_turns, agent=agent)
         figures.update({k if k.startswith("webrtc") else f"webrtc_{k}": v for k, v in web.items()})
     for name, value in figures.items():
         print(f"{name:45} {value}")

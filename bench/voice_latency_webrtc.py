@@ -239,6 +239,9 @@ async def _inside(args: argparse.Namespace) -> dict[str, Any]:
             "BATON_AGENT": args.agent,
             "BATON_HOST": HOST,
             "BATON_PORT": str(PORT),
+            # Every concurrent call is made by the one bench user.
+            "BATON_WEBRTC_MAX_CALLS_PER_USER": str(max(args.concurrent, 1) + 1),
+            "BATON_WEBRTC_MAX_CALLS": str(max(args.concurrent, 1) + 1),
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         }
     )

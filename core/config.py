@@ -38,11 +38,19 @@ class Settings(BaseSettings):
 
     # workers
     lease_ttl_seconds: float = Field(default=30.0, description="Worker lease; taken over after")
-    worker_poll_seconds: float = Field(default=0.2, description="Idle worker poll interval")
+    worker_poll_seconds: float = Field(
+        default=2.0,
+        description="Longest sleep of an idle worker slot; new work and expiring leases wake it",
+    )
     worker_concurrency: int = Field(default=2, description="Worker slots per process")
 
     # agent: "gateway" (models/ via litellm) or "scripted" (deterministic, tests/bench)
     agent: str = Field(default="gateway", description="gateway (models via litellm) or scripted")
+    understanding: str = Field(
+        default="parser_first",
+        description="parser_first: recognised commands are decided without a model; "
+        "model_only: every decision goes to the model",
+    )
 
     # surfaces
     plugins: str = Field(default="*", description="Comma list of plugins to load, * for all")
@@ -101,8 +109,24 @@ class Settings(BaseSettings):
         default={},
         description='Per tenant (JSON): {"acme": {"min_level": 2, "require": [], "waive": []}}',
     )
-    tool_rate_per_minute: float = Field(default=120.0, description="Token refill per tool+tenant")
-    tool_rate_burst: int = Field(default=30, description="Token bucket size per tool+tenant")
+    tool_rate_per_minute: float = Field(
+        default=1200.0, description="Calls per minute one tenant may make of one tool (refill)"
+    )
+    tool_rate_burst: int = Field(
+        default=300, description="Calls of one tool one tenant may make at once (bucket size)"
+    )
+    tool_user_rate_per_minute: float = Field(
+        default=120.0, description="Calls per minute one user may make of one tool (refill)"
+    )
+    tool_user_rate_burst: int = Field(
+        default=30, description="Calls of one tool one user may make at once (bucket size)"
+    )
+    tool_max_deferrals: int = Field(
+        default=10,
+        ge=0,
+        description="Times a rate-limited or paused tool call waits and is retried before the "
+        "agent is told it was refused",
+    )
     tool_breaker_failures: int = Field(default=5, description="Failures in a row that open it")
     tool_breaker_cooldown_seconds: float = Field(default=30.0, description="Open before a trial")
     smtp_url: str | None = Field(
@@ -127,6 +151,11 @@ class Settings(BaseSettings):
 
     # --- voice (issue 5): add voice settings below this line ---
     whisper_model: str = Field(default="tiny.en", description="Local Whisper size: tiny.en|base")
+    whisper_bias: str = Field(
+        default="prompt",
+        description="Bias speech recognition toward command words and the caller's contact "
+        "names: off|prompt (Whisper initial prompt)|hotwords",
+    )
     voice_max_words: int = Field(default=40, description="Spoken answer budget in words")
     voice_max_sentences: int = Field(default=2, description="Spoken answer budget in sentences")
     voice_turn: str = Field(default="silence", description="End of turn: silence|smart_turn")
@@ -149,6 +178,12 @@ class Settings(BaseSettings):
     )
     webrtc_ice_servers: str = Field(
         default="", description="Browser calls: comma list of STUN/TURN URLs (none: host only)"
+    )
+    webrtc_max_calls_per_user: int = Field(
+        default=2, ge=1, description="Browser calls one user may have at once (429 beyond)"
+    )
+    webrtc_max_calls: int = Field(
+        default=8, ge=1, description="Browser calls this server takes at once (429 beyond)"
     )
 
     # --- handoff (issue 6): add handoff settings below this line ---
@@ -176,6 +211,16 @@ class Settings(BaseSettings):
     push_max_attempts: int = Field(default=8, description="Sends of one push before giving up")
     push_lease_seconds: float = Field(
         default=60.0, description="A push being sent is retried after this if its sender died"
+    )
+    push_retention_seconds: int = Field(
+        default=604_800,
+        ge=0,
+        description="Delivered pushes (and those dropped with their device) are deleted after this",
+    )
+    push_failed_retention_seconds: int = Field(
+        default=2_592_000,
+        ge=0,
+        description="Pushes that failed are kept this long for inspection, then deleted",
     )
 
     # --- memory (issue 7): add memory/context settings below this line ---

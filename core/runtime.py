@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from sqlalchemy import Engine
 
@@ -30,10 +31,15 @@ class Runtime:
     _gate: ToolGate | None = field(default=None, repr=False)
 
     def housekeeping(self) -> list[Callable[[], object]]:
-        """Duties a worker process runs beside its steps (the memory write pipeline)."""
+        """Duties a worker process runs beside its steps: the memory write pipeline and those
+        plugins registered with :func:`register_housekeeping`."""
         from core.memory.pipeline import process_proposals
 
-        return [lambda: process_proposals(self.engine, settings=self.settings)]
+        duties: list[Callable[[], object]] = [
+            lambda: process_proposals(self.engine, settings=self.settings)
+        ]
+        duties.extend(partial(duty, self) for duty in _housekeeping)
+        return duties
 
     def close_tools(self) -> None:
         """Release what the tool registry holds (MCP sessions), if it was built."""
@@ -50,6 +56,17 @@ class Runtime:
 
 _runtime: Runtime | None = None
 _lock = threading.Lock()
+_housekeeping: list[Callable[[Runtime], object]] = []
+
+
+def register_housekeeping(duty: Callable[[Runtime], object]) -> None:
+    """Run ``duty(runtime)`` with the housekeeping of every worker of this process.
+
+    A plugin's ``setup_process`` calls this (before serve or worker asks for the duties); a
+    duty is called about once a second and paces itself.
+    """
+    if duty not in _housekeeping:
+        _housekeeping.append(duty)
 
 
 def _default_gate(settings: Settings) -> Callable[[], ToolGate]:
@@ -61,11 +78,11 @@ def _default_gate(settings: Settings) -> Callable[[], ToolGate]:
     return build
 
 
-def _default_agent(settings: Settings) -> Callable[[], Agent]:
+def _default_agent(settings: Settings, engine: Engine) -> Callable[[], Agent]:
     def build() -> Agent:
         from core.agent.factory import build_agent
 
-        return build_agent(settings)
+        return build_agent(settings, engine)
 
     return build
 
@@ -79,7 +96,7 @@ def get_runtime(settings: Settings | None = None) -> Runtime:
             s.data_dir.mkdir(parents=True, exist_ok=True)
             engine = make_engine(s.resolved_database_url())
             upgrade(engine)
-            _runtime = Runtime(s, engine, _default_gate(s), _default_agent(s))
+            _runtime = Runtime(s, engine, _default_gate(s), _default_agent(s, engine))
         return _runtime
 
 

@@ -39,16 +39,19 @@ class HandoffPlugin:
         install(typer_app)
 
     def setup_process(self) -> None:
-        """Queue pushes with the events that cause them, deliver them in the background, and
-        give agents the ``save_artifact`` tool that hands long results to the phone."""
+        """Queue pushes with the events that cause them, deliver them in the background, clean
+        up delivered ones in the workers' housekeeping, and give agents the ``save_artifact``
+        tool that hands long results to the phone."""
         from core.artifacts.tool import artifact_tools
-        from core.runtime import get_runtime
+        from core.runtime import get_runtime, register_housekeeping
         from core.tools.providers import register_tool_provider
+        from handoff.push.cleanup import OutboxCleanup
         from handoff.push.outbox import outbox_hook
         from handoff.push.service import start_background_delivery
 
         register_tx_hook(outbox_hook)
         register_tool_provider(artifact_tools)
+        register_housekeeping(OutboxCleanup())
         rt = get_runtime()
         start_background_delivery(rt.engine, rt.settings)
 

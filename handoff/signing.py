@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from core.config import Settings
 
 LINK = "link"
@@ -58,6 +60,17 @@ def load_secret(configured: str | None, data_dir: Path) -> bytes:
     return path.read_text().strip().encode("utf-8")
 
 
+class _Payload(BaseModel):
+    """A token's signed body, as :meth:`Signer.issue` writes it."""
+
+    p: str
+    t: str
+    u: str
+    e: int
+    r: list[str] | None = None
+    x: dict[str, Any] = {}
+
+
 @dataclass(frozen=True)
 class Claims:
     """What a valid token grants."""
@@ -83,8 +96,8 @@ class Signer:
             raise ValueError("the handoff secret must be at least 16 bytes")
         self._secret = secret
 
-    def _mac(self, body: str) -> str:
-        return _b64(hmac.new(self._secret, body.encode("ascii"), hashlib.sha256).digest())
+    def _mac(self, body: str) -> bytes:
+        return _b64(hmac.new(self._secret, body.encode("ascii"), hashlib.sha256).digest()).encode()
 
     def issue(
         self,
@@ -107,31 +120,40 @@ class Signer:
             "x": extra or {},
         }
         body = _b64(json.dumps(payload, separators=(",", ":")).encode("utf-8"))
-        return f"{body}.{self._mac(body)}"
+        return f"{body}.{self._mac(body).decode()}"
 
     def verify(self, token: str, purpose: str, now: float | None = None) -> Claims:
-        """The token's claims; BadToken with the reason when it must be refused."""
-        if not token or len(token) > 8192 or token.count(".") != 1:
+        """The token's claims; BadToken with the reason when it must be refused.
+
+        Whatever arrives (any characters, any length, a well-signed but odd payload) either
+        yields claims or raises BadToken, never another exception.
+        """
+        if (
+            not token
+            or len(token) > 8192
+            or not token.isascii()
+            or not token.isprintable()
+            or token.count(".") != 1
+        ):
             raise BadToken("the link is malformed")
         body, mac = token.split(".")
-        if not hmac.compare_digest(mac, self._mac(body)):
+        if not hmac.compare_digest(mac.encode("ascii"), self._mac(body)):
             raise BadToken("the link's signature does not match (it was changed or is not ours)")
         try:
-            payload = json.loads(_unb64(body))
-        except ValueError as exc:
+            payload = _Payload.model_validate_json(_unb64(body))
+        except ValueError as exc:  # bad base64, JSON or fields (ValidationError is one)
             raise BadToken("the link is malformed") from exc
-        if payload.get("p") != purpose:
+        if payload.p != purpose:
             raise BadToken("this token cannot be used here")
-        if int(payload.get("e", 0)) < (now if now is not None else time.time()):
+        if payload.e < (now if now is not None else time.time()):
             raise BadToken("the link has expired; open the latest notification or sign in")
-        runs = payload.get("r")
         return Claims(
             purpose=purpose,
-            tenant_id=str(payload["t"]),
-            user_id=str(payload["u"]),
-            expires_at=int(payload["e"]),
-            runs=tuple(runs) if runs is not None else None,
-            extra=dict(payload.get("x") or {}),
+            tenant_id=payload.t,
+            user_id=payload.u,
+            expires_at=payload.e,
+            runs=tuple(payload.r) if payload.r is not None else None,
+            extra=payload.x,
         )
 
 

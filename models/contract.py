@@ -119,11 +119,23 @@ class ModelCallRecord(BaseModel):
     error: str | None = None
 
 
+class UnderstandingRecord(BaseModel):
+    """How a turn was understood, for audit: which stage decided, the command's intent and
+    slots as said, what they resolved to (addresses, event ids) and the parser's confidence."""
+
+    stage: Literal["parser", "model"]
+    intent: str | None = None
+    confidence: float | None = None
+    slots: dict[str, Any] = Field(default_factory=dict)
+    resolved: dict[str, Any] = Field(default_factory=dict)
+
+
 class AgentResult(BaseModel):
     """A validated decision plus the record of the calls that produced it."""
 
     decision: Decision
     calls: list[ModelCallRecord] = Field(default_factory=list)
+    understanding: UnderstandingRecord | None = None
 
 
 class AgentError(Exception):

@@ -1,83 +1,54 @@
 """Spoken approvals: one clear yes/no question, and what the caller's answer means.
 
 The question names the action and its key argument ("Should I send email to Alice?").
-An answer is classified by a fast lexical path first; only when that is unsure is the model's
-classification task asked (the ``AnswerClassifier`` hook), and anything still unsure is
-``unclear``: a spoken approval is never guessed.
+An answer is read by :mod:`voice.answers` (lexicon, negation, corrections, misheard words);
+only when it says nothing that path knows is the model's classification task asked (the
+``AnswerClassifier`` hook), and anything still unsure is ``unclear``: a spoken approval is
+never guessed, and the model never overrules words that were understood.
 """
 
 from __future__ import annotations
 
-import re
+import contextlib
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
+from core.agent.step import approval_question as generic_question
 from models.contract import Agent, ContextPack, Message, RespondDecision
+from voice.answers import Answer, DecidedBy, Reading, Topic, read_answer
 
-Answer = Literal["yes", "no", "unclear"]
 AnswerClassifier = Callable[[str, str], Awaitable[Answer]]
 """``(question, answer_text) -> "yes" | "no" | "unclear"`` through the model layer."""
 
-# Phrases, matched on word boundaries in the lower-cased answer.
-_YES = (
-    "yes", "yeah", "yep", "yup", "yes please", "sure", "okay", "ok", "correct", "right",
-    "affirmative", "approve", "approved", "confirm", "confirmed", "go ahead", "do it",
-    "please do", "sounds good", "of course", "absolutely", "definitely", "that's right",
-    "go for it", "proceed",
-)  # fmt: skip
-_NO = (
-    "no", "nope", "nah", "don't", "do not", "dont", "cancel", "stop", "deny", "denied",
-    "reject", "negative", "not now", "never mind", "nevermind", "hold off", "don't do",
-    "abort", "wait",
-)  # fmt: skip
-# Hedges make any answer unclear, even one that also contains "yes" or "no".
-_HEDGES = (
-    "not sure", "maybe", "i don't know", "i dont know", "don't know", "perhaps", "i guess",
-    "not certain", "hmm", "let me think", "unsure", "what",
-)  # fmt: skip
-# Approval answers are short; a long utterance is another request, not an answer.
-MAX_ANSWER_WORDS = 8
-
-
-def _pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
-    alternatives = sorted((re.escape(p) for p in phrases), key=len, reverse=True)
-    return re.compile(r"(?<![\w'])(?:" + "|".join(alternatives) + r")(?![\w'])")
-
-
-_YES_RE, _NO_RE, _HEDGE_RE = _pattern(_YES), _pattern(_NO), _pattern(_HEDGES)
-
-
-def _normalise(text: str) -> str:
-    text = text.lower().replace("’", "'")
-    return " ".join(re.sub(r"[^\w' ]+", " ", text).split())
+KEYPAD_HINT = "Say yes or no, or press 1 for yes and 2 for no."
+KEYPAD_ANSWERS: dict[str, Answer] = {"1": "yes", "2": "no"}
 
 
 def classify_lexical(text: str) -> Answer:
     """Yes, no or unclear from the words alone (no model): fast and conservative."""
-    said = _normalise(text)
-    if not said or len(said.split()) > MAX_ANSWER_WORDS or _HEDGE_RE.search(said):
-        return "unclear"
-    yes = bool(_YES_RE.search(said))
-    no = bool(_NO_RE.search(said))
-    if yes and not no:
-        return "yes"
-    if no and not yes:
-        return "no"
-    return "unclear"
+    return read_answer(text).answer
+
+
+async def judge_answer(question: str, text: str, model: AnswerClassifier | None = None) -> Reading:
+    """Read a spoken answer; the model is asked only when the words say nothing known."""
+    reading = read_answer(text)
+    if not reading.open or model is None or not text.strip():
+        return reading
+    try:
+        verdict = await model(question, text)
+    except Exception:  # a failing model never turns an answer into a decision
+        return reading
+    if verdict in ("yes", "no"):
+        return Reading(verdict, DecidedBy.MODEL)
+    return reading
 
 
 async def classify_answer(
     question: str, text: str, model: AnswerClassifier | None = None
 ) -> Answer:
     """Classify a spoken answer: the lexical path, then the model's task when one is wired."""
-    lexical = classify_lexical(text)
-    if lexical != "unclear" or model is None or not _normalise(text):
-        return lexical
-    try:
-        verdict = await model(question, text)
-    except Exception:  # a failing model never turns an answer into a decision
-        return "unclear"
-    return verdict if verdict in ("yes", "no") else "unclear"
+    return (await judge_answer(question, text, model)).answer
 
 
 LABELS = ["yes", "no", "unclear"]
@@ -159,14 +130,78 @@ def key_argument(arguments: dict[str, Any]) -> str:
     return ""
 
 
-def approval_question(approval: dict[str, Any]) -> str:
-    """One yes/no question naming the action and its key argument."""
+def _action_target(approval: dict[str, Any]) -> str:
     action = spoken_action(str(approval.get("tool_name") or ""))
     argument = key_argument(approval.get("arguments_json") or {})
-    target = f"{action} {argument}".strip()
-    return f"Should I {target}? Please say yes or no."
+    return f"{action} {argument}".strip()
 
 
-def reask_question(approval: dict[str, Any]) -> str:
-    """The second and last time the question is asked, after an unclear answer."""
+def approval_question(approval: dict[str, Any]) -> str:
+    """The tool's own read-back question stored with the approval (its ``confirm`` wording),
+    else one naming the action and its key argument."""
+    stored = str(approval.get("question") or "").strip()
+    generic = generic_question(
+        str(approval.get("tool_name") or ""), approval.get("arguments_json") or {}
+    )
+    if stored and stored != generic:
+        return f"{stored} Please say yes or no."
+    return f"Should I {_action_target(approval)}? Please say yes or no."
+
+
+def reask_question(approval: dict[str, Any], keypad: bool = False) -> str:
+    """The question asked again after an unclear answer (with the keypad on a phone)."""
+    if keypad:
+        return f"Sorry, I need a yes or a no. Should I {_action_target(approval)}? {KEYPAD_HINT}"
     return "Sorry, I need a yes or a no. " + approval_question(approval)
+
+
+# Which arguments answer which question about the pending action, and how to say them.
+_TOPIC_ARGUMENTS: dict[Topic, tuple[str, ...]] = {
+    Topic.RECIPIENT: ("to", "recipient", "recipients", "email", "attendees", "attendee",
+                      "with", "contact", "name"),
+    Topic.TIME: ("start", "when", "time", "date", "at", "end", "duration_minutes"),
+    Topic.SUBJECT: ("subject", "title", "about", "body", "summary", "text"),
+}  # fmt: skip
+_LEADS: dict[Topic, str] = {
+    Topic.RECIPIENT: "It goes to",
+    Topic.TIME: "It's for",
+    Topic.SUBJECT: "It's about",
+}
+_ARGUMENT_WORDS: dict[str, str] = {
+    "to": "to", "recipient": "to", "recipients": "to", "email": "to", "attendees": "with",
+    "attendee": "with", "with": "with", "title": "titled", "subject": "about",
+    "start": "on", "when": "on", "time": "at", "date": "on", "at": "at", "end": "until",
+    "duration_minutes": "minutes:", "amount": "for", "path": "at", "url": "at",
+}  # fmt: skip
+MAX_DETAILS = 4
+
+
+def _spoken_value(name: str, value: Any) -> str | None:
+    """An argument as speech; ISO date-times become "Tuesday December 1 at 10 a.m."."""
+    if isinstance(value, str) and name in _TOPIC_ARGUMENTS[Topic.TIME]:
+        with contextlib.suppress(ValueError):
+            when = datetime.fromisoformat(value)
+            minutes = f":{when.minute:02d}" if when.minute else ""
+            hour = f"{when.hour % 12 or 12}{minutes} {'a.m.' if when.hour < 12 else 'p.m.'}"
+            return f"{when:%A %B} {when.day} at {hour}"
+    return _spoken(value)
+
+
+def pending_details(approval: dict[str, Any], topic: Topic) -> str:
+    """Answer a caller's question about the pending action from its stored arguments."""
+    arguments = {str(k).lower(): v for k, v in (approval.get("arguments_json") or {}).items()}
+    wanted = _TOPIC_ARGUMENTS.get(topic, ())
+    for name in wanted:
+        spoken = _spoken_value(name, arguments.get(name))
+        if spoken:
+            return f"{_LEADS[topic]} {spoken.rstrip('.')}."
+    parts = []
+    for name, value in arguments.items():
+        spoken = _spoken_value(name, value)
+        if spoken:
+            word = _ARGUMENT_WORDS.get(name, name.replace("_", " "))
+            parts.append(f"{word} {spoken}")
+    action = spoken_action(str(approval.get("tool_name") or ""))
+    if not parts:
+        return f"It's {action}."
+    return f"It's {action}, " + ", ".join(parts[:MAX_DETAILS]).rstrip(".") + "."

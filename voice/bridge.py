@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,35 +27,41 @@ from pipecat.frames.frames import (
     CancelFrame,
     EndFrame,
     Frame,
+    InputDTMFFrame,
     InterruptionFrame,
     StartFrame,
     TranscriptionFrame,
     TTSSpeakFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from core.errors import BatonError, Conflict
 from core.runs.states import TERMINAL, RunStatus
+from voice.answers import DecidedBy, Reading
 from voice.approvals import (
+    KEYPAD_ANSWERS,
     AnswerClassifier,
     agent_classifier,
     approval_question,
-    classify_answer,
+    judge_answer,
+    pending_details,
     reask_question,
 )
 from voice.composer import SpokenReply, compose_reply, fit_spoken, sentences_of, speech_chunks
 from voice.events import record_run_event
 from voice.services import VoiceServices
 from voice.session import CallSession
+from voice.speculation import Speculation
+from voice.turns import SegmentTranscribedFrame
 
 log = logging.getLogger(__name__)
 S = RunStatus
 Mode = Literal["idle", "resume_offer", "approval"]
 SETTLED = frozenset({S.COMPLETED, S.FAILED, S.CANCELLED, S.WAITING_FOR_HUMAN})
-POLL_SECONDS = 0.03
 # An answer to a yes/no question is acted on only after this much more quiet: "Yes, but..."
 # cut at the comma must not approve anything.
 ANSWER_GRACE_SECONDS = 0.6
@@ -74,6 +81,12 @@ FAILED = "Sorry, I couldn't finish that."
 CANCELLED = "That task was cancelled."
 ALREADY_DECIDED = "That approval was already decided."
 NEW_TASK = "Okay. What can I do for you?"
+RESUME_QUESTION = "Continue the open task?"
+FIXED_PHRASES = (
+    GREETING, DIDNT_CATCH, STILL_WORKING, TOO_SLOW, LEFT_PENDING, GUEST_CANNOT_APPROVE, FAILED,
+    CANCELLED, ALREADY_DECIDED, NEW_TASK, "Okay, continuing.",
+)  # fmt: skip
+"""What the bot says word for word: synthesised once per process (voice.phrases)."""
 
 
 @dataclass
@@ -88,6 +101,8 @@ class TurnTiming:
     first_text: float | None = None
     first_audio: float | None = None
     text: str = ""
+    keypad: str = ""
+    """The key pressed, when the turn is a keypad answer rather than speech."""
 
     def as_dict(self) -> dict[str, Any]:
         """The timings in milliseconds relative to the VAD stop."""
@@ -146,7 +161,16 @@ class BatonBridge(FrameProcessor):
         self._offer_run: dict[str, Any] | None = None
         self._approval: dict[str, Any] | None = None
         self._approval_asks = 0
+        self._keypad_approval: dict[str, Any] | None = None
+        """The approval a key press decides (phone calls; it outlives "left pending")."""
         self._current: TurnTiming | None = None
+        self._user_turn_open = False
+        self._caller_speaking = False
+        self._unclaimed: list[str] = []
+        self.backchannels: list[str] = []
+        """What the caller said over the bot that was only a backchannel (never a turn)."""
+        self.answers: Speculation[Reading] = Speculation()
+        """The reading of a yes/no answer, started when the caller pauses."""
         self._turns: asyncio.Queue[tuple[str, int, TurnTiming]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._closed = False
@@ -166,6 +190,12 @@ class BatonBridge(FrameProcessor):
             await self.push_frame(frame, direction)
             return
         if isinstance(frame, UserStartedSpeakingFrame | InterruptionFrame):
+            self._user_turn_open = True
+            for text in self._unclaimed:
+                await self._heard_words(text)
+            self._unclaimed.clear()
+            # The caller goes on: a reading of their words so far is void.
+            self.answers.abandon()
             self.epoch += 1
             if self._current is None:
                 self._current = TurnTiming()
@@ -173,13 +203,31 @@ class BatonBridge(FrameProcessor):
                 # The caller went on talking: what they said joins this turn.
                 await self.cancel_task(self._grace)
                 self._grace = None
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            self._caller_speaking = True
+        elif isinstance(frame, SegmentTranscribedFrame) and not self._user_turn_open:
+            # Words that started no turn (a backchannel over the bot): never part of one.
+            self.backchannels.extend(self._unclaimed)
+            self._unclaimed.clear()
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._caller_speaking = False
             self._timing().vad_stopped = time.monotonic()
-        elif isinstance(frame, TranscriptionFrame) and direction == FrameDirection.DOWNSTREAM:
-            if frame.text.strip():
-                self._heard.append(frame.text.strip())
-                self._timing().transcribed = time.monotonic()
+        elif isinstance(frame, InputDTMFFrame):
+            digit = str(frame.button.value)
+            if self._keypad_approval is not None and digit in KEYPAD_ANSWERS:
+                await self._turns.put(("", self.epoch, TurnTiming(keypad=digit)))
+        elif (
+            isinstance(frame, TranscriptionFrame)
+            and direction == FrameDirection.DOWNSTREAM
+            and frame.text.strip()
+        ):
+            if self._user_turn_open:
+                await self._heard_words(frame.text.strip())
+            else:
+                # Whether these words start a turn is decided next (voice.backchannels).
+                self._unclaimed.append(frame.text.strip())
         elif isinstance(frame, UserStoppedSpeakingFrame):
+            self._user_turn_open = False
             self._timing().turn_ended = time.monotonic()
             self._held.extend(self._heard)
             self._heard.clear()
@@ -188,6 +236,32 @@ class BatonBridge(FrameProcessor):
             else:
                 self._grace = self.create_task(self._release_after_grace(), name="answer-grace")
         await self.push_frame(frame, direction)
+
+    async def _heard_words(self, text: str) -> None:
+        self._heard.append(text)
+        self._timing().transcribed = time.monotonic()
+        # A transcript comes after the VAD heard silence: read the answer now, not after the
+        # turn-end wait and the grace (used only if the turn ends with exactly these words).
+        words = " ".join([*self._held, *self._heard]).strip()
+        reader = self._answer_reader(words)
+        if reader is not None and not self._caller_speaking:
+            self.answers.start(words, reader)
+
+    def _answer_reader(self, text: str) -> Callable[[], Awaitable[Reading]] | None:
+        """How the open question reads an answer, or None when no question is open."""
+        if self.mode == "resume_offer":
+            return lambda: judge_answer(RESUME_QUESTION, text)
+        approval = self._approval
+        if self.mode == "approval" and approval is not None:
+            return lambda: judge_answer(approval_question(approval), text, self._model(approval))
+        return None
+
+    async def _read_answer(self, text: str) -> Reading:
+        """The reading of a finished answer turn (from the speculation when it read these
+        exact words)."""
+        reader = self._answer_reader(text)
+        assert reader is not None
+        return await self.answers.result(text, reader)
 
     async def _release_after_grace(self) -> None:
         await asyncio.sleep(ANSWER_GRACE_SECONDS)
@@ -302,10 +376,10 @@ class BatonBridge(FrameProcessor):
 
     async def _answer_resume_offer(self, text: str, epoch: int, timing: TurnTiming) -> None:
         offer = self._offer_run
+        assert offer is not None
+        answer = (await self._read_answer(text)).answer  # read while the offer is the question
         self._offer_run = None
         self.mode = "idle"
-        assert offer is not None
-        answer = await classify_answer("Continue the open task?", text)
         if answer == "no":
             await self._say(NEW_TASK, epoch, timing)
             return
@@ -326,6 +400,9 @@ class BatonBridge(FrameProcessor):
     # ----- turns ---------------------------------------------------------------------------
 
     async def _handle_turn(self, text: str, epoch: int, timing: TurnTiming) -> None:
+        if timing.keypad:
+            await self._answer_keypad(timing.keypad, epoch, timing)
+            return
         if not text:
             if self.mode == "approval":
                 await self._approval_unclear(epoch, timing)
@@ -383,25 +460,31 @@ class BatonBridge(FrameProcessor):
     async def _wait(
         self, after_seq: int, epoch: int, timing: TurnTiming | None
     ) -> dict[str, Any] | None:
-        """Poll the store until the attached run settles after ``after_seq``; None on timeout."""
+        """Wait until the attached run settles after ``after_seq``; None on timeout.
+
+        The run-change notifier wakes the call when the run's events commit (no polling).
+        """
+        assert self.call.run_id is not None
         started = time.monotonic()
         deadline = started + self.services.settings.voice_run_wait_secs
-        nudged = False
-        while True:
-            run = await asyncio.to_thread(self._run)
-            if run["status"] in SETTLED and int(run["last_event_seq"]) > after_seq:
-                if timing is not None:
-                    timing.settled = time.monotonic()
-                return run
-            now = time.monotonic()
-            if now > deadline:
-                await asyncio.to_thread(self._handoff, "run_slower_than_call")
-                await self._say(TOO_SLOW, epoch, timing)
-                return None
-            if not nudged and now - started > STILL_WORKING_AFTER:
-                nudged = True
-                await self._say(STILL_WORKING, epoch, None)
-            await asyncio.sleep(POLL_SECONDS)
+        nudge_at: float | None = started + STILL_WORKING_AFTER
+        # Subscribing may wait for the database watcher to start: not on the event loop.
+        with await asyncio.to_thread(self.store.watch, [self.call.run_id]) as changes:
+            while True:
+                run = await asyncio.to_thread(self._run)
+                if run["status"] in SETTLED and int(run["last_event_seq"]) > after_seq:
+                    if timing is not None:
+                        timing.settled = time.monotonic()
+                    return run
+                now = time.monotonic()
+                if now >= deadline:
+                    await asyncio.to_thread(self._handoff, "run_slower_than_call")
+                    await self._say(TOO_SLOW, epoch, timing)
+                    return None
+                if nudge_at is not None and now >= nudge_at:
+                    nudge_at = None
+                    await self._say(STILL_WORKING, epoch, None)
+                await changes.changed(min(deadline, nudge_at or deadline) - now)
 
     async def _outcome(self, run: dict[str, Any], epoch: int, timing: TurnTiming | None) -> None:
         """Say what the run did (unless the caller has spoken since: the store keeps it)."""
@@ -455,18 +538,46 @@ class BatonBridge(FrameProcessor):
             return
         self._approval = approval
         self._approval_asks = 0
+        self._keypad_approval = approval if self.call.channel == "phone" else None
         self.mode = "approval"
         await self._ask(approval_question(approval), epoch, timing)
 
     async def _answer_approval(self, text: str, epoch: int, timing: TurnTiming) -> None:
         approval = self._approval
         assert approval is not None
-        answer = await classify_answer(approval_question(approval), text, self._model(approval))
-        if answer == "unclear":
+        reading = await self._read_answer(text)
+        if reading.question is not None:
+            # A question about the action: answer it from the stored arguments, ask again.
+            details = pending_details(approval, reading.question)
+            await self._approval_unclear(epoch, timing, lead=details)
+            return
+        if reading.answer == "unclear":
             await self._approval_unclear(epoch, timing)
             return
+        method = reading.decided_by or DecidedBy.LEXICON
+        await self._decide(approval, reading.answer == "yes", text, method, epoch, timing)
+
+    async def _answer_keypad(self, digit: str, epoch: int, timing: TurnTiming) -> None:
+        """A key pressed on the phone decides the approval it was offered for."""
+        approval = self._keypad_approval
+        if approval is None:
+            return
+        approve = KEYPAD_ANSWERS[digit] == "yes"
+        await self._decide(approval, approve, f"dtmf:{digit}", DecidedBy.DTMF, epoch, timing)
+
+    async def _decide(
+        self,
+        approval: dict[str, Any],
+        approve: bool,
+        evidence: str,
+        method: DecidedBy,
+        epoch: int,
+        timing: TurnTiming,
+    ) -> None:
         self.mode = "idle"
         self._approval = None
+        self._keypad_approval = None
+        self.call.run_id = approval["run_id"]
         timing.submitted = time.monotonic()
         try:
             run = await asyncio.to_thread(
@@ -475,10 +586,11 @@ class BatonBridge(FrameProcessor):
                 self.call.user_id,
                 approval["run_id"],
                 approval["approval_id"],
-                answer == "yes",
+                approve,
                 None,
                 "voice",
-                text,
+                evidence,
+                method.value,
             )
         except Conflict:
             # Decided meanwhile (web view, another call): the store's answer stands.
@@ -498,17 +610,22 @@ class BatonBridge(FrameProcessor):
         c = self.call
         return agent_classifier(build(), c.tenant_id, c.user_id, approval["run_id"])
 
-    async def _approval_unclear(self, epoch: int, timing: TurnTiming) -> None:
+    async def _approval_unclear(self, epoch: int, timing: TurnTiming, lead: str = "") -> None:
+        """Ask once more (after ``lead``, an answer to the caller's question), or leave it."""
         approval = self._approval
         assert approval is not None
         self._approval_asks += 1
         if self._approval_asks < MAX_APPROVAL_ASKS:
-            await self._ask(reask_question(approval), epoch, timing)
+            if lead:
+                question = f"{lead} {approval_question(approval)}"
+            else:
+                question = reask_question(approval, keypad=self._keypad_approval is not None)
+            await self._ask(question, epoch, timing)
             return
         self.mode = "idle"
         await asyncio.to_thread(self._handoff, "approval_answer_unclear")
         self._approval = None
-        await self._say(LEFT_PENDING, epoch, timing)
+        await self._say(f"{lead} {LEFT_PENDING}".strip(), epoch, timing)
 
     def _handoff(self, reason: str) -> None:
         """Ask the handoff surface to take over what the call could not finish."""

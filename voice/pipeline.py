@@ -21,7 +21,7 @@ from pipecat.transports.base_transport import BaseTransport
 from pipecat.turns.user_turn_processor import UserTurnProcessor
 from pipecat.workers.runner import WorkerRunner
 
-from voice.bridge import BatonBridge, CallMetrics
+from voice.bridge import FIXED_PHRASES, BatonBridge, CallMetrics
 from voice.services import VoiceServices
 from voice.session import CallSession
 
@@ -55,9 +55,10 @@ def call_processors(
     call: CallSession, services: VoiceServices, metrics: CallMetrics
 ) -> list[FrameProcessor]:
     """The processors between a transport's input and output, for one call."""
+    services.phrases.add_fixed(FIXED_PHRASES)
     return [
         VADProcessor(vad_analyzer=services.new_vad()),
-        services.new_stt(),
+        services.new_stt(services.caller_contact_names(call.tenant_id, call.user_id)),
         UserTurnProcessor(
             user_turn_strategies=services.new_turn_strategies(),
             user_turn_stop_timeout=USER_TURN_STOP_TIMEOUT,

@@ -10,6 +10,7 @@ from pipecat.pipeline.worker import PipelineWorker
 
 from core.config import Settings
 from core.runtime import get_runtime
+from voice.bridge import FIXED_PHRASES
 from voice.services import VoiceServices, load_voice_services
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ class VoiceRuntime:
         # The scripted agent has no classification task; any model-backed agent does.
         classifier = None if self.settings.agent == "scripted" else runtime.agent_factory
         services = load_voice_services(self.settings, runtime.engine, classifier_agent=classifier)
+        services.phrases.add_fixed(FIXED_PHRASES)
+        services.phrases.warm(services.piper)
         log.info("voice models loaded in %s", services.load_seconds)
         return services
 

@@ -7,9 +7,11 @@ per-stream state: VAD and turn buffers, resamplers, audio contexts).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,19 +26,23 @@ from pipecat.frames.frames import ErrorFrame, Frame
 from pipecat.services.piper.tts import PiperTTSService
 from pipecat.services.tts_service import TTSService
 from pipecat.services.whisper.stt import WhisperSTTService
-from pipecat.turns.user_start import (
-    TranscriptionUserTurnStartStrategy,
-    VADUserTurnStartStrategy,
-)
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from piper import PiperVoice
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.config import Settings
+from core.contacts.service import list_contacts
+from core.inference import Priority, inference_queue
 from core.runs.service import RunStore
 from models.contract import Agent
 from models.weights import piper_voice, silero_vad, smart_turn, whisper_dir
+from voice.backchannels import BargeInStart
+from voice.phrases import PhraseCache
+from voice.stt_bias import WhisperBias, whisper_bias
 from voice.turns import SegmentTranscribedFrame, SilenceTurnStop, SmartTurnStop
+
+log = logging.getLogger(__name__)
 
 PIPER_VOICE_NAME = "en_US-joe-medium"
 TURN_STRATEGIES = ("silence", "smart_turn")
@@ -76,11 +82,22 @@ class GreedyWhisper:
 class SharedWhisperSTTService(WhisperSTTService):
     """pipecat's Whisper STT service over a model loaded once per process."""
 
-    def __init__(self, *, model: GreedyWhisper, model_name: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        model: GreedyWhisper,
+        model_name: str,
+        bias: WhisperBias | None = None,
+        **kwargs: Any,
+    ) -> None:
         self._shared_model = model
+        bias = bias or WhisperBias()
         super().__init__(
             settings=WhisperSTTService.Settings(
-                model=model_name, no_speech_prob=NO_SPEECH_THRESHOLD
+                model=model_name,
+                no_speech_prob=NO_SPEECH_THRESHOLD,
+                initial_prompt=bias.initial_prompt,
+                hotwords=bias.hotwords,
             ),
             **kwargs,
         )
@@ -89,9 +106,15 @@ class SharedWhisperSTTService(WhisperSTTService):
         self._model = self._shared_model  # type: ignore[assignment]
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
-        """Transcribe one segment, then mark it done (see :mod:`voice.turns`)."""
+        """Transcribe one segment, then mark it done (see :mod:`voice.turns`).
+
+        The decode waits for a turn slot of the process's inference queue, ahead of
+        background work.
+        """
         try:
-            async for frame in super().run_stt(audio):
+            async with inference_queue().slot_async(Priority.TURN):
+                frames = [frame async for frame in super().run_stt(audio)]
+            for frame in frames:
                 yield frame
         except Exception as exc:  # a failed segment must still count as finished
             yield ErrorFrame(f"transcription failed: {exc}")
@@ -101,7 +124,9 @@ class SharedWhisperSTTService(WhisperSTTService):
 class SharedPiperTTSService(PiperTTSService):
     """pipecat's Piper TTS service over a voice loaded once per process."""
 
-    def __init__(self, *, voice: PiperVoice, **kwargs: Any) -> None:
+    def __init__(
+        self, *, voice: PiperVoice, phrases: PhraseCache | None = None, **kwargs: Any
+    ) -> None:
         # PiperTTSService.__init__ loads (or downloads) the voice; the shared one is used instead.
         TTSService.__init__(
             self,
@@ -115,6 +140,42 @@ class SharedPiperTTSService(PiperTTSService):
             **kwargs,
         )
         self._voice = voice
+        self._phrases = phrases or PhraseCache()
+
+    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
+        """Speak ``text``: a fixed phrase from the cache, anything else synthesised chunk by
+        chunk (each chunk in a turn slot of the inference queue, so a long reply never holds
+        up another call's transcription for more than one sentence)."""
+        cached = self._phrases.get(text)
+        source = _replay(cached) if cached is not None else self._synthesise(text)
+        try:
+            await self.start_tts_usage_metrics(text)
+            async for frame in self._stream_audio_frames_from_iterator(
+                source, in_sample_rate=self._voice.config.sample_rate, context_id=context_id
+            ):
+                await self.stop_ttfb_metrics()
+                yield frame
+        except Exception as exc:
+            yield ErrorFrame(error=f"speech synthesis failed: {exc}")
+        finally:
+            await self.stop_ttfb_metrics()
+
+    async def _synthesise(self, text: str) -> AsyncIterator[bytes]:
+        chunks = iter(self._voice.synthesize(text))
+        done: list[bytes] = []
+        while True:
+            async with inference_queue().slot_async(Priority.TURN):
+                chunk = await asyncio.to_thread(next, chunks, None)
+            if chunk is None:
+                break
+            done.append(chunk.audio_int16_bytes)
+            yield chunk.audio_int16_bytes
+        self._phrases.put(text, done)
+
+
+async def _replay(chunks: tuple[bytes, ...]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
 
 
 class SharedSileroVADAnalyzer(SileroVADAnalyzer):
@@ -164,6 +225,8 @@ class VoiceServices:
     piper: PiperVoice
     silero: ort.InferenceSession
     smart_turn: ort.InferenceSession | None = None
+    phrases: PhraseCache = field(default_factory=PhraseCache)
+    """Audio of the fixed phrases, synthesised once per process."""
     classifier_agent: Callable[[], Agent] | None = None
     """Builds the agent whose classification task judges answers the lexical path cannot."""
     load_seconds: dict[str, float] = field(default_factory=dict)
@@ -184,17 +247,35 @@ class VoiceServices:
             ),
         )
 
-    def new_stt(self) -> SharedWhisperSTTService:
-        """A Whisper STT service for one call (expects 16 kHz input)."""
-        return SharedWhisperSTTService(model=self.whisper, model_name=self.whisper_name)
+    def new_stt(self, contact_names: Sequence[str] = ()) -> SharedWhisperSTTService:
+        """A Whisper STT service for one call (expects 16 kHz input).
+
+        Recognition is biased (BATON_WHISPER_BIAS) toward the command vocabulary and the
+        caller's ``contact_names``.
+        """
+        bias = whisper_bias(self.settings.whisper_bias, contact_names)
+        return SharedWhisperSTTService(model=self.whisper, model_name=self.whisper_name, bias=bias)
+
+    def caller_contact_names(self, tenant_id: str, user_id: str) -> list[str]:
+        """The names in the caller's address book, to bias recognition toward them.
+
+        Biasing is an aid: a failed lookup is logged and the call is recognised without names.
+        """
+        try:
+            with self.engine.connect() as conn:
+                return [c.name for c in list_contacts(conn, tenant_id, user_id)]
+        except SQLAlchemyError as exc:
+            log.warning("contact names for speech recognition unavailable: %s", exc)
+            return []
 
     def new_tts(self) -> SharedPiperTTSService:
-        """A Piper TTS service for one call."""
-        return SharedPiperTTSService(voice=self.piper)
+        """A Piper TTS service for one call (fixed phrases come from the process's cache)."""
+        return SharedPiperTTSService(voice=self.piper, phrases=self.phrases)
 
     def new_turn_strategies(self) -> UserTurnStrategies:
         """How a call decides that the caller has finished a turn (BATON_VOICE_TURN)."""
-        start = [VADUserTurnStartStrategy(), TranscriptionUserTurnStartStrategy()]
+        # Over the bot's speech only a real barge-in starts a turn (not "uh-huh").
+        start = [BargeInStart(vad_stop_secs=self.settings.voice_vad_stop_secs)]
         if self.settings.voice_turn == "smart_turn":
             if self.smart_turn is None:
                 raise RuntimeError(
@@ -229,12 +310,13 @@ def load_voice_services(
     """Load Whisper, Piper, Silero (and Smart Turn when it is the turn strategy) from local weights.
 
     Raises :class:`models.weights.WeightError` naming the package to install when a weight
-    is missing, and ValueError for a BATON_VOICE_TURN it does not know.
+    is missing, and ValueError for a BATON_VOICE_TURN or BATON_WHISPER_BIAS it does not know.
     """
     if settings.voice_turn not in TURN_STRATEGIES:
         raise ValueError(
             f"BATON_VOICE_TURN={settings.voice_turn!r}: use one of {', '.join(TURN_STRATEGIES)}"
         )
+    whisper_bias(settings.whisper_bias)  # an unknown mode fails at start-up, not on a call
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     folder = whisper_dir(settings.whisper_model, settings.data_dir)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
+from sqlalchemy import Engine
 
 from core.config import Settings
 from models.config import EmbeddedLLMConfig, GatewayConfig, ModelSpec
@@ -119,8 +120,23 @@ def action_classifier() -> ActionClassifier | None:
     return ActionClassifier(embedder.embed)
 
 
-def build_agent(settings: Settings) -> Agent:
-    """The Agent for this process: scripted, or the gateway agent over litellm."""
+def with_command_stage(model: Agent, settings: Settings, engine: Engine | None) -> Agent:
+    """``model`` behind the command layer (BATON_UNDERSTANDING=parser_first), or alone."""
+    if settings.understanding not in ("parser_first", "model_only"):
+        raise ModelConfigError(
+            "BATON_UNDERSTANDING must be 'parser_first' or 'model_only', "
+            f"not {settings.understanding!r}"
+        )
+    if settings.understanding == "model_only" or engine is None:
+        return model
+    from core.understanding.agent import CommandAgent
+
+    return CommandAgent(model, engine, settings)
+
+
+def build_agent(settings: Settings, engine: Engine | None = None) -> Agent:
+    """The Agent for this process: scripted, or the gateway agent over litellm (behind the
+    command layer when an engine is given for its reads)."""
     if settings.agent == "scripted":
         from core.agent.scripted import ScriptedAgent
 
@@ -141,7 +157,7 @@ def build_agent(settings: Settings) -> Agent:
             classifier = action_classifier() if two_stage else None
             agent = GatewayAgent(Gateway(config), classifier=classifier)
             _agents[key] = agent
-        return agent
+        return with_command_stage(agent, settings, engine)
 
 
 def models_cli_context(settings: Settings) -> tuple[GatewayConfig, Path, bool]:

@@ -11,14 +11,20 @@ Write points (each one transaction, fenced by the lease token):
                       row + ToolCallStarted (running_tool), or ApprovalRequested, or
                       RunCompleted / HumanInputRequested, with the checkpoint
   tool result      -> invocation result, ToolCallSucceeded/Failed, checkpoint, next StepStarted
+
+A call the gate refuses only for now (rate limit, paused tool) is not shown to the agent: the
+decision writes a checkpoint whose pending action is that call and ToolCallDeferred with the
+retry time (the run is queued again, and claimed only after that time); the next step
+proposes exactly that call again without asking the agent. Only a final refusal (or one that
+waited BATON_TOOL_MAX_DEFERRALS times, or would outlive the run) reaches the agent.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
@@ -64,6 +70,8 @@ Observer = Callable[[str, str, int], None]
 # Events after the latest checkpoint that the next step must fold into its state. A decision
 # recorded without a checkpoint is the tool call a dead worker left in progress.
 INBOX_TYPES = ["UserMessageReceived", "ApprovalGranted", "ApprovalDenied", "DecisionRecorded"]
+# The pending action of a checkpoint whose tool call waits for the gate (rate limit, breaker).
+DEFERRED_CALL = "deferred_tool_call"
 
 
 def idempotency_key(run_id: str, step: int, tool: str, arguments: dict[str, Any]) -> str:
@@ -78,11 +86,13 @@ class Snapshot:
     run: dict[str, Any]
     state: dict[str, Any]
     inbox: list[dict[str, Any]]
+    # The latest checkpoint's pending action (an approval awaited, a deferred tool call).
+    pending: dict[str, Any] | None = None
 
 
 # Statements built once (compilation is memoised per statement object).
 LOAD_RUN = (
-    select(RUNS, CHECKPOINTS.c.state_json)
+    select(RUNS, CHECKPOINTS.c.state_json, CHECKPOINTS.c.pending_action_json)
     .select_from(
         RUNS.outerjoin(CHECKPOINTS, CHECKPOINTS.c.checkpoint_id == RUNS.c.latest_checkpoint_id)
     )
@@ -143,12 +153,13 @@ class StepRunner:
         with self.reader.connect() as conn:
             run = dict(conn.execute(LOAD_RUN, {"run_id": run_id}).mappings().one())
             state = run.pop("state_json") or _initial_state(run)
+            pending = run.pop("pending_action_json")
             after = int(state.get("event_seq", 0))
             inbox = [
                 dict(r)
                 for r in conn.execute(LOAD_INBOX, {"run_id": run_id, "after": after}).mappings()
             ]
-        return Snapshot(run, state, inbox)
+        return Snapshot(run, state, inbox, pending)
 
     def _write(
         self,
@@ -200,6 +211,8 @@ class StepRunner:
         granted = [e for e in snap.inbox if e["type"] == "ApprovalGranted"]
         if granted:
             return await self._execute_approved(lease, run, state, granted[-1]["data"])
+        if snap.pending is not None and snap.pending.get("type") == DEFERRED_CALL:
+            return await self._retry_deferred(lease, run, state, snap.pending)
         return await self._decide(lease, run, state)
 
     async def _decide(self, lease: Lease, run: dict[str, Any], state: dict[str, Any]) -> bool:
@@ -296,27 +309,33 @@ class StepRunner:
         state: dict[str, Any],
         step: int,
         decision: ToolCallDecision,
-        model_call: dict[str, Any],
+        model_call: dict[str, Any] | None,
         scopes: set[str] | None,
+        deferrals: int = 0,
     ) -> tuple[ToolSpec, dict[str, Any]] | bool | None:
         """Judge a proposed call. Returns (spec, invocation) to execute now, None when it
-        waits for a human, or whether the run goes on to another step without executing."""
+        waits for a human, or whether the run goes on to another step without executing.
+        ``deferrals`` counts the times this same decision already waited (a retry)."""
         run = w.view
         verdict = self.gate.judge(
-            run["tenant_id"], run["user_id"], decision.tool, decision.arguments, scopes
+            run["tenant_id"],
+            run["user_id"],
+            decision.tool,
+            decision.arguments,
+            scopes,
+            call_id=deferred_call_id(run["run_id"], decision.tool, decision.arguments),
         )
-        w.emit(
-            "ToolCallProposed",
-            {
-                "step": step,
-                "tool": decision.tool,
-                "arguments": decision.arguments,
-                "reason": decision.reason,
-                "verdict": verdict.as_event(),
-            },
-        )
+        proposed = {
+            "step": step,
+            "tool": decision.tool,
+            "arguments": decision.arguments,
+            "reason": decision.reason,
+            "verdict": verdict.as_event(),
+        }
+        w.emit("ToolCallProposed", {**proposed, "deferrals": deferrals} if deferrals else proposed)
         if verdict.outcome == "deny":
-            return self._denied(w, state, step, decision.tool, verdict, model_call)
+            call = DeferredCall(decision.tool, decision.arguments, decision.reason, None, deferrals)
+            return self._defer_or_deny(w, state, step, call, verdict, model_call)
         if int(run["tool_calls"] or 0) >= int(run["max_tool_calls"]):
             w.emit("RunFailed", {"reason": f"tool call limit reached ({run['max_tool_calls']})"})
             return False
@@ -361,6 +380,67 @@ class StepRunner:
             )
             return None
         return self.start_invocation(w, step, verdict.spec, decision.arguments, None)
+
+    async def _retry_deferred(
+        self, lease: Lease, run: dict[str, Any], state: dict[str, Any], pending: dict[str, Any]
+    ) -> bool:
+        """Propose again exactly the call that was deferred (never asking the model again)."""
+        call = DeferredCall.from_pending(pending)
+        if call.approval_id is not None:
+            granted = {"approval_id": call.approval_id}
+            return await self._execute_approved(lease, run, state, granted, call.deferrals)
+        step = int(run["current_step"])
+        scopes = self.scopes_for(run["tenant_id"], run["user_id"])
+        decision = ToolCallDecision(tool=call.tool, arguments=call.arguments, reason=call.reason)
+
+        def record(w: RunWriter) -> tuple[ToolSpec, dict[str, Any]] | bool | None:
+            if w.status != S.PLANNING:
+                return False
+            return self._propose_tool(w, state, step, decision, None, scopes, call.deferrals)
+
+        outcome, row = self._write(lease, run, record)
+        if outcome is None:
+            self._boundary(WAITING_FOR_APPROVAL, run["run_id"], step)
+            return False
+        if isinstance(outcome, bool):
+            return outcome
+        spec, invocation = outcome
+        self._boundary(AFTER_DECISION, run["run_id"], step)
+        return await self._execute(lease, row, state, step, spec, invocation, None)
+
+    def _defer_or_deny(
+        self,
+        w: RunWriter,
+        state: dict[str, Any],
+        step: int,
+        call: DeferredCall,
+        verdict: Verdict,
+        model_call: dict[str, Any] | None,
+    ) -> bool:
+        """Put a retryable denial off until the wait the gate named (the run goes back to
+        the queue and keeps the call as its pending action); any other denial, or one that
+        waited too often or would outlive the run, is handed to the agent."""
+        retry_at = w.now + timedelta(seconds=verdict.retry_after_s or 0.0)
+        if (
+            not verdict.retryable
+            or call.deferrals >= get_settings().tool_max_deferrals
+            or retry_at > _aware(w.view["deadline_at"], w.now)
+        ):
+            return self._denied(w, state, step, call.tool, verdict, model_call)
+        waiting = replace(call, deferrals=call.deferrals + 1)
+        write_checkpoint(w, step, state, pending=waiting.as_pending(), model_call=model_call)
+        w.emit(
+            "ToolCallDeferred",
+            {
+                "step": step,
+                "tool": call.tool,
+                "error_type": verdict.error_type,
+                "reason": verdict.reason,
+                "retry_at": retry_at.isoformat(),
+                "deferrals": waiting.deferrals,
+            },
+        )
+        return False
 
     def _denied(
         self,
@@ -567,7 +647,12 @@ class StepRunner:
         return await self._execute(lease, run, state, step, spec, invocation, None)
 
     async def _execute_approved(
-        self, lease: Lease, run: dict[str, Any], state: dict[str, Any], granted: dict[str, Any]
+        self,
+        lease: Lease,
+        run: dict[str, Any],
+        state: dict[str, Any],
+        granted: dict[str, Any],
+        deferrals: int = 0,
     ) -> bool:
         """Execute exactly the call the person approved (never asking the model again)."""
         step = int(run["current_step"])
@@ -587,22 +672,33 @@ class StepRunner:
         args = approval["arguments_json"]
         scopes = self.scopes_for(run["tenant_id"], run["user_id"])
         verdict = self.gate.judge(
-            run["tenant_id"], run["user_id"], approval["tool_name"], args, scopes, approved=True
+            run["tenant_id"],
+            run["user_id"],
+            approval["tool_name"],
+            args,
+            scopes,
+            approved=True,
+            call_id=deferred_call_id(run["run_id"], approval["tool_name"], args),
         )
 
         def record(w: RunWriter) -> tuple[ToolSpec, dict[str, Any]] | bool:
             if w.status != S.PLANNING:
                 return False
+            proposed = {
+                "step": step,
+                "tool": approval["tool_name"],
+                "arguments": args,
+                "approval_id": approval["approval_id"],
+                "verdict": verdict.as_event(),
+            }
             w.emit(
-                "ToolCallProposed",
-                {
-                    "step": step,
-                    "tool": approval["tool_name"],
-                    "arguments": args,
-                    "approval_id": approval["approval_id"],
-                    "verdict": verdict.as_event(),
-                },
+                "ToolCallProposed", {**proposed, "deferrals": deferrals} if deferrals else proposed
             )
+            if approval["status"] == "approved" and verdict.outcome == "deny":
+                call = DeferredCall(
+                    approval["tool_name"], args, None, approval["approval_id"], deferrals
+                )
+                return self._defer_or_deny(w, state, step, call, verdict, None)
             if approval["status"] != "approved" or verdict.outcome != "allow":
                 reason = verdict.reason or f"approval is {approval['status']}"
                 denied = Verdict("deny", verdict.spec, verdict.error_type or "not_approved", reason)
@@ -675,10 +771,7 @@ def start_next_step(w: RunWriter) -> bool:
     if step > int(view["max_steps"]):
         w.emit("RunFailed", {"reason": f"step limit reached ({view['max_steps']} steps)"})
         return False
-    deadline: datetime = view["deadline_at"]
-    if deadline.tzinfo is None:
-        deadline = deadline.replace(tzinfo=w.now.tzinfo)
-    if w.now > deadline:
+    if w.now > _aware(view["deadline_at"], w.now):
         w.emit("RunFailed", {"reason": f"wall-clock limit reached ({view['max_wall_seconds']} s)"})
         return False
     w.emit("StepStarted", {"step": step})
@@ -724,6 +817,50 @@ def write_checkpoint(
     return checkpoint_id
 
 
+def _aware(at: datetime, like: datetime) -> datetime:
+    """``at`` with ``like``'s time zone when it was stored without one (SQLite)."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=like.tzinfo)
+
+
+def deferred_call_id(run_id: str, tool: str, arguments: dict[str, Any]) -> str:
+    """The name under which the gate keeps a deferred call's place in line."""
+    return f"{run_id}:{tool}:{hash_json(arguments)[:16]}"
+
+
+@dataclass(frozen=True)
+class DeferredCall:
+    """A tool call that waits for the gate to let it through (the checkpoint's pending
+    action), with the times it already waited."""
+
+    tool: str
+    arguments: dict[str, Any]
+    reason: str | None
+    approval_id: str | None
+    deferrals: int
+
+    def as_pending(self) -> dict[str, Any]:
+        """The checkpoint's pending action."""
+        return {
+            "type": DEFERRED_CALL,
+            "tool": self.tool,
+            "arguments": self.arguments,
+            "reason": self.reason,
+            "approval_id": self.approval_id,
+            "deferrals": self.deferrals,
+        }
+
+    @classmethod
+    def from_pending(cls, pending: dict[str, Any]) -> DeferredCall:
+        """Read back what :meth:`as_pending` wrote."""
+        return cls(
+            tool=str(pending["tool"]),
+            arguments=dict(pending["arguments"]),
+            reason=pending.get("reason"),
+            approval_id=pending.get("approval_id"),
+            deferrals=int(pending.get("deferrals", 0)),
+        )
+
+
 def approval_question(tool: str, arguments: dict[str, Any]) -> str:
     """One clear yes/no question naming the action and its key argument."""
     key_arg = next((str(v) for v in arguments.values() if isinstance(v, str | int | float)), "")
@@ -767,11 +904,14 @@ def _add(state: dict[str, Any], role: str, content: str, name: str | None = None
 
 
 def _decision_event(result: AgentResult) -> dict[str, Any]:
-    return {
+    event = {
         "decision": result.decision.model_dump(),
         "models": [c.model for c in result.calls],
         "cost_usd": sum(c.cost_usd for c in result.calls),
     }
+    if result.understanding is not None:
+        event["understanding"] = result.understanding.model_dump(mode="json")
+    return event
 
 
 def _missing_spec(name: str) -> ToolSpec:

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from core.api.errors import ERROR_RESPONSES, BodyLimit, StorableInput, install_error_handlers
-from core.api.routers import memories, runs
+from core.api.routers import contacts, memories, runs
 from core.config import Settings, get_settings
 from core.plugins import setup_app, setup_process
 from core.runtime import get_runtime
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None, run_workers: bool = False) -> F
     app.add_middleware(BodyLimit, limit=s.max_request_bytes)  # outermost: bounds what is read
     app.include_router(runs.router)
     app.include_router(memories.router)
+    app.include_router(contacts.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -12,6 +12,7 @@ from core.runs.service import RunStore
 from core.runtime import Runtime, get_runtime
 
 bearer = HTTPBearer(auto_error=False, description="An API key from `baton keys create`")
+API_KEY = "api_key"
 
 
 def runtime_dep() -> Runtime:
@@ -27,15 +28,21 @@ def identity_dep(
     rt: RuntimeDep,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Identity:
-    """The caller, from a Bearer API key or a session another surface established."""
+    """The caller, from a Bearer API key or a session another surface established.
+
+    Which one authenticated is kept on the request (:func:`authenticated_by`): a surface's
+    session may be narrower than its user, and only the credential in use may widen it.
+    """
     if creds is not None:
         ident = verify_key(rt.engine, creds.credentials)
         if ident is not None:
+            request.state.authenticated_by = API_KEY
             return ident
         raise HTTPException(401, "invalid or revoked API key", {"WWW-Authenticate": "Bearer"})
     for resolver in request.app.state.identity_resolvers:
         ident = resolver(request)
         if ident is not None:
+            request.state.authenticated_by = getattr(resolver, "__qualname__", repr(resolver))
             return ident
     raise HTTPException(
         401, "missing API key (Authorization: Bearer ...)", {"WWW-Authenticate": "Bearer"}
@@ -43,6 +50,12 @@ def identity_dep(
 
 
 IdentityDep = Annotated[Identity, Depends(identity_dep)]
+
+
+def authenticated_by(request: Request) -> str | None:
+    """What authenticated ``request``: API_KEY, a resolver's name, or None (nothing yet)."""
+    credential: str | None = getattr(request.state, "authenticated_by", None)
+    return credential
 
 
 def store_dep(rt: RuntimeDep) -> RunStore:

@@ -108,6 +108,10 @@ class RunOut(BaseModel):
     failure_reason: str | None
     pending_approval_id: str | None
     pending_approval: ApprovalOut | None = None
+    not_before: datetime | None = Field(
+        default=None,
+        description="A tool call waits for its rate limit or paused tool until then (queued)",
+    )
     parent_run_id: str | None
     created_at: datetime
     updated_at: datetime

@@ -19,6 +19,7 @@ from rich.markup import escape
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from core.cli.client import Client, fail, run_path
+from core.cli.contacts import contacts_app
 from core.cli.memories import memories_app
 from core.config import get_settings
 from core.errors import BatonError
@@ -63,6 +64,7 @@ app = _Cli(no_args_is_help=True, add_completion=False, help="Baton: runs that ou
 keys_app = typer.Typer(no_args_is_help=True, help="API keys (and push keys).")
 app.add_typer(keys_app, name="keys")
 app.add_typer(memories_app, name="memories")
+app.add_typer(contacts_app, name="contacts")
 out = Console(soft_wrap=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON")]
 TERMINAL = {"completed", "failed", "cancelled"}

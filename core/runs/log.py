@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from core.ids import utcnow
+from core.runs.events import EventType
+from core.runs.events import event_type as event_type_of
 from core.runs.projection import PROJECTED, View, apply_event, target_status
 from core.runs.states import check_transition
 from core.store.tables import Run, RunEvent
@@ -29,6 +31,7 @@ MUTABLE = (
     "tool_calls",
     "latest_checkpoint_id",
     "pending_approval_id",
+    "not_before",
     "result",
     "failure_reason",
     "meta",
@@ -141,20 +144,24 @@ class RunWriter:
         """The run's status including events not yet flushed."""
         return str(self.view["status"])
 
-    def emit(self, event_type: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Append one event; raises IllegalTransition (writing nothing) if it is not allowed."""
+    def emit(
+        self, event_type: EventType | str, data: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Append one event; raises IllegalTransition (writing nothing) if it is not allowed,
+        and UnknownEventType for a type that is not in :class:`~core.runs.events.EventType`."""
+        kind = event_type_of(event_type)
         data = data or {}
-        target = target_status(self.view, event_type) if self.view.get("status") else None
+        target = target_status(self.view, kind) if self.view.get("status") else None
         if target is not None and self.view.get("status") and target.value != self.view["status"]:
             check_transition(self.view["status"], target.value)
         seq = int(self.view.get("last_event_seq") or 0) + 1
-        self.view = apply_event(self.view, event_type, data, seq, self.now)
+        self.view = apply_event(self.view, kind, data, seq, self.now)
         event = {
             "run_id": self.view["run_id"],
             "tenant_id": self.view["tenant_id"],
             "user_id": self.view["user_id"],
             "seq": seq,
-            "type": event_type,
+            "type": kind.value,
             "data": data,
             "created_at": self.now,
         }

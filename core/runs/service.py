@@ -7,6 +7,7 @@ the same transaction (see :mod:`core.runs.log`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from core.config import Settings, get_settings
 from core.errors import Conflict, InvalidInput, NotFound, TooLarge
 from core.ids import hash_json, new_id, utcnow
 from core.runs.log import EVENTS, RUNS, RunWriter, insert_run
+from core.runs.notify import Subscription, run_changes
 from core.runs.projection import rebuild
 from core.runs.states import TERMINAL, IllegalTransition, RunStatus
 from core.store.scoped import scoped_row
@@ -38,6 +40,13 @@ class RunStore:
         self.settings = settings or get_settings()
 
     # ----- reads -------------------------------------------------------------------------
+
+    def watch(self, run_ids: Iterable[str]) -> Subscription:
+        """Wake-ups when these runs change, in this process or another (a context manager).
+
+        Subscribe first, then read: a change committed after the subscription always wakes it.
+        """
+        return run_changes().subscribe(run_ids, engine=self.engine)
 
     def get_run(self, tenant_id: str, user_id: str, run_id: str) -> dict[str, Any]:
         """The run view; NotFound unless it belongs to this tenant and user."""
@@ -246,7 +255,6 @@ class RunStore:
             if pending:
                 self._set_approval(conn, pending, "superseded", user_id, channel, text)
                 w.emit("ApprovalSuperseded", {"approval_id": pending})
-                w.view["pending_approval_id"] = None
             w.emit("UserMessageReceived", {"text": text, "channel": channel})
             w.flush()
             return dict(w.view)
@@ -319,8 +327,12 @@ class RunStore:
         edited_arguments: dict[str, Any] | None = None,
         channel: str = "api",
         evidence: str | None = None,
+        method: str | None = None,
     ) -> dict[str, Any]:
         """Approve or deny the run's pending approval (edited arguments make a new approval).
+
+        ``method`` says how a surface read the decision (a spoken answer's lexicon, fuzzy or
+        model path, a keypad press); it is kept in the decision event.
 
         An approval is for one run, one user and one decision: a second decision, another
         run's or user's approval, or an approval of a cancelled run is refused.
@@ -346,6 +358,7 @@ class RunStore:
                         "tool": row["tool_name"],
                         "channel": channel,
                         "evidence": evidence,
+                        **({"method": method} if method else {}),
                     },
                 )
             elif edited_arguments is not None and edited_arguments != row["arguments_json"]:
@@ -382,6 +395,7 @@ class RunStore:
                         "tool": row["tool_name"],
                         "edited": True,
                         "channel": channel,
+                        **({"method": method} if method else {}),
                     },
                 )
             else:
@@ -393,6 +407,7 @@ class RunStore:
                         "tool": row["tool_name"],
                         "channel": channel,
                         "evidence": evidence,
+                        **({"method": method} if method else {}),
                     },
                 )
             w.flush()

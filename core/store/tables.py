@@ -76,6 +76,8 @@ class Run(SQLModel, table=True):
     deadline_at: datetime
     latest_checkpoint_id: str | None = Field(default=None, max_length=40)
     pending_approval_id: str | None = Field(default=None, max_length=40)
+    # A deferred tool call (rate limit, paused tool) is retried from then; claims wait for it.
+    not_before: datetime | None = None
     result: str | None = Field(default=None, sa_column=Column(Text))
     failure_reason: str | None = Field(default=None, sa_column=Column(Text))
     parent_run_id: str | None = Field(default=None, max_length=40)

@@ -2,10 +2,11 @@
 
 The step asks :meth:`ToolGate.judge` before anything is recorded as started, and
 :meth:`ToolGate.execute` to run an allowed call. The order of the checks is fixed: the tool
-exists → arguments match its schema → the user holds its scopes → the tenant's token bucket
-for it has a token → its circuit breaker lets calls through → the approval policy. Each
-check's outcome is kept in the :class:`Verdict` so the step can put every decision, allowed
-or denied, into the run's events.
+exists → arguments match its schema → the user holds its scopes → the tenant's and the user's
+token buckets for it have a token → its circuit breaker lets calls through → the approval
+policy. Each check's outcome is kept in the :class:`Verdict` so the step can put every
+decision, allowed or denied, into the run's events. A retryable denial (rate limit, paused
+tool) names the wait after which the same call may go.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import jsonschema
 from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_exponential_jitter
 
 from core.ids import hash_json
+from core.tools.guards import Limit
 from core.tools.registry import ToolRegistry, UnknownTool
 from core.tools.spec import INFRA_ERRORS, Idempotency, ToolContext, ToolError, ToolResult, ToolSpec
 
@@ -37,6 +39,8 @@ class Verdict:
     checks: list[str] = field(default_factory=list)
     retryable: bool = False
     details: dict[str, Any] = field(default_factory=dict)
+    # A retryable denial: seconds until the same call may be let through.
+    retry_after_s: float | None = None
 
     def as_event(self) -> dict[str, Any]:
         """The verdict as event data: what was decided, why, and which checks passed."""
@@ -112,11 +116,14 @@ class ToolGate:
         arguments: dict[str, Any],
         scopes: set[str] | None = None,
         approved: bool = False,
+        call_id: str | None = None,
     ) -> Verdict:
         """Run the checks that come before execution, in order; the first failure denies.
 
         ``approved`` says that the step holds a granted approval for exactly this call; the
         step checks the approval row (tool, arguments hash, run, user, unused) before passing it.
+        ``call_id`` names a call that will be proposed again after a retryable denial: the
+        rate limiter then keeps its place in line (see :class:`~core.tools.guards.RateLimiter`).
         """
         checks: list[str] = []
         details: dict[str, Any] = {
@@ -127,9 +134,14 @@ class ToolGate:
         }
 
         def deny(
-            spec: ToolSpec | None, error_type: str, reason: str, retryable: bool = False
+            spec: ToolSpec | None, error_type: str, reason: str, retry_after_s: float | None = None
         ) -> Verdict:
-            return Verdict("deny", spec, error_type, reason, checks, retryable, details)
+            retryable = retry_after_s is not None
+            if retryable:
+                details["retry_after_s"] = round(float(retry_after_s or 0.0), 3)
+            return Verdict(
+                "deny", spec, error_type, reason, checks, retryable, details, retry_after_s
+            )
 
         try:
             spec = self.registry.get(tool)
@@ -151,12 +163,21 @@ class ToolGate:
         checks.append("permitted")
 
         guards = self.registry.guards
-        ok, left, wait = guards.rate.take(tenant_id, tool, spec.rate_per_minute, spec.rate_burst)
-        details["rate_tokens_left"] = round(left, 2)
-        if not ok:
-            details["retry_after_s"] = round(wait, 2)
+        rate = guards.rate.take(
+            tenant_id,
+            user_id,
+            tool,
+            _limit(spec.rate_per_minute, spec.rate_burst, guards.rate.tenant_limit),
+            _limit(spec.user_rate_per_minute, spec.user_rate_burst, guards.rate.user_limit),
+            reservation=call_id,
+        )
+        details["rate_tokens_left"] = round(rate.tokens_left, 2)
+        if not rate.allowed:
             return deny(
-                spec, "rate_limited", f"'{tool}' is rate limited; retry in {wait:.1f} s", True
+                spec,
+                "rate_limited",
+                f"'{tool}' is rate limited; retry in {rate.wait_s:.1f} s",
+                rate.wait_s,
             )
         checks.append("rate_ok")
 
@@ -165,14 +186,14 @@ class ToolGate:
         waits_for_human = needs and not approved
         if waits_for_human:
             # Do not spend the half-open trial on a call that may never be approved.
-            allowed, state = guards.breakers.peek(tool)
+            allowed, state, pause = guards.breakers.peek(tool)
         else:
             call_key = f"{tenant_id}:{user_id}:{details['arguments_hash']}"
-            allowed, state, _ = guards.breakers.allow(tool, call_key)
+            allowed, state, pause = guards.breakers.allow(tool, call_key)
         details["breaker"] = state
         if not allowed:
             return deny(
-                spec, "circuit_open", f"'{tool}' is failing repeatedly; it is paused for now", True
+                spec, "circuit_open", f"'{tool}' is failing repeatedly; it is paused for now", pause
             )
         checks.append(f"breaker_{state}")
 
@@ -261,6 +282,14 @@ class ToolGate:
                 )
         result.message = result.message[:MAX_MESSAGE_CHARS]
         return result
+
+
+def _limit(per_minute: float | None, burst: int | None, default: Limit) -> Limit:
+    """A tool's own bucket shape, each part falling back to the configured default."""
+    return Limit(
+        per_minute if per_minute is not None else default.per_minute,
+        burst if burst is not None else default.burst,
+    )
 
 
 def _jsonable(value: Any) -> Any:

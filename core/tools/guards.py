@@ -1,7 +1,8 @@
 """Rate limits and circuit breakers: the gate's protection of tools and of their upstreams.
 
-Both are per process (a worker or an API process): a token bucket per tool and tenant and a
-breaker per tool. The clock is injectable so behaviour over time is tested without sleeping.
+Both are per process (a worker or an API process): token buckets per tool and tenant and per
+tool and user, and a breaker per tool. The clock is injectable so behaviour over time is
+tested without sleeping.
 """
 
 from __future__ import annotations
@@ -14,40 +15,125 @@ from dataclasses import dataclass
 Clock = Callable[[], float]
 
 
+@dataclass(frozen=True)
+class Limit:
+    """A token bucket's shape: ``burst`` calls at once, refilled at ``per_minute``."""
+
+    per_minute: float
+    burst: int
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    """The outcome of taking a token: allowed now, or the seconds until the call may go."""
+
+    allowed: bool
+    tokens_left: float
+    wait_s: float = 0.0
+
+
 @dataclass
 class _Bucket:
     tokens: float
     updated: float
 
 
-class RateLimiter:
-    """Token buckets keyed by (tenant, tool): ``burst`` calls at once, refilled at a steady rate."""
+@dataclass(frozen=True)
+class _Reservation:
+    ready: float
+    expires: float
 
-    def __init__(self, per_minute: float = 120.0, burst: int = 30, clock: Clock = time.monotonic):
-        self.per_minute = per_minute
-        self.burst = burst
+
+# A call that comes back this much before its reservation is ready still takes it: the step's
+# wall clock and this process's monotonic clock do not tick in lockstep.
+EARLY_TOLERANCE_S = 0.05
+# A reservation whose caller has not come back this long after it was ready is given up.
+RESERVATION_GRACE_S = 120.0
+
+
+class RateLimiter:
+    """Token buckets per (tenant, tool) and per (tenant, user, tool); a call needs a token
+    from both, so one busy user cannot use up the tenant's calls and a tenant with many
+    users is limited as a whole.
+
+    A caller that will come back (the step defers a refused call and retries it) names its
+    call with ``reservation``: a refused call then reserves its tokens, and is told the wait
+    until they are its own. Waiting calls are served in order rather than racing for each new
+    token, so the wait a refusal names is the wait the call really has.
+    """
+
+    def __init__(
+        self,
+        per_minute: float = 1200.0,
+        burst: int = 300,
+        clock: Clock = time.monotonic,
+        user_per_minute: float = 120.0,
+        user_burst: int = 30,
+    ):
+        self.tenant_limit = Limit(per_minute, burst)
+        self.user_limit = Limit(user_per_minute, user_burst)
         self.clock = clock
-        self._buckets: dict[tuple[str, str], _Bucket] = {}
+        self._buckets: dict[tuple[str, ...], _Bucket] = {}
+        self._reserved: dict[str, _Reservation] = {}
         self._lock = threading.Lock()
 
     def take(
-        self, tenant_id: str, tool: str, per_minute: float | None = None, burst: int | None = None
-    ) -> tuple[bool, float, float]:
-        """Take one token. Returns (allowed, tokens left, seconds until the next token)."""
-        rate = (per_minute if per_minute is not None else self.per_minute) / 60.0
-        capacity = float(burst if burst is not None else self.burst)
+        self,
+        tenant_id: str,
+        user_id: str,
+        tool: str,
+        tenant_limit: Limit | None = None,
+        user_limit: Limit | None = None,
+        reservation: str | None = None,
+    ) -> RateDecision:
+        """Take one token from the tenant's and the user's bucket for ``tool``."""
+        limits = [
+            ((tenant_id, tool), tenant_limit or self.tenant_limit),
+            ((tenant_id, user_id, tool), user_limit or self.user_limit),
+        ]
         now = self.clock()
         with self._lock:
-            b = self._buckets.get((tenant_id, tool))
-            if b is None:
-                b = self._buckets[(tenant_id, tool)] = _Bucket(capacity, now)
-            b.tokens = min(capacity, b.tokens + (now - b.updated) * rate)
-            b.updated = now
-            if b.tokens >= 1.0:
-                b.tokens -= 1.0
-                return True, b.tokens, 0.0
-            wait = (1.0 - b.tokens) / rate if rate > 0 else float("inf")
-            return False, b.tokens, wait
+            buckets = [(self._refilled(key, limit, now), limit) for key, limit in limits]
+            left = min(b.tokens for b, _ in buckets)
+            held = self._reserved.get(reservation or "")
+            if reservation is not None and held is not None:
+                if now + EARLY_TOLERANCE_S >= held.ready:
+                    del self._reserved[reservation]
+                    return RateDecision(True, max(0.0, left))
+                return RateDecision(False, left, held.ready - now)
+            if all(b.tokens >= 1.0 for b, _ in buckets):
+                for b, _ in buckets:
+                    b.tokens -= 1.0
+                return RateDecision(True, left - 1.0)
+            wait = max(_wait(b.tokens, limit) for b, limit in buckets)
+            if reservation is not None and wait != float("inf"):
+                for b, _ in buckets:
+                    b.tokens -= 1.0
+                self._forget_stale(now)
+                self._reserved[reservation] = _Reservation(
+                    now + wait, now + wait + RESERVATION_GRACE_S
+                )
+            return RateDecision(False, left, wait)
+
+    def _refilled(self, key: tuple[str, ...], limit: Limit, now: float) -> _Bucket:
+        b = self._buckets.get(key)
+        if b is None:
+            b = self._buckets[key] = _Bucket(float(limit.burst), now)
+        b.tokens = min(float(limit.burst), b.tokens + (now - b.updated) * limit.per_minute / 60)
+        b.updated = now
+        return b
+
+    def _forget_stale(self, now: float) -> None:
+        for key in [k for k, r in self._reserved.items() if r.expires < now]:
+            del self._reserved[key]
+
+
+def _wait(tokens: float, limit: Limit) -> float:
+    """Seconds until a bucket holding ``tokens`` has a whole token."""
+    if tokens >= 1.0:
+        return 0.0
+    rate = limit.per_minute / 60
+    return (1.0 - tokens) / rate if rate > 0 else float("inf")
 
 
 @dataclass
@@ -80,13 +166,14 @@ class CircuitBreakers:
         with self._lock:
             return self._breakers.get(tool, _Breaker()).state
 
-    def peek(self, tool: str) -> tuple[bool, str]:
-        """Whether ``tool`` would take a call now, without using up a half-open trial."""
+    def peek(self, tool: str) -> tuple[bool, str, float]:
+        """Whether ``tool`` would take a call now, without using up a half-open trial:
+        (allowed, state, seconds until a trial)."""
         now = self.clock()
         with self._lock:
             b = self._breakers.get(tool, _Breaker())
-            blocked = b.state == "open" and b.opened_at + self.cooldown_s > now
-            return not blocked, b.state
+            left = b.opened_at + self.cooldown_s - now if b.state == "open" else 0.0
+            return left <= 0, b.state, max(0.0, left)
 
     def allow(self, tool: str, call_key: str | None = None) -> tuple[bool, str, float]:
         """Whether a call may go to ``tool`` now: (allowed, state, seconds until a trial).
@@ -133,11 +220,15 @@ class Guards:
 
     def __init__(
         self,
-        rate_per_minute: float = 120.0,
-        rate_burst: int = 30,
+        rate_per_minute: float = 1200.0,
+        rate_burst: int = 300,
         breaker_failures: int = 5,
         breaker_cooldown_s: float = 30.0,
         clock: Clock = time.monotonic,
+        user_rate_per_minute: float = 120.0,
+        user_rate_burst: int = 30,
     ) -> None:
-        self.rate = RateLimiter(rate_per_minute, rate_burst, clock)
+        self.rate = RateLimiter(
+            rate_per_minute, rate_burst, clock, user_rate_per_minute, user_rate_burst
+        )
         self.breakers = CircuitBreakers(breaker_failures, breaker_cooldown_s, clock)

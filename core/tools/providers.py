@@ -49,6 +49,8 @@ def build_registry(settings: Settings) -> ToolRegistry:
     guards = Guards(
         rate_per_minute=settings.tool_rate_per_minute,
         rate_burst=settings.tool_rate_burst,
+        user_rate_per_minute=settings.tool_user_rate_per_minute,
+        user_rate_burst=settings.tool_user_rate_burst,
         breaker_failures=settings.tool_breaker_failures,
         breaker_cooldown_s=settings.tool_breaker_cooldown_seconds,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from enum import IntEnum, StrEnum
 from functools import cached_property
 from typing import Any
@@ -121,9 +122,12 @@ class ToolSpec:
     approval_required: bool | None = None  # None: decided by risk level and tenant policy
     compensate: ToolFn | None = None
     source: str = "builtin"
-    # Token bucket per tenant; None takes the gate's defaults (BATON_TOOL_RATE_*).
+    # Token buckets per tenant and per user; None takes the defaults (BATON_TOOL_RATE_*,
+    # BATON_TOOL_USER_RATE_*).
     rate_per_minute: float | None = None
     rate_burst: int | None = None
+    user_rate_per_minute: float | None = None
+    user_rate_burst: int | None = None
     # The one yes/no question a person hears before an approved call runs (None: generic).
     confirm: Callable[[dict[str, Any]], str] | None = None
 
@@ -156,10 +160,29 @@ class ToolSpec:
         }
 
 
+# Formats the gate enforces: what the tools themselves parse (Python's ISO 8601 readers), so a
+# value that passes the gate is one the tool can read ("start": "Caleb's Calendar" cannot).
+FORMATS = jsonschema.FormatChecker(formats=())
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _is_datetime(value: object) -> bool:
+    if isinstance(value, str):
+        datetime.fromisoformat(value)
+    return True
+
+
+@FORMATS.checks("date", raises=ValueError)
+def _is_date(value: object) -> bool:
+    if isinstance(value, str):
+        date.fromisoformat(value)
+    return True
+
+
 def _validator(schema: dict[str, Any]) -> Validator:
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
-    return cls(schema)
+    return cls(schema, format_checker=FORMATS)
 
 
 class ToolCallRequest(BaseModel):

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine, func, or_, select, update
 
 from core.ids import utcnow
 from core.runs.log import RUNS, RunWriter
 from core.runs.states import IN_FLIGHT, RunStatus
+from core.store.db import reader
 
 CLAIMABLE = [RunStatus.QUEUED.value, *(s.value for s in IN_FLIGHT)]
 
@@ -31,14 +33,19 @@ class Lease:
     took_over: bool
 
 
-def claim(engine: Engine, owner: str, ttl_s: float) -> Lease | None:
-    """Lease the oldest runnable run (queued, or in flight under an expired lease)."""
+def claim(engine: Engine, owner: str, ttl_s: float, run_id: str | None = None) -> Lease | None:
+    """Lease the oldest runnable run (queued, or in flight under an expired lease), leaving
+    a run with a deferred tool call alone until its ``not_before``.
+
+    With ``run_id``, lease that run only if it is runnable (a change announced to this
+    process: a caller waits for it).
+    """
     now = utcnow()
     stmt = (
         select(RUNS.c.run_id, RUNS.c.status, RUNS.c.lease_owner)
         .where(
-            RUNS.c.status.in_(CLAIMABLE),
-            or_(RUNS.c.lease_expires_at.is_(None), RUNS.c.lease_expires_at < now),
+            *_runnable(now),
+            *([RUNS.c.run_id == run_id] if run_id is not None else []),
         )
         .order_by(RUNS.c.updated_at)
         .limit(1)
@@ -57,6 +64,47 @@ def claim(engine: Engine, owner: str, ttl_s: float) -> Lease | None:
         writer.set_lease(owner, token, now + timedelta(seconds=ttl_s))
         writer.flush()
         return Lease(row.run_id, token, owner, took_over)
+
+
+def _runnable(now: datetime) -> tuple[Any, ...]:
+    """Where a claimable run is: queued or in flight, under no live lease, not deferred."""
+    return (
+        RUNS.c.status.in_(CLAIMABLE),
+        or_(RUNS.c.lease_expires_at.is_(None), RUNS.c.lease_expires_at < now),
+        # A run whose tool call was deferred waits until the time the gate named.
+        or_(RUNS.c.not_before.is_(None), RUNS.c.not_before <= now),
+    )
+
+
+def runnable_exists(engine: Engine) -> bool:
+    """Whether some run could be claimed now: a read that takes no write lock (SQLite)."""
+    stmt = select(RUNS.c.run_id).where(*_runnable(utcnow())).limit(1)
+    with reader(engine).connect() as conn:
+        return conn.execute(stmt).first() is not None
+
+
+def next_takeover_at(engine: Engine) -> datetime | None:
+    """When the earliest lease on a runnable run expires (a crashed worker's run is free then)."""
+    stmt = select(func.min(RUNS.c.lease_expires_at)).where(
+        RUNS.c.status.in_(CLAIMABLE), RUNS.c.lease_expires_at.is_not(None)
+    )
+    with reader(engine).connect() as conn:
+        at: datetime | None = conn.execute(stmt).scalar()
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at
+
+
+def next_retry_at(engine: Engine) -> datetime | None:
+    """When the earliest deferred tool call of a queued run may be retried."""
+    stmt = select(func.min(RUNS.c.not_before)).where(
+        RUNS.c.status == RunStatus.QUEUED.value, RUNS.c.not_before.is_not(None)
+    )
+    with reader(engine).connect() as conn:
+        at: datetime | None = conn.execute(stmt).scalar()
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at
 
 
 def renew(engine: Engine, lease: Lease, ttl_s: float) -> bool:

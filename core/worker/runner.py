@@ -4,6 +4,11 @@ Each slot is a thread with its own event loop (database calls block, model and t
 async). A slot keeps its lease while it works on a run and renews it in the background; it
 gives the run back after the run stops being runnable or after ``max_steps_per_claim`` steps so
 one long run cannot starve the others.
+
+An idle slot does not poll: it sleeps until the run-change notifier (:mod:`core.runs.notify`)
+announces new or resumable work, or until a lease on a runnable run expires (a crashed
+worker's run), whichever comes first; ``poll_s`` only bounds that sleep. A run announced to
+the process (a caller's new turn) is claimed by id at once, before older work.
 """
 
 from __future__ import annotations
@@ -20,10 +25,20 @@ from sqlalchemy import Engine
 
 from core.agent.step import ApprovalReused, IdempotencyConflict, Observer, StepRunner
 from core.auth.keys import user_scopes
+from core.ids import utcnow
 from core.runs.log import LeaseLost, RunWriter
+from core.runs.notify import Subscription, run_changes
 from core.runs.states import IllegalTransition
 from core.tools.gate import ToolGate
-from core.worker.leases import Lease, claim, release, renew
+from core.worker.leases import (
+    Lease,
+    claim,
+    next_retry_at,
+    next_takeover_at,
+    release,
+    renew,
+    runnable_exists,
+)
 from models.contract import Agent
 
 log = logging.getLogger(__name__)
@@ -39,7 +54,7 @@ class Worker:
         gate: ToolGate,
         concurrency: int = 1,
         lease_ttl_s: float = 30.0,
-        poll_s: float = 0.2,
+        poll_s: float = 2.0,
         observer: Observer | None = None,
         max_steps_per_claim: int = 100,
         housekeeping: Sequence[Callable[[], object]] = (),
@@ -58,6 +73,7 @@ class Worker:
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._subs: list[Subscription] = []
         self.steps_done = 0
 
     def start(self) -> None:
@@ -87,6 +103,8 @@ class Worker:
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the slots to finish their current step and wait for them."""
         self._stop.set()
+        for sub in list(self._subs):
+            sub.fire(None)
         for t in self._threads:
             t.join(timeout)
         self._threads.clear()
@@ -112,16 +130,42 @@ class Worker:
             observer=self.observer,
             scopes_for=lambda tenant, user: user_scopes(self.engine, tenant, user),
         )
-        while not self._stop.is_set():
+        with run_changes().subscribe(work=True, engine=self.engine) as work:
+            self._subs.append(work)
             try:
-                lease = await asyncio.to_thread(claim, self.engine, owner, self.lease_ttl_s)
-            except Exception:
-                log.exception("claiming a run failed")
-                lease = None
-            if lease is None:
-                await asyncio.sleep(self.poll_s)
-                continue
-            await self.work_on(runner, lease)
+                while not self._stop.is_set():
+                    try:
+                        lease = await asyncio.to_thread(self._claim_next, owner, work)
+                    except Exception:
+                        log.exception("claiming a run failed")
+                        lease = None
+                    if lease is None:
+                        await work.changed(await asyncio.to_thread(self._idle_wait))
+                        continue
+                    await self.work_on(runner, lease)
+            finally:
+                self._subs.remove(work)
+
+    def _claim_next(self, owner: str, work: Subscription) -> Lease | None:
+        # Runs announced to this process first (newest first: a caller is waiting on it),
+        # then the oldest runnable run.
+        while work.hints:
+            lease = claim(self.engine, owner, self.lease_ttl_s, run_id=work.hints.pop())
+            if lease is not None:
+                return lease
+        # Most wake-ups find nothing to do (another slot got there first, or the database
+        # changed elsewhere): look before taking the write lock a claim needs on SQLite.
+        if not runnable_exists(self.engine):
+            return None
+        return claim(self.engine, owner, self.lease_ttl_s)
+
+    def _idle_wait(self) -> float:
+        """How long an idle slot sleeps unless woken: until a lease may be taken over or a
+        deferred tool call may be retried."""
+        due = [at for at in (next_takeover_at(self.engine), next_retry_at(self.engine)) if at]
+        if not due:
+            return self.poll_s
+        return min(self.poll_s, max(0.0, (min(due) - utcnow()).total_seconds()) + 0.01)
 
     async def work_on(self, runner: StepRunner, lease: Lease) -> None:
         """Execute steps of one leased run while it stays runnable, renewing the lease."""

@@ -30,6 +30,7 @@ from handoff.web.render import render_artifact
 from handoff.web.session import (
     clear_session_cookie,
     issue_session,
+    run_limit,
     session_claims,
     set_session_cookie,
     signer,
@@ -70,6 +71,12 @@ def home() -> FileResponse:
 @pages.get("/runs/{run_id}")
 def run_page(run_id: str) -> FileResponse:
     """One run: status, timeline, artifacts, approvals and the ways to continue it."""
+    return _shell()
+
+
+@pages.get("/contacts")
+def contacts_page() -> FileResponse:
+    """The user's address book (read from the core /contacts API)."""
     return _shell()
 
 
@@ -190,14 +197,6 @@ def me(request: Request, rt: RuntimeDep) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- reads
 
 
-def _run_limit(request: Request) -> tuple[str, ...] | None:
-    """The runs a deep-link session is limited to; None for API keys and full sign-ins."""
-    if request.headers.get("authorization"):
-        return None
-    claims = session_claims(request)
-    return claims.runs if claims is not None else None
-
-
 def _store(rt: Any) -> RunStore:
     return RunStore(rt.engine, rt.settings)
 
@@ -205,7 +204,7 @@ def _store(rt: Any) -> RunStore:
 @api.get("/runs")
 def runs(request: Request, who: IdentityDep, rt: RuntimeDep) -> list[dict[str, Any]]:
     """The user's runs, newest first (a deep-link session sees the runs it was sent)."""
-    limit = _run_limit(request)
+    limit = run_limit(request)
     rows = _store(rt).list_runs(who.tenant_id, who.user_id, limit=100)
     if limit is not None:
         rows = [r for r in rows if r["run_id"] in limit]
@@ -269,7 +268,7 @@ def run_view(run_id: str, request: Request, who: IdentityDep, rt: RuntimeDep) ->
         except (FileNotFoundError, ArtifactCorrupted) as exc:
             item.update(html=None, error=f"the stored content is unavailable: {exc}")
         artifacts.append(item)
-    limit = _run_limit(request)
+    limit = run_limit(request)
     children = [
         _run_summary(r)
         for r in store.list_runs(who.tenant_id, who.user_id, limit=200)
@@ -362,7 +361,7 @@ def follow_up(
     )
     response = JSONResponse(jsonable_encoder(_run_summary(run)), status_code=201)
     claims = session_claims(request)
-    if claims is not None and claims.runs is not None and not request.headers.get("authorization"):
+    if claims is not None and claims.runs is not None and run_limit(request) is not None:
         token = issue_session(
             rt.settings,
             claims.tenant_id,

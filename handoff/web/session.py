@@ -16,6 +16,7 @@ from pathlib import Path
 from fastapi import HTTPException, Request, Response
 from sqlalchemy import Engine, select
 
+from core.api.deps import API_KEY, authenticated_by
 from core.auth.keys import KEYS, USERS, Identity
 from core.config import Settings
 from core.runtime import get_runtime
@@ -146,14 +147,20 @@ def session_identity(request: Request) -> Identity | None:
     return Identity(claims.tenant_id, claims.user_id, scopes)
 
 
+def run_limit(request: Request) -> tuple[str, ...] | None:
+    """The runs this request may see; None when it may see every run of its user.
+
+    Only an API key that authenticated this very request lifts a deep-link session's limit;
+    any other Authorization header (a proxy's basic auth, a broken key) leaves it in force.
+    """
+    if authenticated_by(request) == API_KEY:
+        return None
+    claims = session_claims(request)
+    return claims.runs if claims is not None else None
+
+
 def ensure_run_allowed(request: Request, run_id: str | None) -> None:
     """404 when a run-limited web session asks about a run outside its limit."""
-    claims = session_claims(request)
-    if request.headers.get("authorization"):
-        return  # an API key covers all of its user's runs
-    if (
-        claims is not None
-        and claims.runs is not None
-        and (run_id is None or not claims.allows_run(run_id))
-    ):
+    limit = run_limit(request)
+    if limit is not None and (run_id is None or run_id not in limit):
         raise HTTPException(404, "not found")

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import Column, Integer, MetaData, String, Table, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -24,6 +29,7 @@ SIDE_EFFECTS = Table(
     side_effects_meta,
     Column("idempotency_key", String(200), primary_key=True),
     Column("run_id", String(40)),
+    Column("step", Integer),
     Column("value", Integer),
 )
 
@@ -39,7 +45,12 @@ async def bump(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     with ctx.engine.begin() as conn:
         conn.execute(
             dialect_insert(SIDE_EFFECTS)
-            .values(idempotency_key=ctx.idempotency_key, run_id=ctx.run_id, value=args["n"])
+            .values(
+                idempotency_key=ctx.idempotency_key,
+                run_id=ctx.run_id,
+                step=ctx.step,
+                value=args["n"],
+            )
             .on_conflict_do_nothing()
         )
     return {"bumped": args["n"]}
@@ -59,19 +70,23 @@ def bump_spec(risk: RiskLevel = RiskLevel.LOCAL_WRITE) -> ToolSpec:
         },
         risk_level=risk,
         idempotency=Idempotency.KEYED,
-        # a busy test, not abuse: keep the per-tenant rate limit out of the way
+        # a busy test, not abuse: keep the rate limits out of the way
         rate_per_minute=60_000,
         rate_burst=10_000,
+        user_rate_per_minute=60_000,
+        user_rate_burst=10_000,
     )
 
 
 def side_effects(engine: Any, run_id: str) -> list[int]:
-    """Values the tool wrote for a run, one per executed call."""
+    """Values the tool wrote for a run, one per executed call, in the order of the steps."""
     with engine.connect() as conn:
         return [
             r[0]
             for r in conn.execute(
-                select(SIDE_EFFECTS.c.value).where(SIDE_EFFECTS.c.run_id == run_id)
+                select(SIDE_EFFECTS.c.value)
+                .where(SIDE_EFFECTS.c.run_id == run_id)
+                .order_by(SIDE_EFFECTS.c.step)
             )
         ]
 
@@ -116,3 +131,34 @@ def count(engine: Any, sql: str, **params: Any) -> int:
     """A scalar count from raw SQL."""
     with engine.connect() as conn:
         return int(conn.execute(text(sql), params).scalar_one())
+
+
+BATON = str(Path(sys.executable).parent / "baton")
+LISTENING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
+
+
+def start_serve(
+    env: dict[str, str], log: Path, *args: str, timeout: float = 60
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start ``baton serve`` on a loopback port the OS picks (BATON_PORT=0) with its output in
+    ``log``; returns the process and its port once ``/healthz`` answers."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [BATON, "serve", *args], env={**env, "BATON_PORT": "0"}, stdout=out, stderr=out
+        )
+    deadline = time.monotonic() + timeout
+    port = 0
+    while True:
+        if not port:
+            found = LISTENING.search(log.read_text(errors="replace"))
+            port = int(found.group(1)) if found else 0
+        try:
+            if port and httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                return proc, port
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait(10)
+            raise AssertionError(f"baton serve did not start: {log.read_text()[-3000:]}")
+        time.sleep(0.1)

@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -47,7 +46,14 @@ from core.runtime import Runtime, set_runtime
 from core.store.db import make_engine
 from core.tools.spec import RiskLevel
 from tests.core.api_harness import api, auth
-from tests.core.helpers import bump_spec, count, drive, ensure_side_effects, gate_with
+from tests.core.helpers import (
+    bump_spec,
+    count,
+    drive,
+    ensure_side_effects,
+    gate_with,
+    start_serve,
+)
 
 BATON = str(Path(sys.executable).parent / "baton")
 
@@ -57,12 +63,6 @@ APPROVE_SCRIPT = [
 ]
 STORED = ("runs", "run_events", "approvals", "tool_invocations", "checkpoints", "api_keys")
 JSON = {"Content-Type": "application/json"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def fingerprint(engine) -> str:
@@ -206,8 +206,12 @@ def test_every_operation_answers_within_its_schema(fuzz_target):
 def test_stateful_sequences_stay_within_the_schema(fuzz_target):
     """Chains of calls along the links Schemathesis infers (create a run, then act on it)."""
     schema, headers, _ids = fuzz_target
+    # The address book's links (list, then delete an entry of the list) draw differently as
+    # contacts accumulate across examples, which Hypothesis rejects as a flaky strategy; its
+    # operations are fuzzed one by one above.
+    chained = schema.exclude(path_regex="^/contacts")
 
-    class Machine(schema.as_state_machine()):  # type: ignore[misc]
+    class Machine(chained.as_state_machine()):  # type: ignore[misc]
         def before_call(self, case: Any) -> None:
             case.headers = {**(case.headers or {}), **headers}
             if case.operation.path.endswith("/events"):
@@ -462,16 +466,13 @@ def test_phone_webhook_answers_well_formed_twiml_for_a_garbled_caller_id(sqlite_
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    """`baton serve` on SQLite and a free loopback port, with a key for acme/alice."""
+    """`baton serve` on SQLite and a loopback port the OS picked, with a key for acme/alice."""
     home = tmp_path_factory.mktemp("live")
-    port = free_port()
     env = {
         **os.environ,
         "BATON_DATA_DIR": str(home / "data"),
         "BATON_AGENT": "scripted",
         "BATON_PLUGINS": "none",
-        "BATON_PORT": str(port),
-        "BATON_URL": f"http://127.0.0.1:{port}",
     }
     for name in ("BATON_API_KEY", "BATON_DATABASE_URL"):
         env.pop(name, None)
@@ -480,25 +481,13 @@ def live(tmp_path_factory):
         env=env, capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     env["BATON_API_KEY"] = json.loads(made.stdout)["key"]
-    log = (home / "serve.log").open("wb")
-    proc = subprocess.Popen([BATON, "serve", "--no-workers"], env=env, stdout=log, stderr=log)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{env['BATON_URL']}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError((home / "serve.log").read_text()[-3000:])
-        time.sleep(0.2)
+    proc, port = start_serve(env, home / "serve.log", "--no-workers")
+    env["BATON_URL"] = f"http://127.0.0.1:{port}"
     try:
         yield env, port, home / "serve.log"
     finally:
         proc.terminate()
         proc.wait(20)
-        log.close()
 
 
 def raw(port: int, request: bytes, half_close: bool = False) -> bytes:
@@ -589,18 +578,18 @@ def not_baton(tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_bad_input_gets_a_message_never_a_traceback(live, not_baton, tmp_path):
+def test_cli_bad_input_gets_a_message_never_a_traceback(live, not_baton, tmp_path, closed_port):
     env, _port, _log = live
     rid = httpx.post(
         f"{env['BATON_URL']}/runs",
         json={"goal": "say [/x] and [bold]"},
         headers={"Authorization": f"Bearer {env['BATON_API_KEY']}"},
     ).json()["run_id"]
-    closed = f"http://127.0.0.1:{free_port()}"
+    closed = f"http://127.0.0.1:{closed_port}"
     a_file = tmp_path / "a-file"
     a_file.write_text("")
     create = ("keys", "create", "--tenant", "a", "--user", "b")
-    no_db = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/x"
+    no_db = f"postgresql+psycopg://nobody@127.0.0.1:{closed_port}/x"
     # fmt: off
     cases: list[tuple[tuple[str, ...], dict[str, str], int, str]] = [
         (("status", "run_nope"), {}, 1, "no run 'run_nope'"),

@@ -4,55 +4,29 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
-BATON = str(Path(sys.executable).parent / "baton")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.core.helpers import BATON, start_serve
 
 
 @pytest.fixture
 def server(tmp_path, database_url):
-    port = free_port()
     env = {
         **os.environ,
         "BATON_DATA_DIR": str(tmp_path / "data"),
         "BATON_DATABASE_URL": database_url,
         "BATON_AGENT": "scripted",
         "BATON_PLUGINS": "none",
-        "BATON_PORT": str(port),
-        "BATON_URL": f"http://127.0.0.1:{port}",
         "BATON_WORKER_POLL_SECONDS": "0.05",
         "BATON_TOOL_APPROVAL_POLICY": json.dumps({"acme": {"require": ["notes_save"]}}),
     }
     env.pop("BATON_API_KEY", None)
-    proc = subprocess.Popen(
-        [BATON, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(
-                f"baton serve did not start: {proc.stderr.read().decode()[-3000:]}"  # type: ignore[union-attr]
-            )
-        time.sleep(0.2)
+    proc, port = start_serve(env, tmp_path / "serve.log")
+    env["BATON_URL"] = f"http://127.0.0.1:{port}"
     try:
         yield env
     finally:

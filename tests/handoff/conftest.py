@@ -9,6 +9,7 @@ from typing import Any
 import firebase_admin
 import pytest
 import requests
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from firebase_admin import messaging
 from sqlalchemy import Engine
@@ -178,3 +179,13 @@ def api_key(runtime: Runtime) -> str:
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+def app_routes(app: Any, prefixes: tuple[str, ...]) -> list[tuple[str, APIRoute]]:
+    """(method, route) for every HTTP route of ``app`` under one of ``prefixes``."""
+    found: list[tuple[str, APIRoute]] = []
+    for ctx in iter_route_contexts(app.routes):
+        route = ctx.original_route
+        if isinstance(route, APIRoute) and route.path.startswith(prefixes):
+            found.extend((method, route) for method in sorted(route.methods or ()))
+    return found

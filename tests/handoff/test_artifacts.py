@@ -25,7 +25,9 @@ REPORT = b"# Flights\n\n| city | price |\n|---|---|\n| Oslo | 120 |\n"
 def _events(engine, run_id, kind="ArtifactCreated"):
     with engine.connect() as conn:
         rows = conn.execute(
-            select(EVENTS.c.data).where(EVENTS.c.run_id == run_id, EVENTS.c.type == kind)
+            select(EVENTS.c.data)
+            .where(EVENTS.c.run_id == run_id, EVENTS.c.type == kind)
+            .order_by(EVENTS.c.seq)
         )
         return [r[0] for r in rows]
 

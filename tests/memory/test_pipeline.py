@@ -33,7 +33,11 @@ def run_and_process(engine, goal: str, *proposals: dict[str, Any], user: str = "
 
 def memories_of(engine, user: str = "alice") -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        rows = conn.execute(select(MEMORIES).where(MEMORIES.c.user_id == user)).mappings()
+        rows = conn.execute(
+            select(MEMORIES)
+            .where(MEMORIES.c.user_id == user)
+            .order_by(MEMORIES.c.created_at, MEMORIES.c.memory_id)
+        ).mappings()
         return [dict(r) for r in rows]
 
 

@@ -14,6 +14,7 @@ from core.agent.scripted import ScriptedAgent
 from core.memory.controls import forget_last_used, list_memories
 from core.memory.pipeline import process_proposals
 from core.runs.service import RunStore
+from core.runs.states import TERMINAL
 from core.store.tables import Checkpoint
 from core.worker.runner import Worker
 from models.contract import ContextPack
@@ -145,7 +146,11 @@ def test_another_users_preference_never_reaches_the_pack(engine):
             },
         )
         deadline = time.monotonic() + 60
-        while not list_memories(engine, "t1", "bob"):
+        # The memory may be stored before the run records its answer: wait for both.
+        while (
+            not list_memories(engine, "t1", "bob")
+            or store.get_run("t1", "bob", bobs["run_id"])["status"] not in TERMINAL
+        ):
             assert time.monotonic() < deadline
             time.sleep(0.05)
         assert store.get_run("t1", "bob", bobs["run_id"])["status"] == "completed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -24,6 +25,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class _LoopbackSmtp(Controller):
+    """aiosmtpd's controller on a port the OS picks (bound as port 0, read back)."""
+
+    def _trigger_server(self) -> None:
+        assert isinstance(self.server, asyncio.Server)
+        self.port = int(self.server.sockets[0].getsockname()[1])
+        super()._trigger_server()
 
 
 @dataclass
@@ -51,11 +61,10 @@ class Mailbox:
 def smtp() -> Iterator[tuple[str, Mailbox]]:
     """A real aiosmtpd server on loopback; yields (BATON_SMTP_URL, mailbox)."""
     box = Mailbox()
-    port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller = _LoopbackSmtp(box, hostname="127.0.0.1", port=0)
     controller.start()
     try:
-        yield f"smtp://127.0.0.1:{port}", box
+        yield f"smtp://127.0.0.1:{controller.port}", box
     finally:
         controller.stop()
 

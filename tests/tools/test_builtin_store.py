@@ -86,9 +86,12 @@ async def test_a_replayed_booking_returns_the_same_meeting(engine, tmp_path, mak
 async def test_calendar_rejects_bad_times_with_a_clear_error(engine, tmp_path, make_ctx):
     gate = gate_for(tmp_path)
     ctx = make_ctx(engine)
-    bad = await call(gate, "calendar_book_meeting", {"title": "x", "start": "next tuesday"}, ctx)
-    assert (bad.error_type, bad.status) == ("invalid_arguments", "failed")
-    assert "ISO 8601" in bad.message
+    for start in ("next tuesday", "Caleb's Calendar"):
+        verdict = gate.judge(
+            ctx.tenant_id, ctx.user_id, "calendar_book_meeting", {"title": "x", "start": start}
+        )
+        assert (verdict.outcome, verdict.error_type) == ("deny", "invalid_arguments")
+        assert "date-time" in (verdict.reason or "")
     backwards = {"title": "x", "start": f"{DAY}T10:00:00Z", "end": f"{DAY}T09:00:00Z"}
     assert (await call(gate, "calendar_book_meeting", backwards, ctx)).error_type == (
         "invalid_arguments"
@@ -162,7 +165,9 @@ async def test_email_draft_then_send_delivers_one_real_message(engine, tmp_path,
     ).error_type == ("not_found")
 
 
-async def test_email_errors_are_classified_for_the_agent(engine, tmp_path, make_ctx, smtp):
+async def test_email_errors_are_classified_for_the_agent(
+    engine, tmp_path, make_ctx, smtp, closed_port
+):
     url, box = smtp
     box.refuse.add("ghost@example.com")
     gate = gate_for(tmp_path, smtp_url=url)
@@ -176,7 +181,7 @@ async def test_email_errors_are_classified_for_the_agent(engine, tmp_path, make_
     assert injected.error_type == "invalid_arguments"
     assert box.messages == []
 
-    closed = gate_for(tmp_path, smtp_url="smtp://127.0.0.1:9")  # nothing listens there
+    closed = gate_for(tmp_path, smtp_url=f"smtp://127.0.0.1:{closed_port}")
     spec = closed.registry.get("email_send")
     down = await closed.execute(spec, {**msg, "to": ["a@b.co"]}, make_ctx(engine))
     assert (down.error_type, down.retryable, down.attempts) == ("upstream_unavailable", True, 3)
@@ -189,19 +194,19 @@ def test_email_send_is_not_offered_without_an_smtp_server(tmp_path, smtp_url):
     assert "email_send" not in gate.registry
 
 
-def test_risky_tools_phrase_their_own_yes_no_question(tmp_path):
-    gate = gate_for(tmp_path, smtp_url="smtp://127.0.0.1:25")
+def test_risky_tools_phrase_their_own_yes_no_question(tmp_path, closed_port):
+    gate = gate_for(tmp_path, smtp_url=f"smtp://127.0.0.1:{closed_port}")
     book = gate.registry.get("calendar_book_meeting")
     question = book.approval_question(
         {"title": "Budget review", "start": f"{DAY}T10:00:00Z", "attendees": ["sam@example.com"]}
     )
-    assert question == (
-        "Should I book 'Budget review' on Monday 3 March at 10:00 for 30 minutes"
-        " with sam@example.com?"
-    )
+    assert question is not None
+    assert question.startswith("Should I book 'Budget review' ")
+    assert question.endswith(" at 10 AM for 30 minutes with sam@example.com?")
+    assert "Monday, March 3rd" in question
     assert book.approval_question({"title": "x", "start": "soon"}) is None
     send = gate.registry.get("email_send")
     assert send.approval_question({"to": ["a@b.co"], "subject": "Hi", "body": "x"}) == (
-        "Should I send the email 'Hi' to a@b.co?"
+        "Should I send the email 'Hi' to a@b.co saying: x?"
     )
     assert send.approval_question({"draft_id": "drf_1"}) == "Should I send your draft email now?"

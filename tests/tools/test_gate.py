@@ -150,6 +150,44 @@ def test_rate_limit_is_a_token_bucket_per_tool_and_tenant():
     assert gate.judge("acme", "alice", "search", {}).outcome == "deny"
 
 
+def test_rate_limits_hold_per_user_and_per_tenant():
+    clock = FakeClock()
+    gate = gate_of(
+        spec("search"),
+        rate_per_minute=60,
+        rate_burst=3,
+        user_rate_per_minute=60,
+        user_rate_burst=2,
+        clock=clock,
+    )
+    alice = [gate.judge("acme", "alice", "search", {}).outcome for _ in range(3)]
+    assert alice == ["allow", "allow", "deny"]  # alice's own bucket is empty
+    assert gate.judge("acme", "bob", "search", {}).outcome == "allow"  # the tenant's last one
+    carol = gate.judge("acme", "carol", "search", {})
+    assert (carol.error_type, carol.retryable) == ("rate_limited", True)
+    assert carol.retry_after_s == pytest.approx(1.0)
+    assert gate.judge("globex", "dave", "search", {}).outcome == "allow"
+
+
+def test_a_refused_call_that_will_come_back_keeps_its_place_in_line():
+    clock = FakeClock()
+    gate = gate_of(spec("search"), user_rate_per_minute=60, user_rate_burst=1, clock=clock)
+
+    def judge(call_id: str | None) -> tuple[str, float | None]:
+        verdict = gate.judge("acme", "alice", "search", {}, call_id=call_id)
+        return verdict.outcome, verdict.retry_after_s
+
+    assert judge("first") == ("allow", None)
+    assert judge("second") == ("deny", pytest.approx(1.0))
+    assert judge("third") == ("deny", pytest.approx(2.0))  # behind the second
+    clock.now += 1.0
+    assert judge("third") == ("deny", pytest.approx(1.0))  # still its turn in a second
+    assert judge(None)[0] == "deny"  # a newcomer does not jump the line
+    assert judge("second") == ("allow", None)
+    clock.now += 1.0
+    assert judge("third") == ("allow", None)
+
+
 async def test_breaker_opens_after_repeated_failures_and_recovers_after_a_trial(make_ctx):
     clock = FakeClock()
     healthy = {"up": False}

@@ -169,8 +169,8 @@ def test_bad_mcp_configuration_is_a_clear_error(tmp_path):
         registry_for(tmp_path, {"x": {"command": "true", "risk": 1}})
 
 
-def test_an_unreachable_server_contributes_no_tools(tmp_path):
-    registry = registry_for(tmp_path, {"gone": {"url": f"http://127.0.0.1:{free_port()}/mcp"}})
+def test_an_unreachable_server_contributes_no_tools(tmp_path, closed_port):
+    registry = registry_for(tmp_path, {"gone": {"url": f"http://127.0.0.1:{closed_port}/mcp"}})
     try:
         assert not [t for t in registry.all() if t.source == "mcp:gone"]
         assert "notes_search" in registry  # the rest of the registry is intact

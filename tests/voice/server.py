@@ -2,7 +2,8 @@
 
 The app (voice plugin only) runs under uvicorn on a free loopback port with in-process
 workers, like `baton serve`; the agent is scripted (deterministic) unless one is given, and
-the only tool is ``email.send``, risky enough to need a spoken approval.
+the tools are ``email.send`` and ``calendar_book_meeting``, risky enough to need a spoken
+approval.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ STT_RATE = 16000
 CAPITAL_ANSWER = "The capital of France is Paris."
 SENT_ANSWER = "Done. The email to Alice is on its way."
 DENIED_ANSWER = "Okay, I won't send it."
+BOOKED_ANSWER = "Booked."
+NOT_BOOKED_ANSWER = "Okay, I won't book it."
+MEETING = {"title": "Budget review", "start": "2026-12-01T10:00:00", "attendees": ["Bob"]}
 STORY_ANSWER = (
     "Once upon a time a small robot learned to listen carefully to people. "
     "It answered briefly and always asked before doing anything risky."
@@ -67,8 +71,12 @@ def decide(pack: ContextPack) -> dict[str, Any]:
     if last is not None and last.role == "tool":
         result = json.loads(last.content)
         ok = result.get("status") == "succeeded"
+        if "meeting" in pack.goal.lower():
+            return {"type": "respond", "message": BOOKED_ANSWER if ok else NOT_BOOKED_ANSWER}
         return {"type": "respond", "message": SENT_ANSWER if ok else DENIED_ANSWER}
     said = (last.content if last is not None and last.role == "user" else pack.goal).lower()
+    if "meeting" in said:
+        return {"type": "tool_call", "tool": "calendar_book_meeting", "arguments": MEETING}
     if "mail" in said:
         return {
             "type": "tool_call",
@@ -103,7 +111,7 @@ def services_for(models: VoiceServices, settings: Settings, engine: Engine) -> V
 
 
 def approval_gate(outbox: EmailOutbox) -> ToolGate:
-    """One risky tool: sending email needs a human's approval."""
+    """Risky tools: sending email and booking a meeting need a human's approval."""
     spec = ToolSpec(
         name="email.send",
         description="Send an email",
@@ -116,7 +124,23 @@ def approval_gate(outbox: EmailOutbox) -> ToolGate:
         risk_level=RiskLevel.EXTERNAL_SIDE_EFFECT,
         idempotency=Idempotency.KEYED,
     )
-    return ToolGate(ToolRegistry([spec]), approval_min_level=3)
+    meeting = ToolSpec(
+        name="calendar_book_meeting",
+        description="Book a meeting",
+        fn=outbox.send,
+        input_schema={
+            "type": "object",
+            "properties": {
+                "title": {"type": "string"},
+                "start": {"type": "string"},
+                "attendees": {"type": "array", "items": {"type": "string"}},
+            },
+            "required": ["title", "start"],
+        },
+        risk_level=RiskLevel.EXTERNAL_SIDE_EFFECT,
+        idempotency=Idempotency.KEYED,
+    )
+    return ToolGate(ToolRegistry([spec, meeting]), approval_min_level=3)
 
 
 def scripted_agent() -> Agent:
@@ -156,16 +180,20 @@ async def serve_voice(
     tmp_path: Path,
     outbox: EmailOutbox,
     agent_factory: Callable[[], Agent] = scripted_agent,
+    gate: ToolGate | None = None,
     **overrides: Any,
 ) -> AsyncIterator[VoiceServer]:
-    """Start the app with uvicorn on 127.0.0.1 (a free port) and workers; stop them after."""
+    """Start the app with uvicorn on 127.0.0.1 (a free port) and workers; stop them after.
+
+    The tools are ``email.send`` behind an approval unless another ``gate`` is given.
+    """
     import uvicorn
 
     from core.api.app import create_app
 
     settings = voice_settings(tmp_path, engine, **overrides)
-    gate = approval_gate(outbox)
-    set_runtime(Runtime(settings, engine, lambda: gate, agent_factory))
+    tools = gate or approval_gate(outbox)
+    set_runtime(Runtime(settings, engine, lambda: tools, agent_factory))
     app = create_app(settings)
     app.state.voice.install(services_for(models, settings, engine))
     config = uvicorn.Config(
@@ -179,7 +207,7 @@ async def serve_voice(
                 serving.result()
             await asyncio.sleep(0.02)
         port = server.servers[0].sockets[0].getsockname()[1]
-        with running_worker(engine, gate, agent_factory):
+        with running_worker(engine, tools, agent_factory):
             yield VoiceServer(
                 f"http://127.0.0.1:{port}",
                 settings,

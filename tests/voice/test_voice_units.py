@@ -51,8 +51,8 @@ async def test_the_model_is_asked_only_when_the_words_are_unclear() -> None:
         return "yes"
 
     assert await classify_answer("Send it?", "No.", model) == "no"  # type: ignore[arg-type]
-    assert await classify_answer("Send it?", "I reckon that works", model) == "yes"  # type: ignore[arg-type]
-    assert asked == ["I reckon that works"]
+    assert await classify_answer("Send it?", "I reckon so", model) == "yes"  # type: ignore[arg-type]
+    assert asked == ["I reckon so"]
 
     async def broken(question: str, text: str) -> str:
         raise RuntimeError("model down")
@@ -254,11 +254,11 @@ async def test_unclear_words_go_to_the_agents_classification_task() -> None:
         return {"type": "respond", "message": "Yes"}
 
     model = agent_classifier(ScriptedAgent(label), "acme", "ann", "run_1")
-    assert await classify_answer("Should I send it?", "I reckon that works", model) == "yes"
+    assert await classify_answer("Should I send it?", "I reckon so", model) == "yes"
     (pack,) = seen
     assert pack.task_type == "classification"
     assert pack.response_profile["labels"] == ["yes", "no", "unclear"]
-    assert pack.messages[-1].content == "I reckon that works"
+    assert pack.messages[-1].content == "I reckon so"
 
 
 @pytest.mark.parametrize(

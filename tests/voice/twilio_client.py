@@ -221,6 +221,17 @@ class TwilioCall:
             self._speech.append((frame.ljust(FRAME_SAMPLES, b"\xff"), done if last else None))
         return await done
 
+    async def press(self, digit: str) -> float:
+        """Press a key: Twilio's ``dtmf`` message; returns when it was sent."""
+        await self.send(
+            {
+                "event": "dtmf",
+                "streamSid": self.stream_sid,
+                "dtmf": {"track": "inbound_track", "digit": digit},
+            }
+        )
+        return time.monotonic()
+
     async def silence(self, seconds: float) -> None:
         """Let the line carry silence for ``seconds``."""
         await asyncio.sleep(seconds)

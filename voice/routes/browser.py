@@ -17,10 +17,14 @@ from pipecat.transports.smallwebrtc.request_handler import IceCandidate
 from pydantic import BaseModel, Field, model_validator
 
 from core.api.deps import IdentityDep
+from core.api.schemas import ErrorOut
+from core.config import Settings, get_settings
 from voice.transports.webrtc import (
+    HANG_UP_GRACE_SECONDS,
     MAX_CANDIDATES_PER_PATCH,
     MAX_SDP_CHARS,
     BrowserCalls,
+    CallLimits,
     StartCall,
 )
 
@@ -67,9 +71,23 @@ class CandidatesIn(BaseModel):
     candidates: list[CandidateIn] = Field(max_length=MAX_CANDIDATES_PER_PATCH)
 
 
-def install_browser(app: FastAPI, start_call: StartCall, ice_servers: list[str]) -> BrowserCalls:
-    """Serve browser calls on ``app``: mount the router, keep the calls, hang up at shutdown."""
-    calls = BrowserCalls(start_call, ice_servers=ice_servers)
+def install_browser(
+    app: FastAPI,
+    start_call: StartCall,
+    ice_servers: list[str],
+    limits: CallLimits | None = None,
+    hang_up_grace_s: float = HANG_UP_GRACE_SECONDS,
+) -> BrowserCalls:
+    """Serve browser calls on ``app``: mount the router, keep the calls, hang up at shutdown.
+
+    Without ``limits``, the app's settings (or the process's) give them.
+    """
+    if limits is None:
+        settings: Settings = getattr(app.state, "settings", None) or get_settings()
+        limits = CallLimits.from_settings(settings)
+    calls = BrowserCalls(
+        start_call, ice_servers=ice_servers, limits=limits, hang_up_grace_s=hang_up_grace_s
+    )
     app.state.browser_calls = calls
     app.state.browser_ice_servers = ice_servers
     app.include_router(router)
@@ -115,11 +133,18 @@ def call_asset(name: str) -> Response:
     return Response(_asset(name), media_type=media_type)
 
 
-@router.post("/api/offer", response_model=AnswerOut, summary="Start or renegotiate a call")
+@router.post(
+    "/api/offer",
+    response_model=AnswerOut,
+    summary="Start or renegotiate a call",
+    responses={429: {"model": ErrorOut, "description": "Too many browser calls in progress"}},
+)
 async def post_offer(body: OfferIn, caller: IdentityDep, calls: Calls) -> AnswerOut:
     """Answer the browser's SDP offer; the call runs as the signed-in user.
 
-    A malformed offer is a 400 with the reason; another user's ``pc_id`` is a 404.
+    An offer that cannot yield a working call is a 400 with the reason, checked before any
+    call starts; another user's ``pc_id`` is a 404; a new call beyond the caller's or the
+    server's limit of concurrent browser calls is a 429 with which limit was reached.
     """
     answer = await calls.offer(caller, body.sdp, body.type, body.pc_id, body.restart_pc)
     return AnswerOut(**answer)

@@ -29,6 +29,8 @@ from core.runs.states import TERMINAL
 router = APIRouter(prefix="/runs", tags=["runs"])
 TERMINAL_VALUES = {s.value for s in TERMINAL}
 MAX_SEQ = 2**31 - 1  # seq is a 32-bit INTEGER: PostgreSQL refuses a larger parameter for it
+# A quiet stream still notices a client that went away this often.
+DISCONNECT_CHECK_SECONDS = 5.0
 SEQ = re.compile(r"[0-9]{1,10}")  # ASCII digits only: "²".isdigit() is true, int("²") fails
 
 
@@ -181,24 +183,27 @@ async def _stream(
     follow: bool,
 ) -> AsyncIterator[dict[str, Any]]:
     rows, last = first, 0
-    while True:
-        for r in rows:
-            last = r["seq"]
-            payload = {
-                "seq": r["seq"],
-                "type": r["type"],
-                "data": r["data"],
-                "created_at": r["created_at"].isoformat(),
-            }
-            yield {
-                "id": str(r["seq"]),
-                "event": r["type"],
-                "data": json.dumps(payload, default=str),
-            }
-        if not follow or await request.is_disconnected():
-            return
-        run = await asyncio.to_thread(store.get_run, tenant, user, run_id)
-        if run["status"] in TERMINAL_VALUES and run["last_event_seq"] <= last:
-            return
-        await asyncio.sleep(0.2)
-        rows = await asyncio.to_thread(store.events, tenant, user, run_id, last)
+    # Subscribed before the next read, so an event committed in between still wakes us.
+    with await asyncio.to_thread(store.watch, [run_id]) as changes:
+        while True:
+            for r in rows:
+                last = r["seq"]
+                payload = {
+                    "seq": r["seq"],
+                    "type": r["type"],
+                    "data": r["data"],
+                    "created_at": r["created_at"].isoformat(),
+                }
+                yield {
+                    "id": str(r["seq"]),
+                    "event": r["type"],
+                    "data": json.dumps(payload, default=str),
+                }
+            if not follow or await request.is_disconnected():
+                return
+            run = await asyncio.to_thread(store.get_run, tenant, user, run_id)
+            if run["status"] in TERMINAL_VALUES and run["last_event_seq"] <= last:
+                return
+            if run["last_event_seq"] <= last:
+                await changes.changed(DISCONNECT_CHECK_SECONDS)
+            rows = await asyncio.to_thread(store.events, tenant, user, run_id, last)

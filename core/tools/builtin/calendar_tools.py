@@ -1,4 +1,4 @@
-"""Calendar tools: list meetings, find free slots, book (level 3), cancel (level 3).
+"""Calendar tools: list meetings, find free slots, book, cancel and move (level 3).
 
 Meetings live in Baton's own database, per tenant and user. Booking is keyed by the call's
 idempotency key, so a replayed booking returns the meeting the first call made.
@@ -6,24 +6,250 @@ idempotency key, so a replayed booking returns the meeting the first call made.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from core.config import Settings
 from core.ids import new_id, utcnow
+from core.store.tables import User
 from core.tools.builtin.storage import lock_owner, read, write
 from core.tools.builtin.tables import CalendarEvent
 from core.tools.spec import Idempotency, RiskLevel, ToolContext, ToolError, ToolSpec
+from core.understanding.command import Intent
+from core.understanding.grammar import IntentPhrases, phrases
+from core.understanding.speech import spoken_moment
 
 EVENTS = CalendarEvent.__table__  # type: ignore[attr-defined]
+USERS = User.__table__  # type: ignore[attr-defined]
 GRID_MINUTES = 15
 MAX_SEARCH_DAYS = 31
 MAX_MEETING = timedelta(hours=12)
 
-_DATETIME = {"type": "string", "description": "ISO 8601, e.g. 2030-01-07T10:00:00+01:00"}
+_DATETIME = {
+    "type": "string",
+    "format": "date-time",
+    "description": "ISO 8601, e.g. 2030-01-07T10:00:00+01:00",
+}
+_DAY = {"type": "string", "format": "date", "description": "A day, YYYY-MM-DD"}
+
+# What a meeting is called when people speak of one (the grammar's head nouns).
+MEETING = (
+    r"(?:meeting|call|appointment|appt|event|session|sync|catch ?up|chat|1:1|one on one"
+    r"|one-on-one|lunch|coffee|dinner|breakfast|standup|stand-up|review|interview|demo"
+    r"|presentation|workshop|huddle|check-in|check in|retro|retrospective|planning|briefing"
+    r"|conference|catchup|get together|hangout|brunch|drinks|class|lesson|consultation"
+    r"|visit|date|party|booking|reservation|kick ?off|kick-off|offsite|meetup|training"
+    r"|webinar|seminar|haircut|check-?up)s?"
+)
+_LIST_DAY = r"(?:today|tomorrow|tonight|this|next|on|monday|tuesday|wednesday|thursday|friday"
+_LIST_DAY += r"|saturday|sunday|the \d|for the)"
+INTENTS: tuple[IntentPhrases, ...] = (
+    phrases(
+        Intent.CALENDAR_LIST,
+        (r"\bwhat(?:'s| is| s)? (?:on|in) (?:my |the )?(?:calendar|schedule|agenda|diary)\b", 0.95),
+        (r"\bwhat (?:do|did|else do|will) i have\b", 0.9),
+        (r"\bwhat(?: have i got| have i| am i doing|(?:'s| is) happening| are my plans)\b", 0.85),
+        (
+            r"\bwhat(?:'s| is| s| do i have| have i got)? (?:on |for |planned |scheduled |going "
+            rf"on |happening |up )?{_LIST_DAY}",
+            0.8,
+        ),
+        (
+            r"\b(?:read|check|show|list|tell me|give me|go (?:through|over)|look at|open|review|"
+            r"pull up)"
+            r" (?:me )?(?:what's on |what is on )?(?:my |the |all )?(?:calendar|schedule|agenda|"
+            r"diary"
+            r"|meetings|appointments|events|day|week|plans)\b",
+            0.9,
+        ),
+        (
+            r"\b(?:do|have|did) i (?:have|got) (?:any(?:thing)?|a|some|many|other) "
+            rf"?(?:{MEETING}|plans|on|scheduled|booked|planned|else)?\b",
+            0.85,
+        ),
+        (rf"\bany {MEETING}\b", 0.85),
+        (
+            r"\bam i (?:busy|booked)\b|\bis my (?:day|calendar|schedule) (?:busy|full|free|"
+            r"clear)\b",
+            0.85,
+        ),
+        (
+            r"\bwhat(?:'s| is| does)? (?:my |the )?(?:day|morning|afternoon|evening|week|"
+            r"schedule|calendar)"
+            r" (?:look|looking|looks) like\b",
+            0.95,
+        ),
+        (rf"\b(?:what|which|how many) {MEETING}\b", 0.9),
+        (
+            rf"\bwhen(?:'s| is| s) (?:my |the )?(?:next|first|last) {MEETING}\b|\bmy next "
+            rf"{MEETING}\b",
+            0.9,
+        ),
+        (r"\bwhat(?:'s| is) next\b|\bwho am i meeting\b", 0.85),
+        (r"\bhow (?:busy|packed|full|booked) (?:am i|is my (?:day|week|calendar|schedule))\b", 0.9),
+        (r"\bmy (?:calendar|schedule|agenda)\b", 0.75),
+        (
+            r"\b(?:\w+day'?s|tomorrow'?s|today'?s|this week'?s|next week'?s) (?:schedule|"
+            r"calendar|agenda"
+            r"|meetings|plans|appointments)\b",
+            0.9,
+        ),
+        (
+            r"^(?:is there |do i have |have i got )?anything (?:on|for|planned|scheduled|happening"
+            r"|booked|in (?:my |the )?(?:calendar|diary|schedule|agenda))\b",
+            0.85,
+        ),
+    ),
+    phrases(
+        Intent.CALENDAR_FREE,
+        (
+            r"\b(?:find|look for|search for|get|give me|suggest|show me|are there|is there|any|"
+            r"check for)"
+            r" (?:me )?(?:some |a |an |any )?(?:free|open|available|spare) ?(?:time|slots?|"
+            r"spots?|windows?|times|hour"
+            r"|half hour|\d+ minutes?|block|gap)\b",
+            0.95,
+        ),
+        (
+            r"\bwhen (?:am i|are we|is \w+|are \w+(?: and \w+)?|are both of us|are they) (?:both )?"
+            r"(?:free|available|open)\b",
+            0.95,
+        ),
+        (
+            r"\bwhen (?:can|could|should) (?:i|we) (?:meet|get together|fit|squeeze|catch up"
+            r"|talk)\b",
+            0.9,
+        ),
+        (
+            r"\b(?:do i have|have i got|is there|are there|any|find|got) (?:me )?"
+            r"(?:a |an |any |some )?"
+            r"(?:gaps?|openings?|free (?:slots?|time|spots?)|windows?)\b",
+            0.96,
+        ),
+        (r"\b(?:free|open|available|spare) (?:time|slots?|spots?|windows?|times)\b", 0.9),
+        (r"\bam i (?:free|available|open)\b|\bdo i have (?:any )?(?:time|room|space)\b", 0.85),
+        (
+            r"\b(?:find|pick|suggest|propose|get) (?:me )?(?:a |some )?(?:good )?(?:time|slot|"
+            r"spot)s?"
+            r" (?:to meet|for (?:a|the|us|me)|with|when)\b",
+            0.9,
+        ),
+        (
+            r"\bwhen(?:'s| is) (?:a good time|the (?:next|first|earliest) (?:free|open|"
+            r"available))\b",
+            0.9,
+        ),
+        (r"\bwhen (?:am i|are we) not busy\b|\bwhere do i have (?:a )?gap", 0.9),
+        (r"\bis there (?:any |some )?(?:time|room|space)\b", 0.85),
+        (
+            r"\b(?:find|get|suggest|look for|give me) (?:me )?(?:a |an |some )?(?:\d+(?: |"
+            r"-)?(?:minute"
+            r"|min|hour)s? |good |quick |short )?(?:slot|time slot|window|gap|opening)s?\b",
+            0.9,
+        ),
+    ),
+    phrases(
+        Intent.CALENDAR_BOOK,
+        (
+            r"(?<!can't )(?<!cannot )(?<!won't )\b(?:book|schedule|set up|setup|arrange|"
+            r"organi[sz]e|plan|put|add|create|make|"
+            r"pencil in"
+            r"|block(?: out| off)?|reserve|put in|set|get|fix|line up|slot in|throw|calendar)"
+            r" (?:me |us )?(?:in )?(?:a |an |the |some |my |another |our )?(?:new |quick |short |"
+            r"brief |long "
+            r"|\d+(?: |-)?(?:minute|min|hour)s? |half(?: an)? hour |one hour |hour(?: |-)long |"
+            r"team "
+            rf"|follow(?: |-)?up |weekly |(?:\w+ ){{0,2}})?{MEETING}\b",
+            0.95,
+        ),
+        (r"\bput (?:.{1,60} )?(?:on|in|into) (?:my |the )?(?:calendar|schedule|diary)\b", 0.9),
+        (r"\badd (?:.{1,60} )?to (?:my |the )?(?:calendar|schedule|diary)\b", 0.9),
+        (
+            r"\b(?:book|schedule|set up|arrange) (?:me |us )?(?:some )?(?:time|a slot|an hour)? ?"
+            r"(?:with|for me and)\b",
+            0.9,
+        ),
+        # "my schedule" is a noun, not the verb.
+        (
+            r"(?<!my )(?<!the )(?<!your )\b(?:book|schedule) (?:me|us|it|that|this|something)\b",
+            0.85,
+        ),
+        (
+            r"(?<!my )(?<!the )(?<!your )\b(?:book|schedule|set up|arrange|organi[sz]e|plan)"
+            r" (?:a |an |the |some )?(?:[a-z'-]+ ){1,3}with (?!me\b|my\b)\w+",
+            0.85,
+        ),
+        (
+            r"\b(?:i (?:want|need|would like|'d like) to|let's|we should|can we|can i) "
+            r"(?:meet|get together|catch up|sync|talk|have a (?:call|meeting|chat)) with \w+",
+            0.8,
+        ),
+        (r"\bmeet(?:ing)? (?:up )?with \w+ (?:on|at|tomorrow|today|next|this)\b", 0.8),
+    ),
+    phrases(
+        Intent.CALENDAR_CANCEL,
+        (
+            r"\b(?:cancel|delete|remove|drop|call off|scrap|clear|kill|axe|scratch|take off|get "
+            r"rid of)"
+            r" (?:my |the |that |this |our |a |an |tomorrow's |today's "
+            rf")?(?:.{{0,60}}?){MEETING}\b",
+            0.95,
+        ),
+        (
+            r"\b(?:cancel|call off|delete|remove)\b.{0,40}\b(?:with \w+|at \d|on \w+day|tomorrow|"
+            r"today)\b",
+            0.85,
+        ),
+        (
+            r"\bi (?:can't|cannot|won't|will not|can not)(?: be able to)? (?:make|attend|go to|do)"
+            r" (?:it to "
+            r")?(?:the|my|our)"
+            rf"\b.{{0,40}}{MEETING}\b",
+            0.8,
+        ),
+        (r"\b(?:cancel|call off) (?:it|that one|this one)\b", 0.75),
+        (r"\bcancel\b.{0,60}\bfrom my (?:calendar|schedule)\b", 0.95),
+        (
+            r"\b(?:take|remove|delete|clear|drop|wipe) .{1,60} (?:off|from|out of) (?:my |the )?"
+            r"(?:calendar|schedule|diary|agenda)\b",
+            0.95,
+        ),
+        (
+            r"\b(?:cancel|call off|delete|remove|scrap) (?:my|the|our) (?:\d{1,2}(?::\d{2})?"
+            r"(?: ?[ap]\.?m\.?| o'?clock)?|noon)\b",
+            0.9,
+        ),
+    ),
+    phrases(
+        Intent.CALENDAR_MOVE,
+        (
+            r"\b(?:move|reschedule|re-schedule|push|postpone|shift|bump|change|rearrange|delay|"
+            r"bring"
+            r" forward|pull forward|push back|move up|rebook|switch|slide)\b"
+            rf".{{0,60}}{MEETING}\b",
+            0.95,
+        ),
+        (r"\breschedul(?:e|ing)\b", 0.9),
+        (
+            r"\b(?:move|push|shift|bump|postpone|delay|change) (?:my |the |it |that |this "
+            r")?.{0,60}\b"
+            r"(?:to|till|until|by|back)\b.{0,30}\b(?:\d|tomorrow|today|monday|tuesday|wednesday"
+            r"|thursday|friday|next|later|earlier)",
+            0.85,
+        ),
+        (r"\bchange the (?:time|day|date) of\b", 0.95),
+        (r"\b(?:move|push|postpone) (?:it|that)\b", 0.8),
+        (
+            r"\b(?:move|push|shift|bump|postpone|reschedule) (?:my|the|our) (?:\d{1,2}(?::\d{2})?"
+            r"(?: ?[ap]\.?m\.?| o'?clock)?|noon)\b",
+            0.9,
+        ),
+    ),
+)
 
 
 class CalendarTools:
@@ -114,8 +340,26 @@ class CalendarTools:
         limit = int(args.get("limit", 5))
         start, end = self._window(args)
         start = max(start, utcnow())
-        busy = await read(ctx.engine, lambda c: self._booked(c, ctx, start, end))
-        spans = [(_aware(b["start_at"]), _aware(b["end_at"])) for b in busy]
+        others = list(dict.fromkeys(u for u in args.get("attendees", []) if u != ctx.user_id))
+
+        def busy_of_everyone(conn: Connection) -> list[dict[str, Any]]:
+            known = set(
+                conn.execute(
+                    select(USERS.c.user_id).where(
+                        USERS.c.tenant_id == ctx.tenant_id, USERS.c.user_id.in_(others)
+                    )
+                ).scalars()
+            )
+            missing = [u for u in others if u not in known]
+            if missing:
+                raise ToolError("invalid_arguments", f"not on your team: {', '.join(missing)}")
+            rows = self._booked(conn, ctx, start, end)
+            for user in others:
+                rows += self._booked(conn, replace(ctx, user_id=user), start, end)
+            return rows
+
+        busy = await read(ctx.engine, busy_of_everyone)
+        spans = sorted((_aware(b["start_at"]), _aware(b["end_at"])) for b in busy)
         slots: list[dict[str, str]] = []
         day = start.astimezone(self.tz).date()
         while len(slots) < limit and datetime.combine(day, time.min, self.tz) < end:
@@ -130,7 +374,11 @@ class CalendarTools:
                 else:
                     at = _round_up(clash)
             day += timedelta(days=1)
-        return {"slots": slots, "duration_minutes": int(length.total_seconds() // 60)}
+        return {
+            "slots": slots,
+            "duration_minutes": int(length.total_seconds() // 60),
+            "attendees": others,
+        }
 
     async def book(self, args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
         """Book a meeting unless it clashes; the same call replayed returns the same meeting."""
@@ -177,17 +425,84 @@ class CalendarTools:
         return await write(ctx.engine, book)
 
     async def cancel(self, args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
-        """Cancel one of the user's meetings (cancelling twice is harmless)."""
-        return await self._cancel_where(ctx, event_id=args["event_id"])
+        """Cancel one of the user's meetings (cancelling twice is harmless).
+
+        ``title`` and ``start``, when given, are what the person was asked to confirm: a
+        meeting that does not match them is not cancelled.
+        """
+        return await self._cancel_where(ctx, event_id=args["event_id"], expect=args)
+
+    async def move(self, args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
+        """Move one of the user's meetings to a new start, keeping its length; a move that
+        would clash with another meeting is refused. Moving twice to the same time is harmless."""
+        new_start = self._when(args["start"], "start")
+
+        def move(conn: Connection) -> dict[str, Any]:
+            lock_owner(conn, "calendar", ctx.tenant_id, ctx.user_id)
+            row = self._owned_event(conn, ctx, args["event_id"], args)
+            if row["status"] != "booked":
+                raise ToolError("not_found", f"'{row['title']}' is cancelled")
+            length = _aware(row["end_at"]) - _aware(row["start_at"])
+            new_end = new_start + length
+            clashes = [
+                c
+                for c in self._booked(conn, ctx, new_start, new_end)
+                if c["event_id"] != row["event_id"]
+            ]
+            if clashes:
+                raise ToolError(
+                    "conflict",
+                    f"that time clashes with '{clashes[0]['title']}'",
+                    data={"conflicts": [self._public(c) for c in clashes]},
+                )
+            conn.execute(
+                update(EVENTS)
+                .where(EVENTS.c.event_id == row["event_id"])
+                .values(start_at=new_start, end_at=new_end)
+            )
+            moved = {**dict(row), "start_at": new_start, "end_at": new_end}
+            return {"event": self._public(moved), "previous_start": self._iso(row["start_at"])}
+
+        return await write(ctx.engine, move)
+
+    def _owned_event(
+        self, conn: Connection, ctx: ToolContext, event_id: str, expect: dict[str, Any]
+    ) -> dict[str, Any]:
+        row = (
+            conn.execute(
+                select(EVENTS).where(
+                    EVENTS.c.tenant_id == ctx.tenant_id,
+                    EVENTS.c.user_id == ctx.user_id,
+                    EVENTS.c.event_id == event_id,
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise ToolError("not_found", f"no meeting '{event_id}' on your calendar")
+        title = expect.get("title")
+        if title is not None and title.strip().lower() != str(row["title"]).strip().lower():
+            raise ToolError("invalid_arguments", f"meeting '{event_id}' is not '{title}'")
+        shown = expect.get("current_start")
+        if shown is not None and self._when(shown, "current_start") != _aware(row["start_at"]):
+            raise ToolError("invalid_arguments", f"meeting '{event_id}' does not start at {shown}")
+        return dict(row)
 
     async def undo_booking(self, _args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
         """Compensation of a booking: cancel the meeting that call (its key) created."""
         return await self._cancel_where(ctx, key=ctx.idempotency_key)
 
     async def _cancel_where(
-        self, ctx: ToolContext, event_id: str | None = None, key: str | None = None
+        self,
+        ctx: ToolContext,
+        event_id: str | None = None,
+        key: str | None = None,
+        expect: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         def cancel(conn: Connection) -> dict[str, Any]:
+            if event_id is not None and expect:
+                self._owned_event(conn, ctx, event_id, expect)
             scope = [EVENTS.c.tenant_id == ctx.tenant_id, EVENTS.c.user_id == ctx.user_id]
             if event_id is not None:
                 scope.append(EVENTS.c.event_id == event_id)
@@ -228,19 +543,43 @@ class CalendarTools:
             minutes = int((self._when(args["end"], "end") - start).total_seconds() // 60)
         else:
             minutes = int(args.get("duration_minutes", 30))
-        when = f"{start:%A} {start.day} {start:%B} at {start:%H:%M}"
+        when = spoken_moment(start, utcnow().astimezone(self.tz).date())
         people = args.get("attendees") or []
         guests = f" with {', '.join(people[:3])}" if people else ""
-        return f"Should I book '{args['title']}' on {when} for {minutes} minutes{guests}?"
+        return f"Should I book '{args['title']}' {when} for {minutes} minutes{guests}?"
+
+    def confirm_cancel(self, args: dict[str, Any]) -> str:
+        """The spoken yes/no question before a cancellation, naming the meeting."""
+        return f"Should I cancel {self._described(args)}?"
+
+    def confirm_move(self, args: dict[str, Any]) -> str:
+        """The spoken yes/no question before a move: which meeting, and to when."""
+        today = utcnow().astimezone(self.tz).date()
+        to = spoken_moment(self._when(args["start"], "start").astimezone(self.tz), today)
+        return f"Should I move {self._described(args)} to {to.removeprefix('on ')}?"
+
+    def _described(self, args: dict[str, Any]) -> str:
+        title = args.get("title")
+        name = f"'{title}'" if title else f"meeting {args['event_id']}"
+        if "current_start" not in args:
+            return name
+        today = utcnow().astimezone(self.tz).date()
+        start = self._when(args["current_start"], "current_start").astimezone(self.tz)
+        return f"{name} {spoken_moment(start, today)}"
 
     # ----- declarations --------------------------------------------------------------------
 
     def specs(self) -> list[ToolSpec]:
         """The calendar tools as declared to the registry."""
         window = {
-            "date": {"type": "string", "description": "A day, YYYY-MM-DD"},
+            "date": _DAY,
             "from": _DATETIME,
             "to": _DATETIME,
+        }
+        # What the person is asked to confirm; the tool refuses a meeting that does not match.
+        shown = {
+            "title": {"type": "string", "minLength": 1, "maxLength": 300},
+            "current_start": _DATETIME,
         }
         event = {
             "type": "object",
@@ -265,8 +604,8 @@ class CalendarTools:
             ToolSpec(
                 name="calendar_find_slots",
                 description=(
-                    "Find free slots of a given length in the user's calendar, within working "
-                    "hours, earliest first."
+                    "Find free slots of a given length in the user's calendar (and teammates' "
+                    "calendars), within working hours, earliest first."
                 ),
                 fn=self.find_slots,
                 input_schema={
@@ -275,6 +614,12 @@ class CalendarTools:
                         **window,
                         "duration_minutes": {"type": "integer", "minimum": 5, "maximum": 720},
                         "limit": {"type": "integer", "minimum": 1, "maximum": 20},
+                        "attendees": {
+                            "type": "array",
+                            "description": "user ids of teammates whose calendars must be free",
+                            "items": {"type": "string", "maxLength": 64},
+                            "maxItems": 10,
+                        },
                     },
                     "additionalProperties": False,
                 },
@@ -320,7 +665,7 @@ class CalendarTools:
                 input_schema={
                     "type": "object",
                     "required": ["event_id"],
-                    "properties": {"event_id": {"type": "string", "maxLength": 40}},
+                    "properties": {"event_id": {"type": "string", "maxLength": 40}, **shown},
                     "additionalProperties": False,
                 },
                 result_schema=event,
@@ -329,7 +674,66 @@ class CalendarTools:
                 timeout_s=10,
                 max_attempts=2,
                 idempotency=Idempotency.SAFE,
+                confirm=self.confirm_cancel,
             ),
+            ToolSpec(
+                name="calendar_move_meeting",
+                description=(
+                    "Move one of the user's meetings (event_id) to a new start, keeping its "
+                    "length (asks first)."
+                ),
+                fn=self.move,
+                input_schema={
+                    "type": "object",
+                    "required": ["event_id", "start"],
+                    "properties": {
+                        "event_id": {"type": "string", "maxLength": 40},
+                        "start": _DATETIME,
+                        **shown,
+                    },
+                    "additionalProperties": False,
+                },
+                result_schema=event,
+                risk_level=RiskLevel.EXTERNAL_SIDE_EFFECT,
+                scopes=("calendar:write",),
+                timeout_s=10,
+                max_attempts=2,
+                idempotency=Idempotency.SAFE,
+                confirm=self.confirm_move,
+            ),
+        ]
+
+
+def teammates(engine: Engine, tenant_id: str) -> list[tuple[str, str | None]]:
+    """The tenant's users as (user_id, display name): people whose calendars Baton can see."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(USERS.c.user_id, USERS.c.display_name)
+            .where(USERS.c.tenant_id == tenant_id)
+            .order_by(USERS.c.user_id)
+        ).all()
+    return [(r.user_id, r.display_name) for r in rows]
+
+
+def booked_events(
+    engine: Engine, tenant_id: str, user_id: str, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """The user's booked meetings overlapping [start, end), earliest first (aware UTC times)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(EVENTS)
+            .where(
+                EVENTS.c.tenant_id == tenant_id,
+                EVENTS.c.user_id == user_id,
+                EVENTS.c.status == "booked",
+                EVENTS.c.start_at < end,
+                EVENTS.c.end_at > start,
+            )
+            .order_by(EVENTS.c.start_at, EVENTS.c.event_id)
+        ).mappings()
+        return [
+            {**dict(r), "start_at": _aware(r["start_at"]), "end_at": _aware(r["end_at"])}
+            for r in rows
         ]
 
 

@@ -26,11 +26,56 @@ from core.ids import new_id, sha256_hex, utcnow
 from core.tools.builtin.storage import read, write
 from core.tools.builtin.tables import EmailDraft, EmailSend
 from core.tools.spec import Idempotency, RiskLevel, ToolContext, ToolError, ToolSpec
+from core.understanding.command import Intent
+from core.understanding.grammar import IntentPhrases, phrases
 
 DRAFTS = EmailDraft.__table__  # type: ignore[attr-defined]
 SENDS = EmailSend.__table__  # type: ignore[attr-defined]
 ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$|^[^@\s<>,;\"]+@localhost$")
 MAX_RECIPIENTS = 20
+
+_MAIL = r"(?:e-?mail|mail|message|note|line|email message|memo)"
+_NOT_ME = r"(?!me\b|us\b|you\b|myself\b)"
+INTENTS: tuple[IntentPhrases, ...] = (
+    phrases(
+        Intent.EMAIL_SEND,
+        (
+            r"^(?:send|shoot|fire off|drop|write back|reply)(?: (?:off|out))? (?:an? |the "
+            r")?(?:quick |short "
+            rf"|brief )?{_MAIL}\b",
+            0.95,
+        ),
+        (
+            rf"^(?:send|shoot|drop|fire off) {_NOT_ME}\w+(?: \w+)? (?:an? |the )?(?:quick |short "
+            rf")?{_MAIL}\b",
+            0.95,
+        ),
+        (rf"^(?:e-?mail|mail|message) {_NOT_ME}\w", 0.95),
+        (r"\bsend (?:an? |the )?(?:e-?mail|mail)\b", 0.9),
+        (
+            rf"^(?:tell|let|inform|notify|ask|warn|remind) {_NOT_ME}\w+(?: \w+)? (?:know )?"
+            r"(?:that|about|to|i|i'm|i'll|we|we're|the|my|our|he|she|they|it's|its)\b",
+            0.8,
+        ),
+        (r"^(?:reply|respond|answer|write back) to\b", 0.85),
+        (r"\b(?:e-?mail|send) it to\b", 0.85),
+        (r"\b(?:and|then) send it(?: (?:off|now|right away))?\s*$", 0.97),
+    ),
+    phrases(
+        Intent.EMAIL_DRAFT,
+        (r"\bdraft\b", 0.96),
+        (
+            r"^(?:write|compose|prepare|prep|start|put together)(?: up)? (?:an? |the )?(?:quick |"
+            r"short |brief "
+            r")?(?:e-?mail|mail|message|reply)\b",
+            0.96,
+        ),
+        (r"\b(?:write|compose|prepare) (?:an? )?(?:e-?mail|mail|message) (?:to|for)\b", 0.96),
+        (r"\b(?:don't|do not|dont) send (?:it|this|that)?\b", 0.96),
+        (r"^write (?:to|back to) (?!me\b)\w", 0.9),
+        (r"\blet me (?:look at|see|check|review|read) it (?:first|before)\b", 0.96),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -84,7 +129,9 @@ def confirm_send(args: dict[str, Any]) -> str:
         return "Should I send your draft email now?"
     to = list(args["to"])
     more = f" and {len(to) - 2} more" if len(to) > 2 else ""
-    return f"Should I send the email '{args['subject']}' to {', '.join(to[:2])}{more}?"
+    body = " ".join(str(args.get("body", "")).split()[:25])
+    saying = f" saying: {body}" if body else ""
+    return f"Should I send the email '{args['subject']}' to {', '.join(to[:2])}{more}{saying}?"
 
 
 def _deliver(target: SmtpTarget, message: EmailMessage, sender: str, rcpts: list[str]) -> str:

@@ -12,6 +12,8 @@ from core.ids import new_id, utcnow
 from core.tools.builtin.storage import read, write
 from core.tools.builtin.tables import Note
 from core.tools.spec import Idempotency, RiskLevel, ToolContext, ToolSpec
+from core.understanding.command import Intent
+from core.understanding.grammar import IntentPhrases, phrases
 
 NOTES = Note.__table__  # type: ignore[attr-defined]
 STOPWORDS = frozenset(
@@ -21,6 +23,61 @@ STOPWORDS = frozenset(
     }
 )  # fmt: skip
 MAX_TERMS = 8
+
+_NOTE = r"(?:note|notes|memo|reminder|to-?do|todo)"
+INTENTS: tuple[IntentPhrases, ...] = (
+    phrases(
+        Intent.NOTES_SAVE,
+        (
+            r"^(?:take|make|write|jot|add|save|create|leave|record|keep|put)(?: down)? (?:a |me "
+            r"a |this |that "
+            rf"|the |another |one )?(?:quick |new |short |little )?{_NOTE}\b",
+            0.96,
+        ),
+        (
+            r"^(?:note|write down|jot down|put down|note down|record|write this down|take this "
+            r"down|jot"
+            r" this down)\b",
+            0.95,
+        ),
+        (r"^note to self\b", 0.96),
+        (r"^(?:remind me|remember) to\b", 0.96),
+        (r"^remind me (?:at|on|in|tomorrow|today|tonight|this|next|\w+day)\b.{0,30} to\b", 0.9),
+        (
+            r"^(?:add|put) .{1,80} (?:to|on|in) (?:my |the )?(?:notes|list|to-?do(?: list)?|"
+            r"shopping list"
+            r"|grocery list|reminders)\b",
+            0.95,
+        ),
+        (r"\b(?:save|keep) (?:this|that|it) (?:as a note|in my notes)\b", 0.95),
+    ),
+    phrases(
+        Intent.NOTES_SEARCH,
+        (
+            r"\b(?:find|search|look up|look for|look through|check|read|show|list|open|get|pull "
+            r"up|go"
+            r" through|read out|read back|give me)(?: me)? (?:all |back )?(?:of )?(?:my |the "
+            r")?(?:notes?|memos?)\b",
+            0.96,
+        ),
+        (r"\bsearch (?:in |through )?(?:my |the )?notes\b", 0.96),
+        (
+            r"\bwhat (?:did|have) i (?:note|noted|write|written|wrote|jot|jotted|save|saved|"
+            r"take)(?: down)?"
+            r"(?: a note| in my notes)?\b",
+            0.9,
+        ),
+        (r"\b(?:do|did) i (?:have|make|take|write|save|leave) (?:a |any )?notes?\b", 0.95),
+        (r"\bwhat(?:'s| is| are| s)? (?:in |on )?my notes?\b", 0.95),
+        (r"\bmy notes? (?:about|on|for|from|regarding|mentioning)\b", 0.9),
+        (r"\bany notes? (?:about|on|for|regarding)\b", 0.9),
+        (
+            r"\b(?:written|jotted|noted|saved|wrote|put) down (?:about|on|for|regarding)\b"
+            r"|\b(?:anything|something) (?:written|jotted|noted|saved) (?:down )?(?:about|on)\b",
+            0.96,
+        ),
+    ),
+)
 CANDIDATES = 200
 
 

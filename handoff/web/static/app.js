@@ -337,6 +337,28 @@ function timelineCard(items) {
         i.detail ? el("div", { class: "detail", text: i.detail }) : null))));
 }
 
+// ------------------------------------------------------------------ contacts
+
+async function renderContacts() {
+  let contacts;
+  try {
+    contacts = await api("GET", "/contacts");
+  } catch (err) {
+    // A session from a deep link is limited to its run: the address book needs a sign-in.
+    if (err.status === 401) return renderSignIn("Sign in with an API key to see your contacts.");
+    throw err;
+  }
+  const list = el("ul", { class: "contacts", "data-testid": "contacts" },
+    contacts.map((c) => el("li", { class: "card", "data-contact-id": c.contact_id },
+      el("div", { class: "name", text: c.name }),
+      c.aliases.length ? el("div", { class: "muted", text: `Also: ${c.aliases.join(", ")}` }) : null,
+      c.email ? el("div", {}, el("a", { href: `mailto:${c.email}`, text: c.email })) : null,
+      c.phone ? el("div", {}, el("a", { href: `tel:${c.phone}`, text: c.phone })) : null)));
+  const empty = el("p", { class: "muted", "data-testid": "no-contacts",
+    text: "No contacts yet: add them with `baton contacts add`, or import a vCard file." });
+  view().replaceChildren(el("h1", { text: "Your contacts" }), contacts.length ? list : empty);
+}
+
 // ------------------------------------------------------------------ start
 
 async function start() {
@@ -349,6 +371,7 @@ async function start() {
   document.getElementById("who").textContent = state.me.user_id;
   const m = location.pathname.match(/^\/app\/runs\/([^/]+)$/);
   if (m) return renderRun(decodeURIComponent(m[1]));
+  if (location.pathname === "/app/contacts") return renderContacts();
   return renderRuns();
 }
 

@@ -1,0 +1,117 @@
+"""Cleaning a turn's text the way speech arrives: fillers, polite wrappers, self-corrections.
+
+Two views come out of one utterance: ``clean`` keeps the words as said (case included) for
+free-text slots (a note, an email body), and ``numeric`` is lower case with number words turned
+into digits by text2num ("half past two" -> "half past 2") for the date and time grammar.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from text_to_num import alpha2digit
+
+# Longest text the grammar looks at; anything longer is rambling, not a command.
+MAX_COMMAND_CHARS = 1000
+
+_FILLERS = re.compile(
+    r"\b(?:um+|uh+|erm+|er|hmm+|mm+|ah+|uh-huh"
+    r"|(?<!do )(?<!did )(?<!would )(?<!so )you know,?(?! about)|like,"
+    r"|i guess|basically|okay so|ok so"
+    r"|alright so|so+,|well,|hey baton|baton,|hi baton|hello baton|hey there|hi there)"
+    # A filler is a whole word: "er" must not eat the start of "Erin" or "erase".
+    r"(?![\w'])\s*",
+    re.IGNORECASE,
+)
+_POLITE = re.compile(
+    r"^(?:(?:so|and|oh|okay|ok|alright|right|now|then|also|well|hey|hi|hello|yes|yeah)[, ]+)*"
+    r"(?:(?:could|can|would|will) you(?: please)?(?: go ahead and)?|please|kindly"
+    r"|i(?:'d| would) like (?:you )?to|i want (?:you )?to|i wanna|i need (?:you )?to"
+    r"|i'd love (?:you )?to|go ahead and|let's|lets|i'd like|i would like"
+    # "help me find a time" wraps a request; "can you help me" is the request.
+    r"|help me(?![ ,.!?]*(?:please|out)?[ ,.!?]*$)"
+    r"|would you mind|do you mind|you can|you should|try to)\b[ ,]*",
+    re.IGNORECASE,
+)
+_TRAILING_POLITE = re.compile(r"[ ,]*\b(?:please|thanks|thank you|for me)\s*[.!?]*\s*$", re.I)
+# Words that open dictated content (a message, a note) whose closing words are kept.
+_DICTATION = re.compile(r"\b(?:saying|say|says|reads|asking|telling)\b|:", re.I)
+_TRAILING_PLEASE = re.compile(r"[ ,]*\bplease\s*[.!?]*\s*$", re.I)
+_SPACES = re.compile(r"\s+")
+# ASR drops apostrophes: "whats on tuesday" is "what's on tuesday".
+_CONTRACTION = re.compile(r"\b(what|when|where|who|that|it|there|here|how)s\b")
+
+_CORRECTION = (
+    r"(?:[,;.]?\s*(?:no+|nope|sorry|i mean|actually|make (?:that|it)|or rather|rather|wait"
+    r"|scratch that|correction|oops)\b[,;.]?\s*)+"
+)
+_HOUR = r"(?:\d{1,2}(?:[: ]\d{2})?(?:\s*(?:am|pm|a\.m\.|p\.m\.|o'?\s?clock))?|noon|midnight"
+_HOUR += r"|(?:half|quarter) (?:past|to) \d{1,2})"
+_WEEKDAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+_DAY = (
+    rf"(?:(?:next |this |on )?{_WEEKDAY}|today|tomorrow|the day after tomorrow"
+    r"|(?:on )?the \d{1,2}(?:st|nd|rd|th)?)"
+)
+_TIME_FIX = re.compile(rf"(?:\bat )?\b{_HOUR}{_CORRECTION}(?:at )?({_HOUR})", re.IGNORECASE)
+_DAY_FIX = re.compile(rf"\b{_DAY}{_CORRECTION}({_DAY})", re.IGNORECASE)
+_NAME_FIX = re.compile(
+    rf"\b(with|to|email|for) ([a-z]+){_CORRECTION}(?:(?:with|to) )?([a-z]+)\b", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One turn's text in the two views the parser reads."""
+
+    raw: str
+    clean: str
+    numeric: str
+    too_long: bool
+
+
+def _strip_wrappers(text: str) -> str:
+    previous = None
+    while previous != text:
+        previous = text
+        text = _POLITE.sub("", text).strip(" ,")
+    if _DICTATION.search(text):  # "saying thank you": the closing words are the message
+        return _TRAILING_PLEASE.sub("", text).strip(" ,")
+    return _TRAILING_POLITE.sub("", text).strip(" ,")
+
+
+def _apply_corrections(text: str) -> str:
+    """Keep the second of "at ten, no, eleven" / "Tuesday, sorry, Wednesday"."""
+    text = _TIME_FIX.sub(lambda m: f"at {m.group(1)}", text)
+    text = _DAY_FIX.sub(lambda m: m.group(1), text)
+    return _NAME_FIX.sub(lambda m: f"{m.group(1)} {m.group(3)}", text)
+
+
+def to_digits(text: str) -> str:
+    """Number words to digits ("ten thirty" -> "10 30"); text2num, every number converted."""
+    try:
+        return str(alpha2digit(text, "en", threshold=0))
+    except (ValueError, RuntimeError):  # text2num refuses some oddities: keep the words
+        return text
+
+
+def normalise(raw: str) -> Utterance:
+    """The cleaned views of ``raw``; text beyond MAX_COMMAND_CHARS marks the turn too long."""
+    too_long = len(raw) > MAX_COMMAND_CHARS
+    text = raw[:MAX_COMMAND_CHARS] if too_long else raw
+    text = text.replace("\u2019", "'").replace("\u2018", "'")
+    text = _SPACES.sub(" ", text).strip()
+    text = _FILLERS.sub("", text)
+    text = _SPACES.sub(" ", text).strip(" ,")
+    text = _strip_wrappers(text)
+    numeric = _CONTRACTION.sub(r"\1's", to_digits(text.lower()))
+    numeric = _apply_corrections(numeric)
+    numeric = re.sub(r"[!?\"]+|(?<!\d)[.,;](?!\d)|(?<=\d)[.,;](?!\d)", " ", numeric)
+    numeric = re.sub(r"\b(\d{1,2})\.(\d{2})\b", r"\1:\2", numeric)
+    clean = _apply_corrections(text)
+    return Utterance(
+        raw=raw,
+        clean=clean.strip(" ,"),
+        numeric=_SPACES.sub(" ", numeric).strip(),
+        too_long=too_long,
+    )

@@ -1,0 +1,940 @@
+"""A turn's text becomes a :class:`Command`: deterministic, pure, no I/O.
+
+The intent comes from the phrase grammar declared beside each built-in tool (``INTENTS`` in
+``core/tools/builtin``) and the conversational intents of ``grammar.CONVERSATION``; slots come
+from ``when`` (dates, times, durations, parts of day) and from the words around the cue
+(attendees after "with", an email's recipients and body, a note's text). Phrases anchored at
+the start of a turn also match after a short lead-in; a turn no phrase covers is read by verb
+and object cues (``cues``); a negated or past-tense side effect is never acted on without
+asking. A turn with no cue but
+with slots ("tomorrow at ten", "Alice Smith") is ``NOT_UNDERSTOOD`` with low confidence and
+its slots filled: the agent reads it as the answer to its own last question.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from core.understanding.command import Command, Intent, ParseContext, Slots
+from core.understanding.cues import score_cues
+from core.understanding.grammar import CONVERSATION, IntentPhrases
+from core.understanding.normalize import Utterance, normalise
+from core.understanding.when import When, find_when, find_when_split
+
+# From this confidence a command is acted on without asking the model.
+CONFIDENT = 0.75
+# A start-anchored phrase found after a lead-in of at most this many words ...
+_MAX_LEAD_WORDS = 6
+# ... is a little less certain than one that opens the turn; a whole-turn conversational
+# phrase ("cancel it") after a lead-in that may name a meeting is less certain still.
+_LATE_PENALTY = 0.05
+_LATE_CONVERSATION_PENALTY = 0.2
+_CONVERSATION = {Intent.HELP, Intent.CANCEL_TASK, Intent.REPEAT}
+_MEETING_INTENTS = {
+    Intent.CALENDAR_LIST,
+    Intent.CALENDAR_FREE,
+    Intent.CALENDAR_BOOK,
+    Intent.CALENDAR_CANCEL,
+    Intent.CALENDAR_MOVE,
+}
+_RISKY = {
+    Intent.CALENDAR_BOOK,
+    Intent.CALENDAR_CANCEL,
+    Intent.CALENDAR_MOVE,
+    Intent.EMAIL_SEND,
+    Intent.MEMORY_FORGET,
+}
+_NOT_A_REQUEST = re.compile(
+    r"^(?:did|have|has|had|was|were) (?:i|you|we|they|he|she)\b"
+    r"|\bhow (?:do|can|would|should) (?:i|you|we)\b|\bhow to\b|\bwhat (?:happens|would happen) if\b"
+    r"|\bwhat if\b"
+    r"|^(?:i|we|you|they) (?:already |just )?(?:cancelled|canceled|moved|booked|sent|emailed"
+    r"|scheduled|rescheduled)\b|\b(?:was|were|has been|got) (?:moved|cancelled|canceled|booked"
+    r"|sent|rescheduled)\b"
+)
+# Below CONFIDENT: the turn is asked about or goes to the model.
+_UNSURE = 0.6
+# Tie-break when two intents score the same: the more specific action first.
+_PRIORITY = [
+    Intent.OUT_OF_SCOPE,
+    Intent.CALENDAR_MOVE,
+    Intent.CALENDAR_CANCEL,
+    Intent.EMAIL_DRAFT,
+    Intent.NOTES_SAVE,
+    Intent.NOTES_SEARCH,
+    Intent.MEMORY_FORGET,
+    Intent.MEMORY_LIST,
+    Intent.MEMORY_REMEMBER,
+    Intent.CALENDAR_FREE,
+    Intent.CALENDAR_BOOK,
+    Intent.EMAIL_SEND,
+    Intent.CALENDAR_LIST,
+    Intent.HELP,
+    Intent.CANCEL_TASK,
+    Intent.REPEAT,
+]
+_COMMON = frozenset(
+    [
+        "a",
+        "about",
+        "after",
+        "all",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "at",
+        "be",
+        "book",
+        "but",
+        "by",
+        "call",
+        "can",
+        "cancel",
+        "could",
+        "day",
+        "did",
+        "do",
+        "does",
+        "email",
+        "for",
+        "from",
+        "get",
+        "give",
+        "go",
+        "have",
+        "hello",
+        "help",
+        "hi",
+        "how",
+        "i",
+        "i'm",
+        "in",
+        "is",
+        "it",
+        "its",
+        "just",
+        "know",
+        "let",
+        "like",
+        "me",
+        "meeting",
+        "mine",
+        "my",
+        "need",
+        "no",
+        "not",
+        "note",
+        "now",
+        "of",
+        "on",
+        "one",
+        "or",
+        "please",
+        "remember",
+        "schedule",
+        "see",
+        "send",
+        "should",
+        "so",
+        "tell",
+        "than",
+        "thank",
+        "thanks",
+        "that",
+        "the",
+        "them",
+        "then",
+        "there",
+        "they",
+        "this",
+        "time",
+        "to",
+        "today",
+        "tomorrow",
+        "up",
+        "us",
+        "want",
+        "was",
+        "we",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "would",
+        "yes",
+        "you",
+        "your",
+    ]
+)
+_QUESTION = re.compile(
+    r"^(?:what|how|why|who|whom|whose|when|where|which|is|are|was|were|can|could|should|would"
+    r"|will|do|does|did|tell me|explain|describe|give me|write|summari[sz]e|list)\b"
+)
+_NAME_STOP = frozenset(
+    [
+        "on",
+        "at",
+        "for",
+        "about",
+        "regarding",
+        "re",
+        "tomorrow",
+        "today",
+        "tonight",
+        "next",
+        "this",
+        "from",
+        "to",
+        "in",
+        "the",
+        "a",
+        "an",
+        "my",
+        "our",
+        "saying",
+        "say",
+        "says",
+        "said",
+        "that",
+        "and",
+        "or",
+        "but",
+        "with",
+        "by",
+        "around",
+        "about",
+        "after",
+        "before",
+        "between",
+        "during",
+        "until",
+        "till",
+        "morning",
+        "afternoon",
+        "evening",
+        "night",
+        "noon",
+        "midnight",
+        "lunchtime",
+        "pm",
+        "am",
+        "o'clock",
+        "oclock",
+        "yesterday",
+        "week",
+        "weekend",
+        "day",
+        "days",
+        "hour",
+        "hours",
+        "minutes",
+        "minute",
+        "min",
+        "mins",
+        "half",
+        "quarter",
+        "past",
+        "titled",
+        "called",
+        "named",
+        "subject",
+        "asking",
+        "telling",
+        "tell",
+        "let",
+        "know",
+        "is",
+        "are",
+        "was",
+        "be",
+        "will",
+        "can",
+        "could",
+        "would",
+        "should",
+        "please",
+        "thanks",
+        "thank",
+        "me",
+        "us",
+        "you",
+        "it",
+        "them",
+        "him",
+        "her",
+        "his",
+        "their",
+        "its",
+        "meeting",
+        "meetings",
+        "call",
+        "appointment",
+        "sync",
+        "please",
+        "just",
+        "sometime",
+        "some",
+        "time",
+        "free",
+        "available",
+        "when",
+        "so",
+        "then",
+        "also",
+        "if",
+        "whether",
+        "is",
+        "has",
+        "have",
+        "had",
+        "i",
+        "i'm",
+        "i'll",
+        "we",
+        "we're",
+        "it's",
+        "there",
+        "here",
+        "one",
+        "ones",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "mon",
+        "tue",
+        "tues",
+        "wed",
+        "thu",
+        "thurs",
+        "fri",
+        "sat",
+        "sun",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "right",
+        "now",
+        "again",
+        "instead",
+        "back",
+        "earlier",
+        "later",
+        "up",
+        "new",
+        "quick",
+        "short",
+        "email",
+        "mail",
+        "message",
+        "note",
+        "an",
+        "hour",
+        "hours",
+        "of",
+        "off",
+        "out",
+    ]
+)
+# Words an answer may be made of that are never a person's name.
+_NOT_NAMES = (_COMMON - {"will", "may", "mine"}) | frozenset(
+    [
+        "yes",
+        "yeah",
+        "yep",
+        "no",
+        "nope",
+        "ok",
+        "okay",
+        "sure",
+        "hello",
+        "hey",
+        "good",
+        "great",
+        "fine",
+        "whats",
+        "what's",
+        "how",
+        "find",
+        "slot",
+        "cancel",
+        "move",
+        "book",
+        "email",
+        "send",
+        "that's",
+        "sounds",
+        "perfect",
+        "thanks",
+        "draft",
+        "reply",
+        "message",
+    ]
+)
+_GENERIC_HEADS = frozenset(
+    [
+        "meeting",
+        "meetings",
+        "call",
+        "calls",
+        "appointment",
+        "appointments",
+        "appt",
+        "event",
+        "events",
+        "session",
+        "booking",
+        "time",
+    ]
+)
+_SPECIFIC = re.compile(
+    r"\b(?:sync|catch ?up|chat|1:1|one on one|one-on-one|lunch|coffee|dinner|breakfast|standup"
+    r"|stand-up|review|interview|demo|presentation|workshop|huddle|check-in|retro|retrospective"
+    r"|planning|briefing|conference|brunch|drinks|class|lesson|consultation|party)\b"
+)
+_TITLE_EXPLICIT = re.compile(
+    r"\b(?:called|titled|named|entitled|about|regarding|re|on the topic of|to discuss|to talk about"
+    r"|for the)\s+(.+?)(?=\s+(?:with|on|at|tomorrow|today|next|this|for|from|in|and invite)\b|$)"
+)
+_MOVE_TO = re.compile(r"\b(?<!quarter )(?<!half )(?:to|until|till|for|into)\b(?! \d+ (?:min|hour))")
+_MAX_NAME_WORDS = 3
+_VERBS = frozenset(
+    [
+        "cancel",
+        "move",
+        "book",
+        "schedule",
+        "reschedule",
+        "push",
+        "delete",
+        "set",
+        "put",
+        "add",
+        "make",
+        "create",
+        "arrange",
+        "organise",
+        "organize",
+        "plan",
+        "pencil",
+        "block",
+        "reserve",
+        "get",
+        "have",
+        "call",
+        "off",
+        "drop",
+        "remove",
+        "clear",
+        "scrap",
+        "shift",
+        "bump",
+        "postpone",
+        "delay",
+        "change",
+        "set",
+        "up",
+        "setup",
+        "make",
+        "attend",
+    ]
+)
+
+
+@cache
+def _grammar() -> tuple[IntentPhrases, ...]:
+    from core.tools.builtin.calendar_tools import INTENTS as CALENDAR
+    from core.tools.builtin.email_tools import INTENTS as EMAIL
+    from core.tools.builtin.notes_tools import INTENTS as NOTES
+
+    grammar = (*CALENDAR, *EMAIL, *NOTES, *CONVERSATION)
+    for declared in grammar:
+        for phrase in declared.phrases:
+            phrase.regex  # noqa: B018 - compiled once, here, not on a caller's first turn
+    return grammar
+
+
+@dataclass(frozen=True)
+class Hit:
+    """Where an intent's cue was found in the numeric view."""
+
+    start: int
+    end: int
+
+
+def _lead_offsets(text: str) -> list[int]:
+    """Where a command may start: the turn's start and its first few word starts.
+
+    Phrases anchored at the start of a turn also match after a lead-in nobody listed
+    ("from now on, remember that ...", "I changed my mind, cancel it").
+    """
+    offsets = [0]
+    for m in re.finditer(r" (?=\S)", text):
+        if len(offsets) > _MAX_LEAD_WORDS:
+            break
+        offsets.append(m.end())
+    return offsets
+
+
+_NEGATION = re.compile(
+    r"\b(?:can't|cannot|can not|won't|wont|will not|don't|dont|do not|not|unable|couldn't"
+    r"|never|shouldn't)\b(?: [\w']+){0,3} $"
+)
+
+
+def _negated(text: str, start: int) -> bool:
+    """The action at ``start`` is negated ("I won't be able to make the review")."""
+    return bool(_NEGATION.search(text[max(0, start - 40) : start]))
+
+
+def _score(text: str) -> list[tuple[float, Intent, Hit]]:
+    scored: list[tuple[float, Intent, Hit]] = []
+    offsets = _lead_offsets(text)
+    for declared in _grammar():
+        best: tuple[float, Hit] | None = None
+        for phrase in declared.phrases:
+            m = phrase.regex.search(text)
+            if m:
+                hit, confidence = Hit(m.start(), m.end()), phrase.confidence
+            elif phrase.pattern.startswith("^") and declared.intent is not Intent.OUT_OF_SCOPE:
+                found = next(
+                    (
+                        (k, late)
+                        for k in offsets[1:]
+                        if (late := phrase.regex.search(text[k:])) is not None
+                    ),
+                    None,
+                )
+                if found is None:
+                    continue
+                k, late = found
+                hit, confidence = Hit(k + late.start(), k + late.end()), phrase.confidence
+                confidence -= (
+                    _LATE_CONVERSATION_PENALTY
+                    if declared.intent in _CONVERSATION
+                    else _LATE_PENALTY
+                )
+            else:
+                continue
+            if declared.intent in _RISKY and _negated(text, hit.start):
+                continue
+            if best is None or confidence > best[0]:
+                best = (confidence, hit)
+        if best is not None:
+            scored.append((best[0], declared.intent, best[1]))
+    scored.sort(key=lambda s: (-s[0], _PRIORITY.index(s[1])))
+    return scored
+
+
+def _gibberish(text: str) -> bool:
+    words = re.findall(r"[a-z']+", text)
+    if not words:
+        return True
+    if any(w in _COMMON for w in words):
+        return False
+    odd = [w for w in words if not re.search(r"[aeiouy]", w) or re.search(r"[^aeiouy']{5}", w)]
+    return len(odd) * 2 >= len(words)
+
+
+def _cut(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with the date/time spans blanked (so they are not read as names or titles)."""
+    chars = list(text)
+    for start, end in spans:
+        for i in range(start, min(end, len(chars))):
+            chars[i] = " "
+    return "".join(chars)
+
+
+def _names(segment: str, contacts: list[str]) -> list[str]:
+    """People in ``segment`` (the words after "with"/"to"), split on "and" and commas."""
+    known = {c.lower(): c for c in contacts}
+    names: list[str] = []
+    current: list[str] = []
+
+    def close() -> None:
+        if current:
+            spoken = " ".join(current)
+            names.append(known.get(spoken, spoken.title()))
+            current.clear()
+
+    for raw in re.findall(r"[a-z][a-z'\-.]*|,|&", segment):
+        word = raw.rstrip(".")
+        if word in (",", "&", "and", "plus"):
+            close()
+            continue
+        if word.endswith("'s"):
+            word = word[:-2]
+        if word in _NAME_STOP or word in _NOT_NAMES or len(current) >= _MAX_NAME_WORDS:
+            close()
+            if word in _NAME_STOP and word not in ("the", "my", "a"):
+                break
+            continue
+        current.append(word)
+    close()
+    return [n for n in names if n]
+
+
+def _people_after(text: str, marker: str, contacts: list[str]) -> list[str]:
+    found: list[str] = []
+    # "to the team", "for a meeting": an article introduces a thing, not a person.
+    for m in re.finditer(rf"\b{marker}\s+(?!(?:the|a|an|this|that|some)\b)", text):
+        for name in _names(text[m.end() :], contacts):
+            if name not in found:
+                found.append(name)
+    return found
+
+
+def _meeting_title(text: str, cue_end: int, intent: Intent) -> str | None:
+    """Words that name a meeting: explicit ("called X"), or the words before its head noun."""
+    explicit = _TITLE_EXPLICIT.search(text)
+    if explicit and intent is Intent.CALENDAR_BOOK:
+        title = explicit.group(1).strip()
+        if title and title not in ("it", "that", "this"):
+            return title
+    heads = re.finditer(
+        r"\b(?:(?:the|my|our|a|an|this|that|tomorrow's|today's|\w+day's)\s+)?((?:[a-z0-9:'\-]+ "
+        r"){0,3}?)"
+        r"(meeting|call|appointment|appt|event|session|sync|catch ?up|chat|1:1|one on one"
+        r"|one-on-one|lunch|coffee|dinner|breakfast|standup|stand-up|review|interview|demo"
+        r"|presentation|workshop|huddle|check-in|retro|retrospective|planning|briefing|conference"
+        r"|brunch|drinks|class|lesson|consultation|party)s?\b",
+        text[max(0, cue_end - 60) :] if intent is not Intent.CALENDAR_BOOK else text,
+    )
+    # The last head noun names the meeting ("call off the budget review": review, not call).
+    head = None
+    for candidate in heads:
+        if text[candidate.end() : candidate.end() + 4] != " off":
+            head = candidate
+    if head is None:
+        return None
+    modifiers = [
+        w
+        for w in head.group(1).split()
+        if w not in _NAME_STOP
+        and "n't" not in w
+        and not re.fullmatch(r"[\d:]+|\w*day's|quick|short|new|team's", w)
+        and w not in _VERBS
+    ]
+    noun = head.group(2)
+    words = [*modifiers, noun] if noun not in _GENERIC_HEADS else modifiers
+    title = " ".join(words).strip()
+    return title or None
+
+
+_ACTION_VERB = re.compile(
+    r"\b(?:book|schedule|set up|setup|arrange|organi[sz]e|plan|put(?: in)?|add|create|make"
+    r"|pencil in|block(?: out| off)?|reserve|cancel|call off|delete|remove|drop|scrap|clear"
+    r"|axe|kill|scratch|get rid of|take off|move|reschedule|push(?: back)?|postpone|shift|bump"
+    r"|delay|bring forward|pull forward|rebook)\b"
+)
+_OBJECT_STOP = _NAME_STOP - {"the", "a", "an", "my", "our"} | {"to", "into", "calendar", "diary"}
+
+
+def _object_title(text: str) -> str | None:
+    """The noun phrase right after the action verb ("put a haircut on Saturday": haircut)."""
+    verb = _ACTION_VERB.search(text)
+    if verb is None:
+        return None
+    words: list[str] = []
+    for word in text[verb.end() :].split():
+        if word in ("the", "a", "an", "my", "our", "this", "that") and not words:
+            continue
+        if (
+            word in _OBJECT_STOP
+            or word in _VERBS
+            or word in _GENERIC_HEADS
+            or re.search(r"[\d:]|'s$|n't", word)
+            or len(words) >= _MAX_NAME_WORDS
+        ):
+            break
+        words.append(word)
+    return " ".join(words) or None
+
+
+def _text_after(clean: str, pattern: str) -> str | None:
+    m = re.search(pattern, clean, re.IGNORECASE)
+    if m is None:
+        return None
+    text = clean[m.end() :].strip(" :,.-")
+    return text or None
+
+
+_BODY = (
+    r"\b(?:saying|that says|to say|and say|say(?:ing)? that|asking(?: (?:him|her|them))?"
+    r"|telling (?:him|her|them)(?: that)?"
+    r"|and tell (?:him|her|them)(?: that)?|letting (?:him|her|them) know(?: that)?|with the message"
+    r"|the message|that reads|reading|know that|know"
+    # "send that email to Bob": "that" points at the email, it does not open the message.
+    r"|that(?! (?:e-?mail|mail|message|draft|reply|note|one)\b))\b[:,]?\s*"
+)
+
+
+# How to deliver it is not part of the message: "..., don't send it yet", "... and send it".
+_DELIVERY = re.compile(
+    r"[ ,]*\b(?:and|but|then)?\s*(?:don't|do not|dont) send (?:it|this|that)?(?: (?:yet|now"
+    r"|right away))?[.!]?\s*$|[ ,]*\b(?:and|then) send (?:it|this|that)(?: (?:off|now|right away))?"
+    r"[.!]?\s*$",
+    re.IGNORECASE,
+)
+
+
+def _email_slots(u: Utterance, slots: Slots, ctx: ParseContext) -> None:
+    text = _DELIVERY.sub("", u.numeric)
+    clean = _DELIVERY.sub("", u.clean)
+    # Recipients are named before the message; names inside it are its content.
+    body_at = re.search(_BODY, text)
+    people = _people_after(
+        text[: body_at.start()] if body_at else text,
+        r"(?:to|for|e-?mail|mail|message|tell|let|inform|notify|ask|send|cc|shoot|drop|write)",
+        ctx.contact_names,
+    )
+    slots.attendees = [p for p in people if p.lower() not in ("an", "the", "a")]
+    body = _text_after(clean, _BODY)
+    if body is None and ":" in clean:  # "Email Carol: the meeting moved"
+        body = clean.split(":", 1)[1].strip() or None
+    if body is not None:
+        body = body.strip(" ?") or None
+    subject_m = re.search(
+        r"\b(?:about|regarding|re|with (?:the )?subject(?: line)?|subject(?: line)?)[:,]?\s+(.+?)"
+        rf"(?={_BODY}|$)",
+        clean,
+        re.IGNORECASE,
+    )
+    if subject_m:
+        slots.subject = subject_m.group(1).strip(" ,.:") or None
+    slots.text = body
+
+
+def _strip_lead(text: str | None, lead: str, after_lead_in: bool = True) -> str | None:
+    """``text`` without its command words ``lead`` (a ``^`` pattern), also after a lead-in."""
+    if text is None:
+        return None
+    regex = re.compile(lead, re.IGNORECASE)
+    for k in _lead_offsets(text) if after_lead_in else [0]:
+        m = regex.search(text[k:])
+        if m is not None and m.end() > 0:
+            stripped = text[k + m.end() :].strip(" :,.-")
+            return stripped or None
+    return text.strip(" :,.-") or None
+
+
+def _free_text(u: Utterance, intent: Intent, slots: Slots) -> None:
+    clean = u.clean
+    if intent is Intent.NOTES_SAVE:
+        add = re.match(
+            r"^(?:add|put) (.+?) (?:to|on|in) (?:my |the )?((?:shopping |grocery |to-?do )?list|"
+            r"notes"
+            r"|reminders)\b",
+            clean,
+            re.IGNORECASE,
+        )
+        if add:
+            slots.text = add.group(1).strip()
+            return
+        slots.text = _strip_lead(
+            clean,
+            r"^(?:(?:take|make|write|jot|add|save|create|leave|record|keep|put)(?: down)? (?:a |"
+            r"me a |"
+            r"this |that |the |another |one )?(?:quick |new |short |little )?(?:note|notes|memo|"
+            r"reminder"
+            r"|to-?do|todo)|(?:save|keep|store) (?:this|that|it) (?:as a note|in my notes)"
+            r"|new note|note to self|note down|write (?:this )?down|jot (?:this )?down|put down"
+            r"|take this down|remind me|remember|note|record)\b(?: (?:that|saying|to say|of|"
+            r"about|for"
+            r" me|to))?[:,]?\s*",
+        )
+    elif intent is Intent.NOTES_SEARCH:
+        m = re.search(
+            r"\b(?:about|on|for|regarding|mentioning|with|containing|called|titled)\s+(.+)$",
+            clean,
+            re.IGNORECASE,
+        )
+        slots.text = m.group(1).strip(" ?.!") if m else None
+    elif intent is Intent.MEMORY_REMEMBER:
+        slots.text = _strip_lead(
+            clean,
+            r"^(?:please )?(?:remember|keep in mind|bear in mind|don't forget|do not forget"
+            r"|you should know"
+            r"|for your information|fyi|just so you know|memori[sz]e|commit (?:this|that|it) to"
+            r" memory)\b(?: (?:that|this|the fact that))?[:,]?\s*",
+        )
+    elif intent is Intent.MEMORY_FORGET:
+        rest = _strip_lead(
+            clean,
+            r"^(?:please )?(?:forget|delete|erase|remove|drop|don't remember|stop remembering"
+            r"|unlearn)\b(?: (?:what i (?:just )?(?:said|told you)|everything i (?:said|told you)"
+            r"|what you (?:know|remember)|the memory|the memories|memories|memory|everything"
+            r"|anything|the thing|the stuff))?(?: (?:about|regarding|of|on))?\s*",
+        )
+        if rest is not None and re.fullmatch(
+            r"(?:that|this|it|what i (?:just )?said)[.!]?", rest, re.I
+        ):
+            rest = None
+        slots.text = _strip_lead(rest, r"^(?:the fact that|that)\s+", False) if rest else None
+
+
+def _meeting_slots(u: Utterance, intent: Intent, cue_end: int, ctx: ParseContext) -> Slots:
+    now = ctx.now
+    if intent is Intent.CALENDAR_MOVE:
+        before, after = find_when_split(u.numeric, now, _MOVE_TO)
+        spans = before.spans + after.spans
+        slots = Slots(
+            date=before.date,
+            time=before.time,
+            new_date=after.date,
+            new_time=after.time,
+            duration_minutes=before.duration_minutes,
+            part_of_day=after.part_of_day or before.part_of_day,
+        )
+        lone_date = after.date is None and after.time is None and before.time is None
+        if lone_date and before.date and re.search(r"\bto\b", u.numeric):
+            # "move my meeting to Friday": a lone date after the verb is where it goes.
+            slots.new_date, slots.date = before.date, None
+    else:
+        when: When = find_when(u.numeric, now)
+        spans = when.spans
+        slots = Slots(
+            date=when.date,
+            date_to=when.date_to,
+            time=when.time,
+            duration_minutes=when.duration_minutes,
+            part_of_day=when.part_of_day,
+        )
+    text = _cut(u.numeric, spans)
+    slots.attendees = _people_after(text, r"(?:with|and invite|invite|inviting)", ctx.contact_names)
+    together = re.search(
+        r"\bwhen (?:are|is|can) (.+?) (?:both |all |and i )?(?:free|available|"
+        r"open|meet)\b",
+        text,
+    )
+    if intent is Intent.CALENDAR_FREE and not slots.attendees and together:
+        slots.attendees = _names(together.group(1), ctx.contact_names)
+    if intent is Intent.CALENDAR_FREE and not slots.attendees:
+        # The caller is always in a free-time search: "me and Karl" is Karl.
+        others = re.sub(r"\b(?:me|myself|i) and\b|\band (?:me|myself|i)\b", " ", text)
+        slots.attendees = _people_after(others, r"(?:for|when|meet|see)", ctx.contact_names)
+    if intent in (Intent.CALENDAR_BOOK, Intent.CALENDAR_CANCEL, Intent.CALENDAR_MOVE):
+        slots.title = _meeting_title(text, cue_end, intent) or _object_title(text)
+    if intent is Intent.CALENDAR_MOVE and slots.new_time is None and "same time" in text:
+        slots.new_time = slots.time
+    return slots
+
+
+def _answer_slots(u: Utterance, ctx: ParseContext) -> Slots:
+    """Slots of a turn with no command cue: the answer to a question the agent asked."""
+    when = find_when(u.numeric, ctx.now)
+    slots = Slots(
+        date=when.date,
+        date_to=when.date_to,
+        time=when.time,
+        duration_minutes=when.duration_minutes,
+        part_of_day=when.part_of_day,
+    )
+    rest = _cut(u.numeric, when.spans)
+    people = _people_after(rest, r"(?:with|to)", ctx.contact_names)
+    if not people and len(rest.split()) <= 4:
+        people = _names(
+            re.sub(r"^(?:the one (?:with|for)|just|only|oh|yes|yeah|no)\s+", "", rest.strip()),
+            ctx.contact_names,
+        )
+    slots.attendees = people[:5]
+    slots.text = u.clean or None
+    return slots
+
+
+def parse(text: str, ctx: ParseContext) -> Command:
+    """The command ``text`` asks for, with its slots normalised against ``ctx.now``.
+
+    Confidence ``>= CONFIDENT`` means act on it; below, let a model decide. Empty input,
+    noise and rambling are a confident ``NOT_UNDERSTOOD``; requests Baton cannot serve are
+    ``OUT_OF_SCOPE``.
+    """
+    u = normalise(text or "")
+    if not u.clean:
+        if re.search(r"\bthank", u.raw, re.IGNORECASE):  # "thanks": nothing more to do
+            return Command(intent=Intent.CANCEL_TASK, confidence=0.9)
+        return Command(intent=Intent.NOT_UNDERSTOOD, confidence=0.95)
+    scored = _score(u.numeric)
+    if not scored and not u.too_long:
+        # No declared phrasing: read the verb and object cues wherever they are.
+        answer = _answer_slots(u, ctx)
+        anchored = bool(answer.date or answer.time or answer.attendees)
+        scored = [
+            (c, i, Hit(*span))
+            for c, i, span in score_cues(u.numeric, anchored)
+            if not (i in _RISKY and _negated(u.numeric, span[0]))
+        ]
+    if not scored and _gibberish(u.numeric) and not _answer_slots(u, ctx).time:
+        return Command(intent=Intent.NOT_UNDERSTOOD, confidence=0.95)
+    if u.too_long:
+        # A long dictation is fine when it opens with a note or email; rambling is not a command.
+        keep = [
+            s
+            for s in scored
+            if s[2].start < 40
+            and s[1] in (Intent.NOTES_SAVE, Intent.EMAIL_SEND, Intent.EMAIL_DRAFT)
+        ]
+        if not keep:
+            return Command(intent=Intent.NOT_UNDERSTOOD, confidence=0.9)
+        scored = keep
+    if not scored:
+        slots = _answer_slots(u, ctx)
+        question = bool(_QUESTION.search(u.numeric)) or u.raw.rstrip().endswith("?")
+        return Command(
+            intent=Intent.NOT_UNDERSTOOD, slots=slots, confidence=0.3 if question else 0.5
+        )
+    confidence, intent, hit = scored[0]
+    if len(scored) > 1 and scored[1][0] >= confidence - 0.02 and scored[1][1] is not intent:
+        rival = scored[1][1]
+        related = {intent, rival} <= _MEETING_INTENTS or {intent, rival} <= {
+            Intent.EMAIL_SEND,
+            Intent.EMAIL_DRAFT,
+        }
+        if not related and Intent.OUT_OF_SCOPE not in (intent, rival):
+            confidence -= 0.1
+    if intent in _RISKY and _NOT_A_REQUEST.search(u.numeric):
+        # A question about how, or a report of what happened, is not an order to act.
+        confidence = min(confidence, _UNSURE)
+    if intent in _MEETING_INTENTS:
+        slots = _meeting_slots(u, intent, hit.end, ctx)
+        if intent is not Intent.CALENDAR_LIST and (slots.date or slots.time or slots.attendees):
+            confidence = min(1.0, confidence + 0.03)
+    elif intent in (Intent.EMAIL_SEND, Intent.EMAIL_DRAFT):
+        slots = Slots()
+        _email_slots(u, slots, ctx)
+    else:
+        slots = Slots()
+        _free_text(u, intent, slots)
+    return Command(intent=intent, slots=slots, confidence=round(min(confidence, 1.0), 3))

@@ -1,0 +1,99 @@
+"""Backchannels are not turns: "uh-huh" while the bot talks neither stops it nor reaches the run.
+
+While the bot is silent, a turn starts the moment the VAD hears speech (as before). Speech that
+begins while the bot is speaking starts a turn only once it has lasted longer than a
+backchannel does (``barge_in_secs`` of audio). Its words cannot decide: Whisper tiny.en turns
+a murmur on phone audio into "Thank you.", "M-H-M.", "Oh." or "And make a chance." (all seen
+here), so a filter on transcripts either lets hallucinations interrupt or drops real words.
+The price is that a one-word "Stop." over the bot does not stop it; "Stop, that's enough"
+does. The bridge keeps words that no turn claimed out of the caller's next turn.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    Frame,
+    InputAudioRawFrame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.turns.types import ProcessFrameResult
+from pipecat.turns.user_start.base_user_turn_start_strategy import BaseUserTurnStartStrategy
+
+from voice.turns import SegmentTranscribedFrame
+
+# Speech that goes on this long over the bot (from its onset) is a barge-in. Synthesised
+# "uh-huh" and "mhm" measured 0.6-0.7 s here once the VAD's smoothing is counted.
+BARGE_IN_SECS = 0.8
+
+
+class BargeInStart(BaseUserTurnStartStrategy):
+    """Start a user turn at once when the bot is silent; over the bot, only for a real barge-in.
+
+    Replaces pipecat's VAD and transcription start strategies (it does both jobs).
+    """
+
+    def __init__(self, *, vad_stop_secs: float, barge_in_secs: float = BARGE_IN_SECS) -> None:
+        super().__init__()
+        # Until the VAD reports the end of speech, the audio counted may end in up to
+        # ``vad_stop_secs`` of silence: a murmur must not be called long because of it.
+        self._barge_in_secs = barge_in_secs + vad_stop_secs
+        self._bot_speaking = False
+        self._pending = False
+        # Whether each segment awaiting its transcript began over the bot's speech: a
+        # transcript can arrive after the bot has finished, and still be a backchannel.
+        self._over_bot: deque[bool] = deque()
+        self._segment_over_bot = False
+        # Speech is measured in audio received, not wall-clock time: on a busy machine audio
+        # arrives in bursts, and a clock would call a short murmur long.
+        self._speech_secs = 0.0
+
+    async def process_frame(self, frame: Frame) -> ProcessFrameResult:
+        """Decide whether this frame starts the caller's turn."""
+        if isinstance(frame, BotStartedSpeakingFrame):
+            self._bot_speaking = True
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            # Also between two sentences of one reply: speech already under way keeps being
+            # measured (or transcribed) rather than counting as a turn at once.
+            self._bot_speaking = False
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            self._segment_over_bot = self._bot_speaking
+            if not self._bot_speaking:
+                return await self._start()
+            # The VAD reports speech after ``start_secs`` of it: count from there.
+            self._pending = True
+            self._speech_secs = frame.start_secs
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._pending = False
+            self._over_bot.append(self._segment_over_bot)
+        elif isinstance(frame, SegmentTranscribedFrame) and self._over_bot:
+            self._over_bot.popleft()
+        elif isinstance(frame, InputAudioRawFrame) and self._pending:
+            self._speech_secs += len(frame.audio) / (2 * frame.sample_rate * frame.num_channels)
+            if self._speech_secs >= self._barge_in_secs:
+                return await self._start()
+        elif (
+            isinstance(frame, TranscriptionFrame)
+            and frame.text.strip()
+            and not self._heard_over_bot()
+        ):
+            # Words without a VAD start of their own (the VAD missed quiet speech).
+            return await self._start()
+        return ProcessFrameResult.CONTINUE
+
+    def _heard_over_bot(self) -> bool:
+        return self._over_bot[0] if self._over_bot else self._bot_speaking
+
+    async def handle_user_turn_started(self) -> None:
+        """A turn started (by this or another strategy): no barge-in is pending any more."""
+        self._pending = False
+
+    async def _start(self) -> ProcessFrameResult:
+        self._pending = False
+        await self.trigger_user_turn_started()
+        return ProcessFrameResult.STOP
