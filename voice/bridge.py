@@ -346,6 +346,8 @@ class BatonBridge(FrameProcessor):
     # ----- greeting and resume -----------------------------------------------------------
 
     async def _greet(self) -> None:
+        if self.call.ready is not None:
+            await self.call.ready()
         epoch = self.epoch
         offer: dict[str, Any] | None = None
         if self.call.run_id:

@@ -15,6 +15,8 @@ from typing import Any
 from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
+# A browser call greets once the caller can hear it, or after this long regardless.
+CONNECT_WAIT_S = 10.0
 
 
 class _Plugin:
@@ -71,7 +73,19 @@ def _install_browser(app: FastAPI, voice: Any) -> None:
             channel="browser",
             notify=page_notifier(connection),
         )
+        connected = asyncio.Event()
+
+        async def ready() -> None:
+            if not connection.is_connected():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(connected.wait(), CONNECT_WAIT_S)
+
+        call.ready = ready
         worker = build_call_pipeline(transport, call, services)
+
+        @transport.event_handler("on_client_connected")
+        async def _here(_transport: Any, _client: Any) -> None:
+            connected.set()
 
         @transport.event_handler("on_client_disconnected")
         async def _gone(_transport: Any, _client: Any) -> None:

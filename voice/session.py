@@ -33,6 +33,8 @@ class CallSession:
     run_id: str | None = None
     notify: CallNotify | None = None
     """Optional sink for transcript lines and the pending question (the browser call page)."""
+    ready: Callable[[], Awaitable[None]] | None = None
+    """Waits until the caller can hear us (WebRTC drops audio sent before it connects)."""
     meta: dict[str, Any] = field(default_factory=dict)
 
     async def emit(self, event: dict[str, Any]) -> None:
