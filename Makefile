@@ -39,7 +39,7 @@ lint: $(TEST_STAMP)
 	$(BIN)/mypy .
 
 test: lint
-	$(BIN)/pytest -q -rs
+	$(BIN)/pytest -q -rs --durations=25
 
 .PHONY: docs
 docs: $(STAMP)

@@ -4,6 +4,9 @@ Workload (the same for both): runs of 20 steps, each step one decision and one t
 with a state of about 2 KB that every step carries forward durably. Baton is measured with
 one in-process worker slot and with 4 worker processes; LangGraph with its SqliteSaver and
 PostgresSaver (durability="sync") in the same run. The last line is one JSON object.
+
+``--tracing on`` (the product's default) records every step's spans in the local span store,
+as `baton serve` does without an OTLP endpoint; the time to write them is inside the figure.
 """
 
 from __future__ import annotations
@@ -82,14 +85,17 @@ def _init(barrier: Any) -> None:
     _barrier = barrier
 
 
-def _work(url: str, slots: int) -> tuple[int, float, float]:
+def _work(url: str, slots: int, tracing: bool = False) -> tuple[int, float, float]:
     """Work until nothing is runnable; returns (steps, start, end) timed after start-up."""
     from core.agent.scripted import ScriptedAgent
     from core.agent.step import StepRunner
+    from core.config import Settings
     from core.store.db import make_engine
+    from core.tracing import configure_tracing, flush_tracing
     from core.worker.leases import claim, release
 
     engine = make_engine(url)
+    configure_tracing(Settings(tracing=tracing, otel_endpoint=None), engine)
     runner = StepRunner(engine, ScriptedAgent(), _gate())
     loop = asyncio.new_event_loop()
     steps = 0
@@ -106,18 +112,19 @@ def _work(url: str, slots: int) -> tuple[int, float, float]:
         finally:
             release(engine, lease)
     loop.close()
+    flush_tracing()  # the spans are written before the clock stops
     return steps, started, time.perf_counter()
 
 
-def _bench_baton(url: str, runs: int, processes: int) -> float:
+def _bench_baton(url: str, runs: int, processes: int, tracing: bool) -> float:
     _prepare(url, runs)
     if processes == 1:
-        results = [_work(url, 1)]
+        results = [_work(url, 1, tracing)]
     else:
         ctx = mp.get_context("spawn")
         barrier = ctx.Barrier(processes)
         with ctx.Pool(processes, initializer=_init, initargs=(barrier,)) as pool:
-            results = pool.starmap(_work, [(url, 1)] * processes)
+            results = pool.starmap(_work, [(url, 1, tracing)] * processes)
     elapsed = max(r[2] for r in results) - min(r[1] for r in results)
     return runs * STEPS / elapsed
 
@@ -220,24 +227,30 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=40, help="runs per measurement")
     ap.add_argument("--json", action="store_true", help="print only the JSON line")
+    ap.add_argument(
+        "--tracing", choices=["on", "off"], default="on", help="record spans of every step"
+    )
     a = ap.parse_args()
+    tracing = a.tracing == "on"
     say = (lambda *_: None) if a.json else print
     figures: dict[str, float] = {}
 
     tmp = Path(tempfile.mkdtemp())
-    figures["baton_sqlite_steps_per_s"] = _bench_baton(f"sqlite:///{tmp / 'b1.db'}", a.runs, 1)
-    four = _bench_baton(f"sqlite:///{tmp / 'b4.db'}", a.runs * 2, 4)
+    figures["baton_sqlite_steps_per_s"] = _bench_baton(
+        f"sqlite:///{tmp / 'b1.db'}", a.runs, 1, tracing
+    )
+    four = _bench_baton(f"sqlite:///{tmp / 'b4.db'}", a.runs * 2, 4, tracing)
     figures["baton_sqlite_4proc_steps_per_s"] = four
     figures["langgraph_sqlite_steps_per_s"] = _bench_langgraph("sqlite", a.runs)
 
     url, schema = _pg_schema_url()
     try:
-        figures["baton_postgres_steps_per_s"] = _bench_baton(url, a.runs, 1)
+        figures["baton_postgres_steps_per_s"] = _bench_baton(url, a.runs, 1, tracing)
     finally:
         _drop_schema(schema)
     url, schema = _pg_schema_url()
     try:
-        figures["baton_postgres_4proc_steps_per_s"] = _bench_baton(url, a.runs * 2, 4)
+        figures["baton_postgres_4proc_steps_per_s"] = _bench_baton(url, a.runs * 2, 4, tracing)
     finally:
         _drop_schema(schema)
     figures["langgraph_postgres_steps_per_s"] = _bench_langgraph("postgres", a.runs)

@@ -13,14 +13,18 @@ Transcription is the project's own: the Whisper service a call gets from
 ``VoiceServices.new_stt`` (same model folder, greedy decoding, no-speech cut-off and biasing),
 fed the whole utterance as one VAD segment. Rendered audio is cached under ``bench/.cache``.
 
-Per tier and split (tune / heldout) it reports intent accuracy, exact command match, the wrong
-side-effecting action rate, parse latency p50/p95 (parse only, STT excluded) and STT p50.
+Per tier and split (tune / heldout, or the development split dev) it reports intent accuracy,
+exact command match, the wrong side-effecting action rate, parse latency p50/p95 (parse only,
+STT excluded) and STT p50.
 ``--compare-stt`` instead scores tiny.en and base, each with and without biasing, on phone audio.
-Failures are listed for the tune split only: the held-out part is never looked at.
+Failures are listed for the tune and dev splits only: the held-out part is never looked at.
+``--split dev`` reads ``dev.jsonl`` alone (and ``--split tune`` ``tune.jsonl`` alone), so tuning
+runs never load the held-out file; ``--half 1`` / ``--half 2`` keeps the first or second half
+of the chosen split in file order.
 
     .venv/bin/python bench/understanding.py [--tiers text,clean,phone] [--voices 5]
-        [--limit N] [--split all|tune|heldout] [--whisper tiny.en] [--bias prompt]
-        [--compare-stt] [--show-failures]
+        [--limit N] [--split all|tune|heldout|dev] [--half 1|2] [--whisper tiny.en]
+        [--bias prompt] [--compare-stt] [--show-failures]
 
 Ends with one JSON line.
 """
@@ -57,6 +61,8 @@ from pipecat.audio.utils import create_stream_resampler, pcm_to_ulaw, ulaw_to_pc
 from pipecat.frames.frames import TranscriptionFrame  # noqa: E402
 
 from bench.understanding_score import (  # noqa: E402
+    CORPUS_FILES,
+    DEV_FILE,
     Summary,
     Utterance,
     Verdict,
@@ -76,7 +82,16 @@ STT_RATE = 16000
 PHONE_RATE = 8000
 CACHE = REPO / "bench" / ".cache" / "understanding"
 TIERS = ("text", "clean", "phone")
-SPLITS = ("tune", "heldout")
+SPLITS = ("tune", "heldout", "dev")
+# The corpus files each --split choice reads ("all" is the corpus proper, without dev).
+SPLIT_FILES = {
+    "all": CORPUS_FILES,
+    "tune": ("tune.jsonl",),
+    "heldout": ("heldout.jsonl",),
+    "dev": (DEV_FILE,),
+}
+# Splits whose failures may be listed: never the held-out one.
+INSPECTABLE = ("tune", "dev")
 # Silence around an utterance, as a VAD segment carries some before and after the speech.
 PAD_SECONDS = 0.25
 
@@ -356,10 +371,10 @@ def report(results: dict[str, TierResult]) -> dict[str, Any]:
 
 
 def show_failures(corpus: Sequence[Utterance], results: dict[str, TierResult]) -> None:
-    """Print what went wrong on the tune split (never the held-out part)."""
-    by_id = {u.id: u for u in corpus if u.split == "tune"}
+    """Print what went wrong on the tune and dev splits (never the held-out part)."""
+    by_id = {u.id: u for u in corpus if u.split in INSPECTABLE}
     for tier, res in results.items():
-        for verdict in res.verdicts["tune"]:
+        for verdict in (v for split in INSPECTABLE for v in res.verdicts[split]):
             if verdict.exact:
                 continue
             utt = by_id[verdict.utterance_id]
@@ -373,9 +388,15 @@ def show_failures(corpus: Sequence[Utterance], results: dict[str, TierResult]) -
                 break
 
 
-def subset(corpus: Sequence[Utterance], split: str, limit: int | None) -> list[Utterance]:
-    """The utterances of a split, thinned evenly to ``limit`` (every intent keeps its share)."""
+def subset(
+    corpus: Sequence[Utterance], split: str, limit: int | None, half: int | None = None
+) -> list[Utterance]:
+    """The utterances of a split (or one half of it, in file order), thinned evenly to
+    ``limit`` (every intent keeps its share)."""
     chosen = [u for u in corpus if split == "all" or u.split == split]
+    if half is not None:
+        middle = (len(chosen) + 1) // 2
+        chosen = chosen[:middle] if half == 1 else chosen[middle:]
     if limit is None or limit >= len(chosen):
         return chosen
     step = len(chosen) / limit
@@ -420,8 +441,7 @@ async def compare_stt(
                 reuse_transcripts=reuse_transcripts,
             )
             res = speech["phone"]
-            verdicts = res.verdicts["tune"] + res.verdicts["heldout"]
-            s = summarise(verdicts)
+            s = summarise([v for split in res.verdicts.values() for v in split])
             key = f"{whisper.replace('.', '_')}_{bias}"
             print(
                 f"phone {whisper:<8} bias={bias:<9} n={s.n} exact={s.exact_match:6.1%} "
@@ -443,11 +463,12 @@ def main() -> None:
     ap.add_argument("--tiers", default="text,clean,phone", help="comma list of text,clean,phone")
     ap.add_argument("--voices", type=int, default=5, help=f"first N of {len(VOICES)} voices")
     ap.add_argument("--limit", type=int, default=None, help="at most N utterances, evenly spread")
-    ap.add_argument("--split", choices=("all", *SPLITS), default="all")
+    ap.add_argument("--split", choices=tuple(SPLIT_FILES), default="all")
+    ap.add_argument("--half", type=int, choices=(1, 2), default=None, help="first or second half")
     ap.add_argument("--whisper", default=Settings().whisper_model, choices=("tiny.en", "base"))
     ap.add_argument("--bias", default=Settings().whisper_bias, choices=BIAS_MODES)
     ap.add_argument("--compare-stt", action="store_true", help="tiny.en/base x biasing, phone")
-    ap.add_argument("--show-failures", action="store_true", help="list tune-split failures")
+    ap.add_argument("--show-failures", action="store_true", help="list tune/dev failures")
     ap.add_argument(
         "--reuse-transcripts",
         action="store_true",
@@ -464,7 +485,7 @@ def main() -> None:
     logger.add(sys.stderr, level="WARNING")
 
     parse = _load_parse()
-    corpus = subset(load_corpus(), args.split, args.limit)
+    corpus = subset(load_corpus(files=SPLIT_FILES[args.split]), args.split, args.limit, args.half)
     ctx = ParseContext(now=NOW, contact_names=load_contacts())
     voices = VOICES[: args.voices]
     print(

@@ -36,6 +36,8 @@ from core.understanding.command import Command, Intent, Slots
 
 CORPUS_DIR = Path(__file__).resolve().parent / "corpora" / "understanding"
 CORPUS_FILES = ("tune.jsonl", "heldout.jsonl")
+# A development split beside the corpus proper: scored only when asked for.
+DEV_FILE = "dev.jsonl"
 RISKY_INTENTS = frozenset(
     {
         Intent.CALENDAR_BOOK,
@@ -66,7 +68,7 @@ class Utterance(BaseModel):
     text: str
     intent: Intent
     slots: Slots
-    split: Literal["tune", "heldout"]
+    split: Literal["tune", "heldout", "dev"]
 
     def labelled_slots(self) -> set[str]:
         """The names of the slots the label lists."""

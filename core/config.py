@@ -44,6 +44,18 @@ class Settings(BaseSettings):
     )
     worker_concurrency: int = Field(default=2, description="Worker slots per process")
 
+    # metrics
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve /metrics without an API key (else it needs the operator scope)",
+    )
+    worker_metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="`baton worker` serves its own latency histograms on this port (unset: off)",
+    )
+
     # agent: "gateway" (models/ via litellm) or "scripted" (deterministic, tests/bench)
     agent: str = Field(default="gateway", description="gateway (models via litellm) or scripted")
     understanding: str = Field(
@@ -55,7 +67,7 @@ class Settings(BaseSettings):
     # surfaces
     plugins: str = Field(default="*", description="Comma list of plugins to load, * for all")
 
-    # --- models (issue 3): add model-layer settings below this line ---
+    # --- models ---
     model: str | None = Field(
         default=None,
         description="litellm model for every task (e.g. openai/gpt-4o-mini); unset and no "
@@ -101,7 +113,7 @@ class Settings(BaseSettings):
     )
     embedded_llm_ctx: int = Field(default=4096, description="Context size of the embedded LLM")
 
-    # --- tools (issue 4): add tool-layer settings below this line ---
+    # --- tools ---
     tool_approval_min_level: int = Field(
         default=3, description="Risk level from which a tool call waits for a human approval"
     )
@@ -149,7 +161,7 @@ class Settings(BaseSettings):
     mcp_connect_timeout_seconds: float = Field(default=20.0, description="MCP start-up wait")
     skills_dirs: str = Field(default="", description="Folders of SKILL.md skills (comma list)")
 
-    # --- voice (issue 5): add voice settings below this line ---
+    # --- voice ---
     whisper_model: str = Field(default="tiny.en", description="Local Whisper size: tiny.en|base")
     whisper_bias: str = Field(
         default="prompt",
@@ -186,7 +198,7 @@ class Settings(BaseSettings):
         default=8, ge=1, description="Browser calls this server takes at once (429 beyond)"
     )
 
-    # --- handoff (issue 6): add handoff settings below this line ---
+    # --- handoff ---
     artifact_max_bytes: int = Field(default=20_000_000, description="Largest artifact accepted")
     blob_dir: Path | None = Field(
         default=None, description="Artifact blobs; default <data_dir>/blobs"
@@ -223,7 +235,7 @@ class Settings(BaseSettings):
         description="Pushes that failed are kept this long for inspection, then deleted",
     )
 
-    # --- memory (issue 7): add memory/context settings below this line ---
+    # --- memory ---
     memory_confirm_types: str = Field(
         default="preference,procedure",
         description="Memory types that wait for the user's yes unless they asked to remember",
@@ -244,6 +256,38 @@ class Settings(BaseSettings):
     memory_context_limit: int = Field(default=5, description="Most memories in one context pack")
     context_default_tokens: int = Field(
         default=4096, description="Context budget in tokens when the model's is unknown"
+    )
+
+    # --- tracing: OpenTelemetry spans of every run ---
+    tracing: bool = Field(default=True, description="Record a trace of every run (true|false)")
+    otel_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP collector (e.g. http://127.0.0.1:4318; /v1/traces is added "
+        "unless given): spans go there instead of the local spans table",
+    )
+    trace_keep_spans: int = Field(
+        default=100_000, ge=1, description="Spans the local table keeps; the oldest go first"
+    )
+
+    # --- webhooks: signed deliveries of run events to tenants' URLs ---
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Time a webhook receiver has to answer one delivery"
+    )
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, description="Attempts of one webhook delivery before it fails"
+    )
+    webhook_disable_after: int = Field(
+        default=10,
+        ge=1,
+        description="Failed webhook deliveries in a row after which the webhook is disabled",
+    )
+    webhook_poll_seconds: float = Field(
+        default=1.0, gt=0, description="Idle interval between looks for due webhook deliveries"
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Deliver webhooks to loopback, private and link-local addresses "
+        "(off: a tenant cannot aim Baton at internal services)",
     )
 
     def resolved_database_url(self) -> str:

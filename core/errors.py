@@ -21,6 +21,13 @@ class NotFound(BatonError):
     code = "not_found"
 
 
+class Forbidden(BatonError):
+    """The caller is known but lacks the scope this operation needs."""
+
+    status = 403
+    code = "forbidden"
+
+
 class Conflict(BatonError):
     """The request contradicts stored state (replayed approval, reused key with other data)."""
 

@@ -35,6 +35,9 @@ def load_plugins(settings: Settings | None = None) -> list[tuple[str, Any]]:
 
 def setup_process(settings: Settings | None = None) -> None:
     """Give each plugin its once-per-process set-up (idempotent per plugin)."""
+    from core.webhooks.outbox import register_outbox
+
+    register_outbox()  # core's own: webhook deliveries are queued with the events
     for name, plugin in load_plugins(settings):
         hook = getattr(plugin, "setup_process", None)
         if hook is not None and name not in _process_ready:

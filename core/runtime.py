@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -17,7 +18,11 @@ from core.config import Settings, get_settings
 from core.store.db import make_engine
 from core.store.migrate import upgrade
 from core.tools.gate import ToolGate
+from core.tracing import configure_tracing
 from models.contract import Agent
+
+if TYPE_CHECKING:
+    from core.worker.runner import Worker
 
 
 @dataclass
@@ -29,6 +34,21 @@ class Runtime:
     gate_factory: Callable[[], ToolGate]
     agent_factory: Callable[[], Agent]
     _gate: ToolGate | None = field(default=None, repr=False)
+
+    def new_worker(self, concurrency: int | None = None) -> Worker:
+        """A worker over this runtime's store, agent and tools, configured from the settings."""
+        from core.worker.runner import Worker
+
+        s = self.settings
+        return Worker(
+            self.engine,
+            self.agent_factory,
+            self.gate,
+            concurrency=concurrency or s.worker_concurrency,
+            lease_ttl_s=s.lease_ttl_seconds,
+            poll_s=s.worker_poll_seconds,
+            housekeeping=self.housekeeping(),
+        )
 
     def housekeeping(self) -> list[Callable[[], object]]:
         """Duties a worker process runs beside its steps: the memory write pipeline and those
@@ -96,6 +116,7 @@ def get_runtime(settings: Settings | None = None) -> Runtime:
             s.data_dir.mkdir(parents=True, exist_ok=True)
             engine = make_engine(s.resolved_database_url())
             upgrade(engine)
+            configure_tracing(s, engine)
             _runtime = Runtime(s, engine, _default_gate(s), _default_agent(s, engine))
         return _runtime
 

@@ -16,13 +16,14 @@ class HandoffPlugin:
         """Routes (devices, artifacts, web view), the session resolver, push shutdown."""
         from handoff.api import artifacts, devices
         from handoff.push.service import stop_background_delivery
-        from handoff.web import routes
+        from handoff.web import costs, routes
         from handoff.web.session import session_identity
 
         app.include_router(devices.router)
         app.include_router(artifacts.router)
         app.include_router(routes.api)
         app.include_router(routes.pages)
+        app.include_router(costs.pages)
         app.mount("/app/static", StaticFiles(directory=routes.STATIC), name="handoff-static")
         if session_identity not in app.state.identity_resolvers:
             app.state.identity_resolvers.append(session_identity)

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from models.config import GatewayConfig, ModelSpec
-from models.weights import describe_all
+from models.inventory import describe_all
 
 ContextLoader = Callable[[], tuple[GatewayConfig, Path, bool]]
 

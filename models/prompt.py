@@ -101,6 +101,9 @@ def system_text(pack: ContextPack) -> str:
     return "\n\n".join(parts)
 
 
+CONTINUE = "Go on with my request: decide the next step."
+
+
 def context_message(pack: ContextPack) -> dict[str, str] | None:
     """The run-specific facts (goal, memories) as a system note placed before the history."""
     parts = []
@@ -157,6 +160,11 @@ def history_messages(pack: ContextPack) -> list[dict[str, str]]:
             out.append({"role": m.role, "content": m.content})
     if not any(m["role"] == "user" for m in out):
         out.append({"role": "user", "content": pack.goal})
+    elif out[-1]["role"] == "assistant":
+        # A run goes on after its own note (e.g. a memory it proposed). A conversation that
+        # ends with the assistant is a prefill to llama.cpp and Anthropic: the answer would
+        # have to continue that text, which no structured output can (llama.cpp refuses).
+        out.append({"role": "user", "content": CONTINUE})
     return out
 
 

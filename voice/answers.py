@@ -8,8 +8,8 @@ lexicon carry a polarity, a negation in front of a yes phrase turns it into a no
 bent ("solutely", "sounds could") are matched phonetically (metaphone, jellyfish) and by
 edit similarity (rapidfuzz) against the answer phrases, more strictly for yes than for no.
 
-Safety comes first: a yes needs the whole answer to agree; anything that is both yes and no,
-or yes with a condition, is unclear; between no and unclear, unclear.
+Safety comes first: a yes needs the whole answer to agree; a no after a yes takes the yes
+back; anything else that is both yes and no, or yes with a condition, is unclear.
 """
 
 from __future__ import annotations
@@ -319,7 +319,9 @@ def read_answer(text: str) -> Reading:
     # "Yes, I know" was a misheard "yes and no": a yes must be all the caller said.
     if polarities == {"yes"} and not unexplained:
         return Reading("yes", DecidedBy.FUZZY if fuzzy else DecidedBy.LEXICON)
-    if polarities == {"no"}:
+    # A no after a yes takes it back even without a marker Whisper may have dropped ("Yes,
+    # send it. No. Don't send it."): the caller's last word, and the side that does nothing.
+    if polarities == {"no"} or (segment and segment[-1].polarity == "no"):
         return Reading("no", DecidedBy.FUZZY if fuzzy else DecidedBy.LEXICON)
     # Nothing after a marker ("wait", "yes, actually"), a hedge or a mix: not an answer.
     return Reading("unclear", open=not known)

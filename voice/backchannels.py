@@ -7,17 +7,23 @@ a murmur on phone audio into "Thank you.", "M-H-M.", "Oh." or "And make a chance
 here), so a filter on transcripts either lets hallucinations interrupt or drops real words.
 The price is that a one-word "Stop." over the bot does not stop it; "Stop, that's enough"
 does. The bridge keeps words that no turn claimed out of the caller's next turn.
+
+While the bot awaits a yes/no answer, a short "Yes." said over the end of its question is the
+answer, not a backchannel: then any words transcribed start the turn, and the answer reader
+sends a murmur back as "unclear" (asked again) rather than dropping a real "yes".
 """
 
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     Frame,
     InputAudioRawFrame,
+    SystemFrame,
     TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
@@ -30,6 +36,13 @@ from voice.turns import SegmentTranscribedFrame
 # Speech that goes on this long over the bot (from its onset) is a barge-in. Synthesised
 # "uh-huh" and "mhm" measured 0.6-0.7 s here once the VAD's smoothing is counted.
 BARGE_IN_SECS = 0.8
+
+
+@dataclass
+class AnswerAwaitedFrame(SystemFrame):
+    """Upstream from the bridge: whether the bot's last question awaits a yes/no answer."""
+
+    awaited: bool
 
 
 class BargeInStart(BaseUserTurnStartStrategy):
@@ -52,10 +65,13 @@ class BargeInStart(BaseUserTurnStartStrategy):
         # Speech is measured in audio received, not wall-clock time: on a busy machine audio
         # arrives in bursts, and a clock would call a short murmur long.
         self._speech_secs = 0.0
+        self._answer_awaited = False
 
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
         """Decide whether this frame starts the caller's turn."""
-        if isinstance(frame, BotStartedSpeakingFrame):
+        if isinstance(frame, AnswerAwaitedFrame):
+            self._answer_awaited = frame.awaited
+        elif isinstance(frame, BotStartedSpeakingFrame):
             self._bot_speaking = True
         elif isinstance(frame, BotStoppedSpeakingFrame):
             # Also between two sentences of one reply: speech already under way keeps being
@@ -80,9 +96,10 @@ class BargeInStart(BaseUserTurnStartStrategy):
         elif (
             isinstance(frame, TranscriptionFrame)
             and frame.text.strip()
-            and not self._heard_over_bot()
+            and (self._answer_awaited or not self._heard_over_bot())
         ):
-            # Words without a VAD start of their own (the VAD missed quiet speech).
+            # Words without a VAD start of their own (the VAD missed quiet speech), or a
+            # short answer said over the end of the question.
             return await self._start()
         return ProcessFrameResult.CONTINUE
 

@@ -40,6 +40,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from core.errors import BatonError, Conflict
+from core.metrics.voice import turn_latency
 from core.runs.states import TERMINAL, RunStatus
 from voice.answers import DecidedBy, Reading
 from voice.approvals import (
@@ -51,6 +52,7 @@ from voice.approvals import (
     pending_details,
     reask_question,
 )
+from voice.backchannels import AnswerAwaitedFrame
 from voice.composer import SpokenReply, compose_reply, fit_spoken, sentences_of, speech_chunks
 from voice.events import record_run_event
 from voice.services import VoiceServices
@@ -136,6 +138,9 @@ class CallMetrics:
         turn = self._awaiting_audio
         if turn is not None and turn.first_audio is None:
             turn.first_audio = now
+            spoke = turn.vad_stopped or turn.turn_ended
+            if spoke is not None:
+                turn_latency(now - spoke)
             self._awaiting_audio = None
 
 
@@ -339,6 +344,14 @@ class BatonBridge(FrameProcessor):
             self.metrics.turns.append(timing)
             self.metrics._awaiting_audio = timing
 
+    async def _set_mode(self, mode: Mode) -> None:
+        """Enter ``mode``; the turn-start strategy hears whether a yes/no answer is awaited."""
+        if mode != self.mode:
+            self.mode = mode
+            await self.push_frame(
+                AnswerAwaitedFrame(awaited=mode != "idle"), FrameDirection.UPSTREAM
+            )
+
     async def _ask(self, question: str, epoch: int, timing: TurnTiming | None) -> None:
         await self.call.emit({"type": "question", "text": question})
         await self._say(question, epoch, timing)
@@ -367,7 +380,7 @@ class BatonBridge(FrameProcessor):
             await self._say(GREETING, epoch)
             return
         self._offer_run = offer
-        self.mode = "resume_offer"
+        await self._set_mode("resume_offer")
         count = self.call.meta.get("open_runs", 1)
         task = _task_summary(offer["goal"])
         lead = (
@@ -381,7 +394,7 @@ class BatonBridge(FrameProcessor):
         assert offer is not None
         answer = (await self._read_answer(text)).answer  # read while the offer is the question
         self._offer_run = None
-        self.mode = "idle"
+        await self._set_mode("idle")
         if answer == "no":
             await self._say(NEW_TASK, epoch, timing)
             return
@@ -541,7 +554,7 @@ class BatonBridge(FrameProcessor):
         self._approval = approval
         self._approval_asks = 0
         self._keypad_approval = approval if self.call.channel == "phone" else None
-        self.mode = "approval"
+        await self._set_mode("approval")
         await self._ask(approval_question(approval), epoch, timing)
 
     async def _answer_approval(self, text: str, epoch: int, timing: TurnTiming) -> None:
@@ -576,7 +589,7 @@ class BatonBridge(FrameProcessor):
         epoch: int,
         timing: TurnTiming,
     ) -> None:
-        self.mode = "idle"
+        await self._set_mode("idle")
         self._approval = None
         self._keypad_approval = None
         self.call.run_id = approval["run_id"]
@@ -624,7 +637,7 @@ class BatonBridge(FrameProcessor):
                 question = reask_question(approval, keypad=self._keypad_approval is not None)
             await self._ask(question, epoch, timing)
             return
-        self.mode = "idle"
+        await self._set_mode("idle")
         await asyncio.to_thread(self._handoff, "approval_answer_unclear")
         self._approval = None
         await self._say(f"{lead} {LEFT_PENDING}".strip(), epoch, timing)

@@ -21,6 +21,7 @@ from pipecat.transports.base_transport import BaseTransport
 from pipecat.turns.user_turn_processor import UserTurnProcessor
 from pipecat.workers.runner import WorkerRunner
 
+from core.metrics.voice import call_ended, call_started
 from voice.bridge import FIXED_PHRASES, BatonBridge, CallMetrics
 from voice.services import VoiceServices
 from voice.session import CallSession
@@ -123,4 +124,8 @@ async def run_call(worker: PipelineWorker) -> None:
     """Run one call's worker to its end (hang-up, ``worker.cancel()`` or an EndFrame)."""
     runner = WorkerRunner(handle_sigint=False, check_dangling_tasks=False)
     await runner.add_workers(worker)
-    await runner.run()
+    call_started()
+    try:
+        await runner.run()
+    finally:
+        call_ended()

@@ -22,6 +22,7 @@ waited BATON_TOOL_MAX_DEFERRALS times, or would outlive the run) reaches the age
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -35,6 +36,7 @@ from core.agent.accounting import budget_for, record_model_calls
 from core.config import get_settings
 from core.context.assemble import ContextBudgetExceeded, assemble_context
 from core.ids import hash_json, new_id
+from core.metrics.runs import step_written
 from core.profiles import profile_for
 from core.runs.log import EVENTS, RUNS, RunWriter, StaleView
 from core.runs.states import TERMINAL, RunStatus
@@ -42,6 +44,9 @@ from core.store.db import reader
 from core.store.tables import Approval, Checkpoint, ToolInvocation
 from core.tools.gate import ToolGate, Verdict
 from core.tools.spec import Idempotency, ToolContext, ToolResult, ToolSpec
+from core.tracing import annotate, run_span, span_event
+from core.tracing import attributes as tool_attributes
+from core.tracing.decisions import record_decision
 from core.worker.leases import Lease
 from models.contract import (
     Agent,
@@ -152,7 +157,7 @@ class StepRunner:
         """Read the run, its latest checkpoint and the events since that checkpoint."""
         with self.reader.connect() as conn:
             run = dict(conn.execute(LOAD_RUN, {"run_id": run_id}).mappings().one())
-            state = run.pop("state_json") or _initial_state(run)
+            state = run.pop("state_json") or initial_state(run)
             pending = run.pop("pending_action_json")
             after = int(state.get("event_seq", 0))
             inbox = [
@@ -175,30 +180,40 @@ class StepRunner:
         lets Postgres acknowledge the commit before the WAL is flushed: only for writes
         whose loss after a server crash means redoing work, never repeating an effect.
         """
+        started = time.perf_counter()
         try:
             with self.engine.begin() as conn:
                 if not durable:
                     relax_commit(conn)
                 w = RunWriter.optimistic(conn, row, lease.token)
                 out = body(w)
-                w.flush()
-                return out, w.row
+                written = w.flush()
+            step_written(written, time.perf_counter() - started)
+            return out, w.row
         except StaleView:
             with self.engine.begin() as conn:
                 w = RunWriter.open(conn, lease.run_id, lease.token)
                 out = body(w)
-                w.flush()
-                return out, w.row
+                written = w.flush()
+            step_written(written, time.perf_counter() - started)
+            return out, w.row
 
     # ----- the step ------------------------------------------------------------------------
 
     async def run_step(self, lease: Lease) -> bool:
         """Execute one step of the leased run; True when the run is ready for another."""
+        with run_span("run.step", lease.run_id) as span:
+            more = await self._run_step(lease)
+            span.set_attribute("baton.step.more", more)
+            return more
+
+    async def _run_step(self, lease: Lease) -> bool:
         snap = self.load(lease.run_id)
         run = snap.run
         if run["lease_token"] != lease.token:
             return False
         status = run["status"]
+        annotate({"baton.step": int(run["current_step"]), "baton.step.status": status})
         if status in TERMINAL or status == S.WAITING_FOR_HUMAN:
             return False
         if status in (S.RUNNING_TOOL, S.WAITING_FOR_TOOL):
@@ -207,7 +222,8 @@ class StepRunner:
             started, run = self._write(lease, run, start_next_step, durable=False)
             if not started:
                 return False
-        state = _absorb_inbox(snap.state, snap.inbox)
+            annotate({"baton.step": int(run["current_step"])})
+        state = absorb_inbox(snap.state, snap.inbox)
         granted = [e for e in snap.inbox if e["type"] == "ApprovalGranted"]
         if granted:
             return await self._execute_approved(lease, run, state, granted[-1]["data"])
@@ -222,7 +238,7 @@ class StepRunner:
         tools = [ToolSchema(**t.schema_for_model()) for t in visible]
         settings = get_settings()
         try:
-            with self.reader.connect() as conn:
+            with run_span("context.assemble", run["run_id"]) as span, self.reader.connect() as conn:
                 budget = budget_for(
                     conn, settings, tenant_id=run["tenant_id"], run_id=run["run_id"]
                 )
@@ -235,15 +251,30 @@ class StepRunner:
                     budget=budget,
                     token_budget=settings.context_default_tokens,
                 )
+                span.set_attributes(
+                    {
+                        "baton.context.memories": len(pack.memories),
+                        "baton.context.tokens": int(pack.budget["context_tokens"]["used"]),
+                        "baton.context.messages": len(pack.messages),
+                    }
+                )
         except ContextBudgetExceeded as exc:
             self._fail(lease, f"the context does not fit: {exc}")
             return False
         self._boundary(BEFORE_MODEL, run["run_id"], step)
-        try:
-            result = await self.agent.decide(pack)
-        except AgentError as exc:
-            self._fail(lease, f"the agent could not decide: {exc}", exc.calls, pack.task_type)
-            return False
+        with run_span("agent.decide", run["run_id"], {"baton.step": step}) as span:
+            started = time.time_ns()
+            try:
+                result = await self.agent.decide(pack)
+            except AgentError as exc:
+                ended = time.time_ns()
+                record_decision(run["run_id"], pack.system, started, ended, exc.calls, None)
+                span.set_attribute("baton.decision.type", "error")
+                self._fail(lease, f"the agent could not decide: {exc}", exc.calls, pack.task_type)
+                return False
+            understood, ended = result.understanding, time.time_ns()
+            record_decision(run["run_id"], pack.system, started, ended, result.calls, understood)
+            span.set_attribute("baton.decision.type", result.decision.type)
         decision = result.decision
         state = dict(state, decisions=int(state.get("decisions", 0)) + 1)
         model_call = {
@@ -272,6 +303,7 @@ class StepRunner:
             if isinstance(decision, ToolCallDecision):
                 return self._propose_tool(w, state, step, decision, model_call, scopes)
             if isinstance(decision, ProposeMemoryDecision):
+                span_event("memory.proposed", {"baton.memory.type": decision.memory_type})
                 w.emit(
                     "MemoryWriteProposed",
                     {**decision.model_dump(), "source": {"run_id": run["run_id"], "step": step}},
@@ -288,14 +320,7 @@ class StepRunner:
             return False
 
         outcome, row = self._write(lease, run, record, durable=durable)
-        if outcome is None:
-            self._boundary(WAITING_FOR_APPROVAL, run["run_id"], step)
-            return False
-        if isinstance(outcome, bool):
-            return outcome
-        spec, invocation = outcome
-        self._boundary(AFTER_DECISION, run["run_id"], step)
-        return await self._execute(lease, row, state, step, spec, invocation, model_call)
+        return await self._carry_out(lease, row, state, step, outcome, model_call)
 
     def _spec_or_none(self, name: str) -> ToolSpec | None:
         try:
@@ -333,6 +358,7 @@ class StepRunner:
             "verdict": verdict.as_event(),
         }
         w.emit("ToolCallProposed", {**proposed, "deferrals": deferrals} if deferrals else proposed)
+        span_event("tool.proposed", tool_attributes.tool_verdict(decision.tool, verdict))
         if verdict.outcome == "deny":
             call = DeferredCall(decision.tool, decision.arguments, decision.reason, None, deferrals)
             return self._defer_or_deny(w, state, step, call, verdict, model_call)
@@ -378,6 +404,7 @@ class StepRunner:
                     "risk_level": int(verdict.spec.risk_level),
                 },
             )
+            span_event("approval.requested", {"baton.approval.id": approval_id})
             return None
         return self.start_invocation(w, step, verdict.spec, decision.arguments, None)
 
@@ -399,14 +426,7 @@ class StepRunner:
             return self._propose_tool(w, state, step, decision, None, scopes, call.deferrals)
 
         outcome, row = self._write(lease, run, record)
-        if outcome is None:
-            self._boundary(WAITING_FOR_APPROVAL, run["run_id"], step)
-            return False
-        if isinstance(outcome, bool):
-            return outcome
-        spec, invocation = outcome
-        self._boundary(AFTER_DECISION, run["run_id"], step)
-        return await self._execute(lease, row, state, step, spec, invocation, None)
+        return await self._carry_out(lease, row, state, step, outcome, None)
 
     def _defer_or_deny(
         self,
@@ -511,6 +531,25 @@ class StepRunner:
         )
         return spec, row
 
+    async def _carry_out(
+        self,
+        lease: Lease,
+        row: dict[str, Any],
+        state: dict[str, Any],
+        step: int,
+        outcome: tuple[ToolSpec, dict[str, Any]] | bool | None,
+        model_call: dict[str, Any] | None,
+    ) -> bool:
+        """Act on a committed decision: a started invocation runs; None waits for approval."""
+        if outcome is None:
+            self._boundary(WAITING_FOR_APPROVAL, row["run_id"], step)
+            return False
+        if isinstance(outcome, bool):
+            return outcome
+        spec, invocation = outcome
+        self._boundary(AFTER_DECISION, row["run_id"], step)
+        return await self._execute(lease, row, state, step, spec, invocation, model_call)
+
     async def _execute(
         self,
         lease: Lease,
@@ -525,6 +564,7 @@ class StepRunner:
             stored = invocation["result_json"] or invocation["error_json"] or {}
             result = ToolResult(**stored)
             replayed = True
+            span_event("tool.replayed", tool_attributes.tool_call(spec, invocation))
         else:
             ctx = ToolContext(
                 tenant_id=row["tenant_id"],
@@ -535,7 +575,10 @@ class StepRunner:
                 engine=self.engine,
                 approval_id=invocation["approval_id"],
             )
-            result = await self.gate.execute(spec, invocation["arguments_json"], ctx)
+            attrs = tool_attributes.tool_call(spec, invocation)
+            with run_span("tool.call", row["run_id"], attrs) as span:
+                result = await self.gate.execute(spec, invocation["arguments_json"], ctx)
+                span.set_attributes(tool_attributes.tool_outcome(result))
             replayed = False
         self._boundary(AFTER_TOOL, row["run_id"], step)
         return self._record_result(
@@ -620,7 +663,7 @@ class StepRunner:
             self._fail(lease, "a tool call was in progress but no invocation was recorded")
             return False
         invocation = dict(inv)
-        state = _absorb_inbox(snap.state, snap.inbox)
+        state = absorb_inbox(snap.state, snap.inbox)
         spec = self._spec_or_none(invocation["tool_name"])
         if spec is None:
             result = ToolResult.fail("unknown_tool", f"{invocation['tool_name']} is gone")
@@ -707,11 +750,7 @@ class StepRunner:
             return self.start_invocation(w, step, verdict.spec, args, approval["approval_id"])
 
         started, row = self._write(lease, run, record)
-        if isinstance(started, bool):
-            return started
-        spec, invocation = started
-        self._boundary(AFTER_DECISION, run["run_id"], step)
-        return await self._execute(lease, row, state, step, spec, invocation, None)
+        return await self._carry_out(lease, row, state, step, started, None)
 
     def _fail(
         self,
@@ -798,21 +837,24 @@ def write_checkpoint(
     checkpoint_id = new_id("ckp")
     # The event that records this checkpoint is the last one the state has absorbed.
     state = dict(state, event_seq=int(w.view["last_event_seq"]) + 1, step=step)
-    w.conn.execute(
-        INSERT_CHECKPOINT,
-        {
-            "checkpoint_id": checkpoint_id,
-            "run_id": w.view["run_id"],
-            "step": step,
-            "state_json": state,
-            "pending_action_json": pending,
-            "model_call_json": model_call,
-            "tool_call_json": tool_call,
-            "tool_result_json": tool_result,
-            "state_hash": hash_json(state),
-            "created_at": w.now,
-        },
-    )
+    attrs: dict[str, int | str] = {"baton.step": step, "baton.checkpoint.id": checkpoint_id}
+    with run_span("checkpoint.write", w.view["run_id"], attrs) as span:
+        w.conn.execute(
+            INSERT_CHECKPOINT,
+            {
+                "checkpoint_id": checkpoint_id,
+                "run_id": w.view["run_id"],
+                "step": step,
+                "state_json": state,
+                "pending_action_json": pending,
+                "model_call_json": model_call,
+                "tool_call_json": tool_call,
+                "tool_result_json": tool_result,
+                "state_hash": hash_json(state),
+                "created_at": w.now,
+            },
+        )
+        span.set_attribute("baton.checkpoint.pending", pending is not None)
     w.emit("CheckpointWritten", {"checkpoint_id": checkpoint_id, "step": step})
     return checkpoint_id
 
@@ -868,7 +910,8 @@ def approval_question(tool: str, arguments: dict[str, Any]) -> str:
     return f"Should I {action}{' for ' + key_arg if key_arg else ''}?"
 
 
-def _initial_state(run: dict[str, Any]) -> dict[str, Any]:
+def initial_state(run: dict[str, Any]) -> dict[str, Any]:
+    """The step state of a run that has no checkpoint yet: its goal as the first message."""
     meta = run.get("meta") or {}
     messages: list[dict[str, Any]] = []
     if run.get("parent_run_id"):
@@ -879,7 +922,8 @@ def _initial_state(run: dict[str, Any]) -> dict[str, Any]:
     return {"goal": run["goal"], "messages": messages, "decisions": 0, "event_seq": 0}
 
 
-def _absorb_inbox(state: dict[str, Any], inbox: list[dict[str, Any]]) -> dict[str, Any]:
+def absorb_inbox(state: dict[str, Any], inbox: list[dict[str, Any]]) -> dict[str, Any]:
+    """``state`` with the events since its checkpoint (messages, decisions, answers) folded in."""
     for e in inbox:
         data = e["data"] or {}
         if e["type"] == "DecisionRecorded":

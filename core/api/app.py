@@ -10,10 +10,13 @@ from typing import Any
 from fastapi import FastAPI
 
 from core.api.errors import ERROR_RESPONSES, BodyLimit, StorableInput, install_error_handlers
-from core.api.routers import contacts, memories, runs
+from core.api.routers import contacts, costs, memories, metrics, runs, traces, webhooks
 from core.config import Settings, get_settings
+from core.mcp_server.http import mount_mcp
 from core.plugins import setup_app, setup_process
 from core.runtime import get_runtime
+from core.webhooks.background import start_background_delivery as start_webhook_delivery
+from core.webhooks.background import stop_background_delivery as stop_webhook_delivery
 
 log = logging.getLogger(__name__)
 
@@ -28,18 +31,9 @@ def create_app(settings: Settings | None = None, run_workers: bool = False) -> F
         setup_process(s)
         worker: Any = None
         if run_workers:
-            from core.worker.runner import Worker
-
-            worker = Worker(
-                rt.engine,
-                rt.agent_factory,
-                rt.gate,
-                concurrency=s.worker_concurrency,
-                lease_ttl_s=s.lease_ttl_seconds,
-                poll_s=s.worker_poll_seconds,
-                housekeeping=rt.housekeeping(),
-            )
+            worker = rt.new_worker()
             worker.start()
+            start_webhook_delivery(rt.engine, s)
         for hook in app.state.startup_hooks:
             await hook(app)
         try:
@@ -48,6 +42,7 @@ def create_app(settings: Settings | None = None, run_workers: bool = False) -> F
             for hook in app.state.shutdown_hooks:
                 await hook(app)
             if worker is not None:
+                stop_webhook_delivery()
                 worker.stop()
             rt.close_tools()
 
@@ -69,6 +64,11 @@ def create_app(settings: Settings | None = None, run_workers: bool = False) -> F
     app.include_router(runs.router)
     app.include_router(memories.router)
     app.include_router(contacts.router)
+    app.include_router(webhooks.router)
+    app.include_router(traces.router)
+    app.include_router(costs.router)
+    app.include_router(metrics.router)
+    mount_mcp(app, s)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, select
@@ -67,14 +68,25 @@ def ensure_user(conn: Connection, tenant_id: str, user_id: str) -> None:
             pass
 
 
-def create_key(engine: Engine, tenant_id: str, user_id: str) -> str:
-    """Create the tenant/user if needed and return a new API key (shown once)."""
+def create_key(
+    engine: Engine, tenant_id: str, user_id: str, scopes: Sequence[str] | None = None
+) -> str:
+    """Create the tenant/user if needed and return a new API key (shown once).
+
+    ``scopes``, when given, becomes the user's scope list (it applies to all their keys).
+    """
     check_name("tenant", tenant_id)
     check_name("user", user_id)
     key_id = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
     with engine.begin() as conn:
         ensure_user(conn, tenant_id, user_id)
+        if scopes is not None:
+            conn.execute(
+                USERS.update()
+                .where(USERS.c.tenant_id == tenant_id, USERS.c.user_id == user_id)
+                .values(scopes=sorted(set(scopes)))
+            )
         conn.execute(
             KEYS.insert().values(
                 key_id=key_id,

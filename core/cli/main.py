@@ -20,9 +20,13 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from core.cli.client import Client, fail, run_path
 from core.cli.contacts import contacts_app
+from core.cli.costs import costs_cmd
+from core.cli.mcp import mcp_cmd
 from core.cli.memories import memories_app
+from core.cli.webhooks import webhooks_app
 from core.config import get_settings
 from core.errors import BatonError
+from core.evals.cli import eval_command, replay_command
 
 
 class _Cli(typer.Typer):
@@ -65,6 +69,11 @@ keys_app = typer.Typer(no_args_is_help=True, help="API keys (and push keys).")
 app.add_typer(keys_app, name="keys")
 app.add_typer(memories_app, name="memories")
 app.add_typer(contacts_app, name="contacts")
+app.add_typer(webhooks_app, name="webhooks")
+app.command("costs")(costs_cmd)
+app.command("mcp")(mcp_cmd)
+app.command("eval")(eval_command)
+app.command("replay")(replay_command)
 out = Console(soft_wrap=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON")]
 TERMINAL = {"completed", "failed", "cancelled"}
@@ -104,7 +113,7 @@ def worker(
     """Execute runs from the database until interrupted (start as many as you like)."""
     from core.plugins import setup_process
     from core.runtime import get_runtime
-    from core.worker.runner import Worker
+    from core.webhooks.background import start_background_delivery
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -112,16 +121,13 @@ def worker(
     rt = get_runtime()
     setup_process()
     s = rt.settings
-    w = Worker(
-        rt.engine,
-        rt.agent_factory,
-        rt.gate,
-        concurrency=concurrency or s.worker_concurrency,
-        lease_ttl_s=s.lease_ttl_seconds,
-        poll_s=s.worker_poll_seconds,
-        housekeeping=rt.housekeeping(),
-    )
+    start_background_delivery(rt.engine, s)
+    w = rt.new_worker(concurrency)
     where = s.resolved_database_url().split("@")[-1]
+    if s.worker_metrics_port is not None:
+        from core.metrics.exposition import serve_process_metrics
+
+        serve_process_metrics(s.host, s.worker_metrics_port)
     out.print(f"baton worker {w.name}: {w.concurrency} slot(s) on {where}")
     try:
         w.run_forever()
@@ -135,6 +141,14 @@ def worker(
 def keys_create(
     tenant: Annotated[str, typer.Option(help="Tenant (created if new)")],
     user: Annotated[str, typer.Option(help="User (created if new)")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Set the user's scope list (repeat it; e.g. approve, admin, operator, "
+            "webhooks:manage). Without it the user keeps their list; a user without a list "
+            "holds every ordinary scope and no privileged one.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create an API key for a user; the key is shown once."""
@@ -142,11 +156,11 @@ def keys_create(
     from core.runtime import get_runtime
 
     try:
-        key = create_key(get_runtime().engine, tenant, user)
+        key = create_key(get_runtime().engine, tenant, user, scopes=scope)
     except BatonError as exc:
         raise fail(exc.message) from None
     if as_json:
-        _print({"key": key, "tenant": tenant, "user": user}, True)
+        _print({"key": key, "tenant": tenant, "user": user, "scopes": scope}, True)
     else:
         out.print(key)
 

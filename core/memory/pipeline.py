@@ -34,6 +34,7 @@ from core.memory.policy import (
 )
 from core.memory.tables import MEMORIES, PROPOSALS
 from core.runs.log import EVENTS, RUNS, RunWriter
+from core.tracing import run_span
 from models.contract import ProposeMemoryDecision
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,10 @@ def process_proposals(
     outcomes = []
     for proposal, vector in zip(batch, vectors, strict=True):
         try:
-            with engine.begin() as conn:
+            with (
+                run_span("memory.write", str(proposal["run_id"])) as span,
+                engine.begin() as conn,
+            ):
                 claimed = conn.execute(
                     update(PROPOSALS)
                     .where(
@@ -106,6 +110,7 @@ def process_proposals(
                 if claimed != 1:
                     continue
                 outcome = _process(conn, proposal, vector, settings)
+                span.set_attribute("baton.memory.outcome", str(outcome["outcome"]))
                 _tell_the_run(conn, proposal, outcome)
                 _finish(conn, proposal["proposal_id"], outcome)
             outcomes.append(outcome)

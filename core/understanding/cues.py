@@ -15,12 +15,15 @@ from functools import cached_property
 
 from core.understanding.command import Intent
 
-_MEETING_NOUN = (
-    r"(?:meeting|call|appointment|appt|event|session|sync|catch ?up|chat|1:1|one on one|lunch"
+_MEETING_WORD = (
+    r"(?:meeting|call|appointment|appt|event|session|sync|catch ?up|chat|1:1|1 on 1|one on one"
+    r"|one-on-one|lunch"
     r"|coffee|dinner|breakfast|standup|stand-up|review|interview|demo|presentation|workshop"
-    r"|huddle|check-in|retro|planning|haircut|dentist|doctor|gym|class|lesson|party"
-    r"|\d{1,2}(?::\d{2})? ?(?:am|pm|o'?clock)|\d{1,2}(?::\d{2})?)s?"
+    r"|huddle|check-in|retro|planning|haircut|dentist|doctor|gym|class|lesson|party|zoom"
+    r"|touch ?base|offsite|block)s?"
 )
+# A meeting named by its time ("my 3 o'clock", "the 10") as well as by a noun.
+_MEETING_NOUN = rf"(?:{_MEETING_WORD}|\d{{1,2}}(?::\d{{2}})?(?: ?(?:am|pm|o'?clock))?s?)"
 _CALENDAR_NOUN = r"(?:calendar|schedule|agenda|diary|plans)"
 _EMAIL_NOUN = r"(?:e-?mail|mail|message|reply|note to)"
 
@@ -76,10 +79,19 @@ CUES: tuple[Cue, ...] = (
     Cue(
         Intent.CALENDAR_BOOK,
         r"(?:schedule|set up|setup|set|put|arrange|book|add|create|organi[sz]e|plan|pencil"
-        r"|block|make|new|pop|stick|need|want|like|get|grab|hold|have|meet"
-        r"|do (?:lunch|coffee|dinner|breakfast|drinks))",
-        rf"(?:{_MEETING_NOUN}|(?:on|in|to) (?:my |the )?{_CALENDAR_NOUN}|something (?:up )?with"
-        r"|time with)",
+        r"|block|make (?:a|an|some|time)|new|pop|stick)",
+        rf"(?:{_MEETING_NOUN}|(?:on|in|to) (?:my |the |\w+'s )?{_CALENDAR_NOUN}"
+        r"|something (?:up )?with|time with)",
+        0.8,
+        risky=True,
+    ),
+    # Verbs that book only with a meeting noun ("I need an hour ... find one" is no booking).
+    Cue(
+        Intent.CALENDAR_BOOK,
+        r"(?:need|want|like|get|grab|hold|have|meet|do(?= (?:lunch|coffee|dinner|breakfast"
+        r"|drinks)))",
+        rf"(?:{_MEETING_WORD}|(?:on|in|to) (?:my |the |\w+'s )?{_CALENDAR_NOUN}|something (?:up )?"
+        r"with|time with|(?:\d+ (?:minutes?|mins?|hours?)|an hour|half an hour) with)",
         0.8,
         risky=True,
     ),
@@ -102,7 +114,7 @@ CUES: tuple[Cue, ...] = (
     Cue(
         Intent.EMAIL_SEND,
         r"(?:send|shoot|fire off|drop|email|e-mail|mail)",
-        r"(?:e-?mail|mail|to \w+|\w+ (?:about|saying|that))",
+        r"(?:e-?mail|mail|(?:it|this|that|them) to \w+|\w+ (?:about|saying|that))",
         0.8,
         risky=True,
     ),
@@ -170,6 +182,9 @@ CUES: tuple[Cue, ...] = (
     ),
 )
 
+_DETERMINER = re.compile(
+    r"\b(?:a|an|the|my|your|our|his|her|their|this|that|these|those|some|any|another) $"
+)
 # Risky intents from cues alone act only with both cues and an anchoring slot.
 _RISKY_UNANCHORED = 0.7
 
@@ -182,12 +197,21 @@ def score_cues(text: str, anchored: bool) -> list[tuple[float, Intent, tuple[int
     """
     found: list[tuple[float, Intent, tuple[int, int]]] = []
     for cue in CUES:
-        verb = cue.verb_regex.search(text)
+        # After "an", "my", "the" a verb cue is a noun: "writing an email" does not say "email".
+        verb = next(
+            (
+                v
+                for v in cue.verb_regex.finditer(text)
+                if not (cue.obj and _DETERMINER.search(text, 0, v.start()))
+            ),
+            None,
+        )
         if verb is None:
             continue
         obj_regex = cue.obj_regex
-        if obj_regex is not None and obj_regex.search(text, verb.start()) is None:
-            if obj_regex.search(text) is None:
+        # The object is another word than the verb ("calendar" is not both).
+        if obj_regex is not None and obj_regex.search(text, verb.end()) is None:
+            if obj_regex.search(text[: verb.start()]) is None:
                 continue
             confidence = cue.confidence - 0.05  # object before the verb: a looser reading
         else:
@@ -201,4 +225,5 @@ def score_cues(text: str, anchored: bool) -> list[tuple[float, Intent, tuple[int
         if found[0][1] in risky or found[1][1] in risky:
             # Two readings and one has a side effect: let the model or a question decide.
             found[0] = (min(found[0][0], _RISKY_UNANCHORED), found[0][1], found[0][2])
+            found.sort(key=lambda f: -f[0])
     return found

@@ -25,6 +25,12 @@ class Phrase:
         """The compiled pattern (compiled once per phrase)."""
         return re.compile(self.pattern)
 
+    @cached_property
+    def late_regex(self) -> re.Pattern[str] | None:
+        """For a phrase anchored at the turn's start (``^``): the same phrase, to be matched
+        where a lead-in ends (``match(text, pos)``); None for unanchored phrases."""
+        return re.compile(self.pattern[1:]) if self.pattern.startswith("^") else None
+
 
 @dataclass(frozen=True)
 class IntentPhrases:
@@ -45,12 +51,20 @@ CONVERSATION: tuple[IntentPhrases, ...] = (
         Intent.MEMORY_LIST,
         (rf"\bwhat (?:do|did|else do) you {_MEMORY} about me\b", 0.95),
         (rf"\bwhat (?:do|did) you {_MEMORY}\b", 0.85),
-        (r"\bwhat have you (?:remembered|learned|stored|saved)\b", 0.9),
+        (r"\bwhat have you (?:remembered|learned|stored|saved|memori[sz]ed|kept|noted)\b", 0.9),
         (r"\bwhat you(?:'ve| have) (?:remembered|learned|stored|saved|got on me)\b", 0.9),
         (r"\b(?:list|show|tell me|read|what are) (?:me )?(?:all )?(?:of )?my memories\b", 0.95),
         (r"\bwhat (?:things )?do you know about me\b", 0.95),
         (r"\bwhat(?:'s| is) (?:stored |saved |kept )?in your memory\b", 0.9),
         (r"\bdo you remember anything about me\b", 0.9),
+        (
+            r"\bwhat (?:have|did) i (?:told|tell|said|say) (?:you|to you) about (?:me|myself)\b",
+            0.95,
+        ),
+        (
+            r"\bwhat (?:do you have|have you got|you(?:'ve| have) got|have you) (?:on|about) me\b",
+            0.9,
+        ),
     ),
     phrases(
         Intent.MEMORY_REMEMBER,
@@ -63,7 +77,11 @@ CONVERSATION: tuple[IntentPhrases, ...] = (
             0.85,
         ),
         (r"\bcommit (?:this|that|it) to memory\b", 0.9),
+        (r"^(?:please )?(?:keep|bear) in mind\b", 0.9),
+        (r"\bfor (?:the )?future(?: reference)?\b", 0.97),
         (r"^(?:please )?memori[sz]e\b", 0.9),
+        (r"^know that\b", 0.85),
+        (r"^(?:my name is|i go by)\b", 0.85),
     ),
     phrases(
         Intent.MEMORY_FORGET,
@@ -75,11 +93,22 @@ CONVERSATION: tuple[IntentPhrases, ...] = (
         ),
         (r"^(?:please )?forget (?:about )?(?:my|the fact|that i|that my|i|i'm)\b", 0.9),
         (
-            r"^(?:please )?(?:delete|erase|remove|drop) (?:the |that |this )?(?:memory|memories)\b",
-            0.9,
+            r"^(?:please )?(?:delete|erase|remove|drop) (?:the |that |this |all |any |all the |all "
+            r"my |all your )?(?:memory|memories)\b",
+            0.96,
         ),
         (r"^(?:please )?(?:delete|erase|remove) what you (?:know|remember) about ", 0.9),
+        (
+            r"^(?:please )?(?:delete|erase|remove|forget|wipe) (?:everything|all|anything) you"
+            r" (?:know|remember|have|(?:'ve|have) (?:got|saved|stored))\b",
+            0.95,
+        ),
+        (
+            r"\b(?:don't|do not) (?:need|have) to remember\b|\bno longer (?:need to )?remember\b",
+            0.92,
+        ),
         (r"^don't remember (?:that|this)\b", 0.9),
+        (r"^(?:please )?(?:stop remembering|unlearn|no longer remember)\b", 0.9),
         (r"^(?:please )?forget (?:about )?\w", 0.8),
         (r"\b(?:wipe|clear|erase|delete|remove) (?:your |the |my )?memor(?:y|ies)\b", 0.9),
     ),
@@ -88,17 +117,35 @@ CONVERSATION: tuple[IntentPhrases, ...] = (
         (r"^(?:help|help me|i need help|what can you do|what do you do)\s*$", 0.95),
         (r"\bwhat (?:can|could) you (?:do|help (?:me )?with)\b", 0.95),
         (r"\bwhat (?:are|is) (?:your|my) (?:options|commands|abilities|skills|features)\b", 0.9),
-        (r"\bhow (?:does this|do you|do i use (?:this|you)) work\b", 0.9),
+        (r"\bhow (?:does (?:this|this thing|it)|do you|do i use (?:this|you)) work\b", 0.9),
         (r"\bhow (?:do|can|should) i use (?:this|you)\b", 0.9),
-        (r"\b(?:don't|do not|dont) know what to (?:say|do|ask)\b", 0.9),
+        (
+            r"\b(?:(?:don't|do not|dont)(?: really)? know|not sure|no idea|unsure)(?: (?:really"
+            r"|quite|of|about))? (?:what|how) (?:to|i (?:can|should)) (?:say|do|ask|use)\b",
+            0.9,
+        ),
         (r"\bwhat are you (?:capable of|good at|able to do)\b|\byour capabilit", 0.9),
         (r"\bwhat (?:kind of things|things) can (?:i|you) (?:ask|say|do)\b", 0.9),
         (r"^(?:how can you help(?: me)?|what are you(?: for)?|who are you)\s*$", 0.85),
+        (r"^(?:i'm|i am) (?:lost|confused|stuck)\s*$", 0.85),
         (
             r"^(?:can|could) you help(?: me)?(?: out)?\s*$|\bwhat (?:can|should) i (?:ask|say)\b",
             0.9,
         ),
         (r"\bwhat (?:commands|things|requests) do you (?:understand|know|take|accept)\b", 0.9),
+        (r"\bwhat am i supposed to (?:say|ask|do)\b|^what do i do now\s*$", 0.9),
+        (
+            r"\bexamples? of (?:what|things) (?:i|you) can\b"
+            r"|\bhow (?:do|should|can) i (?:talk|speak) to you\b",
+            0.9,
+        ),
+        (r"\b(?:things|stuff|what) (?:that )?you (?:can|could) (?:do|help with)\b", 0.9),
+        (r"\bexplain (?:what you (?:can )?do|how (?:you|this) works?)\b", 0.9),
+        (
+            r"\bwhat (?:kinds? of |sorts? of |types? of )?(?:things|stuff|tasks) (?:can|do|could)"
+            r" you (?:do|help|handle)\b",
+            0.9,
+        ),
         (r"^(?:hello|hi|hey|howdy|good (?:morning|afternoon|evening)|hiya)(?: there)?\s*$", 0.85),
     ),
     phrases(
@@ -106,7 +153,11 @@ CONVERSATION: tuple[IntentPhrases, ...] = (
         (
             r"^(?:cancel|stop|abort|quit|exit|never ?mind|nevermind|forget it|no thanks"
             r"|no thank you|that's all|that is all|nothing|i'm done|i am done|done|end"
-            r"|cancel (?:that|this|it|the request|everything)|stop (?:that|this|it)"
+            r"|forget about it|forget the whole thing|stop everything|stop here|stop now"
+            r"|stop talking|be quiet|quiet|shut up|silence|stop right there|i'm all set|all set"
+            r"|cancel (?:that|this|it|the request|everything"
+            r"|the whole thing"
+            r"|all (?:of )?(?:that|this|it))|stop (?:that|this|it)"
             r"|don't (?:do|bother|worry about) (?:it|that)|leave it)\s*$",
             0.95,
         ),
@@ -116,7 +167,8 @@ CONVERSATION: tuple[IntentPhrases, ...] = (
             0.9,
         ),
         (
-            r"^(?:that's all|that is all|that's it|i'm done|i am done|we're done|all done)"
+            r"^(?:that's all|that is all|that's it|i'm done|i am done|we're done|all done"
+            r"|that's enough|that'll do|that will do|enough)"
             r"(?: for (?:now|today))?\s*$",
             0.95,
         ),
@@ -131,20 +183,68 @@ CONVERSATION: tuple[IntentPhrases, ...] = (
         (
             r"\b(?:repeat (?:that|this|it|yourself|the last (?:thing|part|answer))"
             r"|say (?:that|it) again|what did you (?:just )?say|say that one more time"
-            r"|didn't (?:catch|hear) (?:that|you|what you said)|what was that"
+            r"|didn't (?:catch|hear) (?:that|you|what you said)|what was that(?: again)?\s*$"
             r"|(?:one|1) more time)\b",
             0.95,
+        ),
+        (r"\bsay (?:that|it) (?:again )?(?:more )?(?:slower|slowly|louder)\b", 0.9),
+        (r"\b(?:couldn't|could not|can't|cannot) hear (?:you|that|what you said)\s*$", 0.9),
+        (
+            r"\b(?:missed|didn't (?:quite |really )?(?:catch|hear|get)|did not (?:catch|hear|get))"
+            r" (?:that|you|it"
+            r"|what you said|(?:the |that )?(?:last )?(?:bit|part|thing you said|word"
+            r"|sentence))\s*$",
+            0.9,
         ),
     ),
     phrases(
         Intent.OUT_OF_SCOPE,
         (r"\b(?:weather|forecast|temperature outside|rain(?:ing)?|snow(?:ing)?|sunny)\b", 0.9),
         (
+            r"\b(?:windy|stormy|foggy|rainy|humid|chilly|cloudy)\b"
+            r"|\bis it (?:cold|hot|warm|windy|humid|freezing|chilly|cloudy)\b|\b(?:cold|hot|warm"
+            r"|chilly|freezing) (?:outside|out there)\b",
+            0.9,
+        ),
+        (
             r"\b(?:play|put on|shuffle|skip|pause) (?:some |the |a |my )?(?:music|song|songs|album"
             r"|playlist|track|podcast|radio|spotify|jazz|rock|something)\b",
             0.95,
         ),
         (r"^play\b", 0.85),
+        (r"\b(?:on )?(?:tv|television|netflix|the telly)\b", 0.9),
+        (
+            r"\b(?:on|via|over|through|in) (?:slack|teams|whatsapp|signal|telegram|messenger"
+            r"|linkedin|twitter|instagram|facebook)\b",
+            0.97,
+        ),
+        (
+            r"\bwhat time does (?:the )?\w+(?: \w+)? (?:open|close)\b|\bopening hours\b"
+            r"|\bdo not disturb\b|\bairplane mode\b",
+            0.9,
+        ),
+        (
+            r"\bhow (?:do|can|should) (?:i|you) (?:make|cook|bake) (?!(?:an? |the )?(?:note|meeting"
+            r"|appointment|e-?mail|reminder|booking|call)\b)",
+            0.85,
+        ),
+        (
+            r"\bsend (?:some |a |an |the )?(?:flowers|gift|present|package|parcel|card|money|cash"
+            r"|payment)\b",
+            0.95,
+        ),
+        (r"\bhow (?:do|can|should) i get to\b|\bhow long (?:does it take|to get) to\b", 0.9),
+        (
+            r"\btell me (?:something|a fact|a fun fact|anything) (?:interesting|fun|cool|random)\b"
+            r"|\bfun fact\b|\btrivia\b",
+            0.85,
+        ),
+        (
+            r"\b(?:good|best|great|fun) (?:movies?|films?|books?|shows?|series|songs?|restaurants?"
+            r"|places to eat)\b|\b(?:movie|film) to watch\b",
+            0.85,
+        ),
+        (r"\b(?:uber|lyft|taxi|cab)\b", 0.85),
         (
             r"\b(?:order|get me|deliver|buy|purchase) (?:me |us )?(?:a |an |some |the )?(?:pizza|"
             r"food|sushi"
@@ -167,12 +267,18 @@ CONVERSATION: tuple[IntentPhrases, ...] = (
         ),
         (
             r"\b(?:news|headlines|stock|stocks|share price|bitcoin|crypto|score|scores|match result"
-            r"|who won)\b",
+            r"|who won|exchange rate|currency|price of|prices of)\b",
             0.9,
         ),
         (
             r"\b(?:turn|switch) (?:on|off) (?:the )?(?:lights?|tv|heating|heater|ac|fan)\b"
             r"|\b(?:thermostat|lights)\b",
+            0.9,
+        ),
+        (
+            r"\b(?:turn|switch) (?:up |down |on |off )?(?:the )?(?:volume|music|sound|tv|radio|heat"
+            r"|heating|ac|air)\b"
+            r"|\bvolume (?:up|down)\b",
             0.9,
         ),
         (r"\b(?:set|start) (?:an? )?(?:alarm|timer|stopwatch)\b|\bwake me up\b", 0.9),
@@ -181,7 +287,7 @@ CONVERSATION: tuple[IntentPhrases, ...] = (
             r" get|drive (?:me )?to)\b",
             0.9,
         ),
-        (r"^(?:call|dial|phone|ring|text|sms|whatsapp|facetime) \w", 0.85),
+        (r"^(?:call|dial|phone|ring|text|sms|whatsapp|facetime) (?!off\b)\w", 0.85),
         (
             r"\b(?:text message|sms|whatsapp|imessage|texts?) (?:to|for)\b"
             r"|\b(?:send|shoot|drop) (?:\w+ ){0,2}(?:a )?(?:texts?|sms)\b",
@@ -194,9 +300,27 @@ CONVERSATION: tuple[IntentPhrases, ...] = (
         (r"\b(?:restaurants?|nearby|near me|closest|nearest)\b", 0.85),
         (r"\b(?:sing|dance|rap)\b(?: (?:me )?(?:a )?(?:song|something))?", 0.85),
         (r"\b(?:calculate|what is \d+ (?:plus|minus|times|divided by)|square root)\b", 0.85),
+        (r"\b(?:\d+ ?%|\d+ percent) of \d|\bpercent of\b", 0.85),
+        (
+            r"^(?:who|what)(?:'s| is| was) the (?:ceo|president|capital|population|prime minister"
+            r"|king|queen|founder|height|tallest|biggest|largest|longest|richest|best|oldest"
+            r"|distance|speed|meaning)\b",
+            0.85,
+        ),
+        (
+            r"^who (?:wrote|invented|discovered|painted|directed|founded|built|sang|composed|won"
+            r"|is the|was the|plays|played|starred)\b",
+            0.85,
+        ),
+        (
+            r"\bhow many \w+ (?:are )?(?:in|per) (?:an? |1 )?\w+|\bconvert \d|\b(?:ounces|pounds"
+            r"|grams|kilos|kilograms|miles|kilometers|km|feet|inches|celsius|fahrenheit)"
+            r" (?:in|to|into)\b",
+            0.85,
+        ),
         (
             r"\b(?:search|google|look up|browse) (?:the )?(?:web|internet|online)\b"
-            r"|^(?:google|wikipedia)\b",
+            r"|^(?:google|wikipedia)\b|\b(?:search|check) (?:on )?(?:google|bing|wikipedia)\b",
             0.85,
         ),
         (r"\b(?:meaning of life|are you (?:alive|human|real)|do you love me|marry me)\b", 0.85),

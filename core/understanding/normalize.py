@@ -27,11 +27,22 @@ _FILLERS = re.compile(
 _POLITE = re.compile(
     r"^(?:(?:so|and|oh|okay|ok|alright|right|now|then|also|well|hey|hi|hello|yes|yeah)[, ]+)*"
     r"(?:(?:could|can|would|will) you(?: please)?(?: go ahead and)?|please|kindly"
-    r"|i(?:'d| would) like (?:you )?to|i want (?:you )?to|i wanna|i need (?:you )?to"
+    r"|i(?:'d| would) like (?:you )?to|i want (?:you )?to|i wanna(?: know)?|i need (?:you )?to"
     r"|i'd love (?:you )?to|go ahead and|let's|lets|i'd like|i would like"
     # "help me find a time" wraps a request; "can you help me" is the request.
     r"|help me(?![ ,.!?]*(?:please|out)?[ ,.!?]*$)"
-    r"|would you mind|do you mind|you can|you should|try to)\b[ ,]*",
+    r"|would you mind|do you mind|if you (?:don't|do not|wouldn't|would not) mind|you can"
+    r"|you should|try to"
+    # "I wanted to know what I have on Thursday": the question is what follows.
+    r"|i (?:just )?(?:wanted|want|need|needed|'d like|would like) to know|let me know"
+    r"|i was wondering|i'm wondering|i am wondering)\b[ ,]*",
+    re.IGNORECASE,
+)
+# Discourse markers that open a turn without changing it ("nah, forget it", "ok so what's on").
+# "no" and "yes" are kept: they answer a question and may carry a correction.
+_OPENER = re.compile(
+    r"^(?:nah|oh|ok|okay|alright|all right|well|so|yeah|right|hmm|hey|actually|anyway"
+    r"|and|now)\b[ ,]+(?=\w)",
     re.IGNORECASE,
 )
 _TRAILING_POLITE = re.compile(r"[ ,]*\b(?:please|thanks|thank you|for me)\s*[.!?]*\s*$", re.I)
@@ -39,12 +50,23 @@ _TRAILING_POLITE = re.compile(r"[ ,]*\b(?:please|thanks|thank you|for me)\s*[.!?
 _DICTATION = re.compile(r"\b(?:saying|say|says|reads|asking|telling)\b|:", re.I)
 _TRAILING_PLEASE = re.compile(r"[ ,]*\bplease\s*[.!?]*\s*$", re.I)
 _SPACES = re.compile(r"\s+")
+_ONE_ON_ONE = re.compile(r"\bone on one\b")
 # ASR drops apostrophes: "whats on tuesday" is "what's on tuesday".
-_CONTRACTION = re.compile(r"\b(what|when|where|who|that|it|there|here|how)s\b")
+_HAVE = re.compile(r"\b(what|who|where|how|when)'ve\b")
+_CONTRACTION = re.compile(
+    r"\b(what|when|where|who|that|it|there|here|how|today|tomorrow|tonight|yesterday)s\b"
+)
 
 _CORRECTION = (
     r"(?:[,;.]?\s*(?:no+|nope|sorry|i mean|actually|make (?:that|it)|or rather|rather|wait"
     r"|scratch that|correction|oops)\b[,;.]?\s*)+"
+)
+# A request started over: "book a table... I mean book a meeting with Sean".
+_RESTART = re.compile(
+    r"^.+?[,.…]*\s+(?:i mean|no wait|wait no|sorry|scratch that|actually|rather|no)[,.]*\s+"
+    r"(?=(?:book|schedule|set up|cancel|move|reschedule|push|email|send|draft|write|add|put"
+    r"|remind|remember|note|take|find|forget|what|when)\b)",
+    re.IGNORECASE,
 )
 _HOUR = r"(?:\d{1,2}(?:[: ]\d{2})?(?:\s*(?:am|pm|a\.m\.|p\.m\.|o'?\s?clock))?|noon|midnight"
 _HOUR += r"|(?:half|quarter) (?:past|to) \d{1,2})"
@@ -58,6 +80,12 @@ _DAY_FIX = re.compile(rf"\b{_DAY}{_CORRECTION}({_DAY})", re.IGNORECASE)
 _NAME_FIX = re.compile(
     rf"\b(with|to|email|for) ([a-z]+){_CORRECTION}(?:(?:with|to) )?([a-z]+)\b", re.IGNORECASE
 )
+
+
+# Whisper writes a spoken "four p m" as "4-P," "4p" or "4 p.m"; "a" alone is an article ("at 3
+# a little later"), so a morning needs its "m".
+_PM = re.compile(r"\b(\d{1,2}(?::\d{2})?)\s*-?\s*p\b\.?(?:\s*m\b\.?)?")
+_AM = re.compile(r"\b(\d{1,2}(?::\d{2})?)\s*-?\s*a\.?\s*m\b\.?")
 
 
 @dataclass(frozen=True)
@@ -75,13 +103,16 @@ def _strip_wrappers(text: str) -> str:
     while previous != text:
         previous = text
         text = _POLITE.sub("", text).strip(" ,")
+        text = _OPENER.sub("", text).strip(" ,")
     if _DICTATION.search(text):  # "saying thank you": the closing words are the message
         return _TRAILING_PLEASE.sub("", text).strip(" ,")
     return _TRAILING_POLITE.sub("", text).strip(" ,")
 
 
 def _apply_corrections(text: str) -> str:
-    """Keep the second of "at ten, no, eleven" / "Tuesday, sorry, Wednesday"."""
+    """Keep the second of "at ten, no, eleven" / "Tuesday, sorry, Wednesday", and the second
+    request of "book a table, I mean, book a meeting"."""
+    text = _RESTART.sub("", text)
     text = _TIME_FIX.sub(lambda m: f"at {m.group(1)}", text)
     text = _DAY_FIX.sub(lambda m: m.group(1), text)
     return _NAME_FIX.sub(lambda m: f"{m.group(1)} {m.group(3)}", text)
@@ -104,7 +135,10 @@ def normalise(raw: str) -> Utterance:
     text = _FILLERS.sub("", text)
     text = _SPACES.sub(" ", text).strip(" ,")
     text = _strip_wrappers(text)
-    numeric = _CONTRACTION.sub(r"\1's", to_digits(text.lower()))
+    # text2num would read "one on one" as numbers; it names a meeting.
+    spoken = _ONE_ON_ONE.sub("one-on-one", _HAVE.sub(r"\1 have", text.lower()))
+    numeric = _CONTRACTION.sub(r"\1's", to_digits(spoken))
+    numeric = _AM.sub(r"\1 am", _PM.sub(r"\1 pm", numeric))
     numeric = _apply_corrections(numeric)
     numeric = re.sub(r"[!?\"]+|(?<!\d)[.,;](?!\d)|(?<=\d)[.,;](?!\d)", " ", numeric)
     numeric = re.sub(r"\b(\d{1,2})\.(\d{2})\b", r"\1:\2", numeric)

@@ -6,7 +6,9 @@ from ``when`` (dates, times, durations, parts of day) and from the words around 
 (attendees after "with", an email's recipients and body, a note's text). Phrases anchored at
 the start of a turn also match after a short lead-in; a turn no phrase covers is read by verb
 and object cues (``cues``); a negated or past-tense side effect is never acted on without
-asking. A turn with no cue but
+asking. A side effect read with less than ``CONFIDENT`` confidence (a question about it, a
+hedge, two readings that compete, a verb with nothing to act on) is returned as
+``NOT_UNDERSTOOD``: the parser never guesses an action. A turn with no cue but
 with slots ("tomorrow at ten", "Alice Smith") is ``NOT_UNDERSTOOD`` with low confidence and
 its slots filled: the agent reads it as the answer to its own last question.
 """
@@ -54,6 +56,53 @@ _NOT_A_REQUEST = re.compile(
     r"|scheduled|rescheduled)\b|\b(?:was|were|has been|got) (?:moved|cancelled|canceled|booked"
     r"|sent|rescheduled)\b"
 )
+# A hedge is not an order: "I might have to cancel", "thinking about moving it".
+_HEDGE = re.compile(
+    r"\b(?:might|may have to|maybe|perhaps|probably|not sure|unsure|thinking (?:about|of)"
+    r"|wonder(?:ing)?|considering|should i|i think i(?:'ll| will| should| might)|^i(?:'ll| will"
+    r"|'m going to|'m gonna| am going to)|(?:if|whether) (?!you\b|i\b)\w+ (?:will|would|can"
+    r"|could|should|is going to))\b"
+)
+# A turn that opens as a question asks about something; it does not order it ("do I have
+# meetings Wednesday", "is there room for a meeting"). Polite requests ("can you ...") were
+# unwrapped by ``normalise`` and do not reach here as questions.
+# "Carol wants to move the meeting": someone else's wish, reported, is not an order.
+_THIRD_PARTY = re.compile(
+    r"^(?!i\b|we\b|you\b|please\b)(?:[a-z']+ ){1,2}(?:wants|wanted|needs|needed|asked|is asking"
+    r"|would like|'d like|said|says|thinks|is trying|tried|is going|was going|plans|hopes"
+    r"|prefers|decided|has decided)(?: (?:me|us|you|him|her|them))? to\b"
+    r"|^(?!i\b|we\b|you\b|please\b)[a-z']+(?: [a-z']+)? (?:said|says|told me|mentioned|thinks)"
+    r" (?:that )?(?:he|she|they|it)(?:'ll| will|'s going to| is going to| would)\b"
+)
+_SUBJECT = r"(?:i|you|we|they|he|she|it|there|anyone|someone|\w+ (?:have|has))"
+_ASKING = re.compile(
+    rf"^(?:(?:do|does|did) {_SUBJECT}|(?:is|are|am|was|were|have|has) (?:{_SUBJECT}|my|the|our"
+    r"|your)|what|what's|when|when's|where"
+    r"|which|who|whom|whose|why|how|how's|see if|check if|check whether|find out if"
+    r"|find out whether|i wonder)\b"
+)
+# "I can't remember if ...": a negated remember is no more a request than a negated action.
+_NEGATABLE = _RISKY | {Intent.MEMORY_REMEMBER}
+# A turn that opens by forbidding an action orders nothing ("don't book anything on Friday").
+_FORBIDDING = re.compile(
+    r"^(?:please )?(?:don't|do not|dont|never|no need to)\b(?! (?:forget|remember|send))"
+)
+# Words that open dictated content: commands said after them belong to the message.
+_DICTATED = re.compile(
+    r"\b(?:saying|that says|to say|say that|asking|telling (?:him|her|them))\b|:"
+)
+_DICTATING = {Intent.EMAIL_SEND, Intent.EMAIL_DRAFT, Intent.NOTES_SAVE, Intent.MEMORY_REMEMBER}
+_EMAIL = {Intent.EMAIL_SEND, Intent.EMAIL_DRAFT}
+_ACTIONS = (
+    _MEETING_INTENTS
+    | _DICTATING
+    | {
+        Intent.NOTES_SEARCH,
+        Intent.MEMORY_FORGET,
+        Intent.MEMORY_LIST,
+    }
+)
+_JOIN = re.compile(r"\b(?:and|then|also|plus)\b")
 # Below CONFIDENT: the turn is asked about or goes to the model.
 _UNSURE = 0.6
 # Tie-break when two intents score the same: the more specific action first.
@@ -401,10 +450,23 @@ _NOT_NAMES = (_COMMON - {"will", "may", "mine"}) | frozenset(
         "draft",
         "reply",
         "message",
+        "both",
+        "all",
+        "everyone",
+        "cc",
+        "bcc",
+        "line",
+        "ask",
+        "drafted",
+        "sent",
+        "written",
     ]
 )
 _GENERIC_HEADS = frozenset(
     [
+        "visit",
+        "zoom",
+        "block",
         "meeting",
         "meetings",
         "call",
@@ -420,7 +482,8 @@ _GENERIC_HEADS = frozenset(
     ]
 )
 _SPECIFIC = re.compile(
-    r"\b(?:sync|catch ?up|chat|1:1|one on one|one-on-one|lunch|coffee|dinner|breakfast|standup"
+    r"\b(?:sync|catch ?up|chat|1:1|1 on 1|one on one|one-on-one|lunch|coffee|dinner|breakfast"
+    r"|standup"
     r"|stand-up|review|interview|demo|presentation|workshop|huddle|check-in|retro|retrospective"
     r"|planning|briefing|conference|brunch|drinks|class|lesson|consultation|party)\b"
 )
@@ -428,7 +491,13 @@ _TITLE_EXPLICIT = re.compile(
     r"\b(?:called|titled|named|entitled|about|regarding|re|on the topic of|to discuss|to talk about"
     r"|for the)\s+(.+?)(?=\s+(?:with|on|at|tomorrow|today|next|this|for|from|in|and invite)\b|$)"
 )
-_MOVE_TO = re.compile(r"\b(?<!quarter )(?<!half )(?:to|until|till|for|into)\b(?! \d+ (?:min|hour))")
+_PURPOSE = re.compile(
+    r"s? for (?:a|an|my|the) ((?!(?:\d|half|quarter|hour|minute|couple)\b)[a-z'\-]+(?: [a-z'\-]+)?)"
+    r"(?= (?:on|at|with|tomorrow|today|next|this|in|for)\b| *$)"
+)
+_MOVE_TO = re.compile(
+    r"\b(?<!quarter )(?<!half )(?:to|until|till|for|into|later|earlier)\b(?! \d+ (?:min|hour))"
+)
 _MAX_NAME_WORDS = 3
 _VERBS = frozenset(
     [
@@ -469,6 +538,23 @@ _VERBS = frozenset(
         "setup",
         "make",
         "attend",
+        "rid",
+        "take",
+        "bring",
+        "pull",
+        "do",
+        "grab",
+        "slide",
+        "meet",
+        "scratch",
+        "axe",
+        "kill",
+        "nix",
+        "ditch",
+        "scrap",
+        "hold",
+        "need",
+        "want",
     ]
 )
 
@@ -483,6 +569,7 @@ def _grammar() -> tuple[IntentPhrases, ...]:
     for declared in grammar:
         for phrase in declared.phrases:
             phrase.regex  # noqa: B018 - compiled once, here, not on a caller's first turn
+            phrase.late_regex  # noqa: B018
     return grammar
 
 
@@ -504,13 +591,18 @@ def _lead_offsets(text: str) -> list[int]:
     for m in re.finditer(r" (?=\S)", text):
         if len(offsets) > _MAX_LEAD_WORDS:
             break
-        offsets.append(m.end())
+        # After "an", "my", "the" comes a noun: "writing an email to Carol" does not say "email".
+        if not _DETERMINER.search(text, 0, m.start()):
+            offsets.append(m.end())
     return offsets
 
 
+_DETERMINER = re.compile(
+    r"\b(?:a|an|the|my|your|our|his|her|their|this|that|these|those|some|any|another)$"
+)
 _NEGATION = re.compile(
     r"\b(?:can't|cannot|can not|won't|wont|will not|don't|dont|do not|not|unable|couldn't"
-    r"|never|shouldn't)\b(?: [\w']+){0,3} $"
+    r"|never|shouldn't|no longer|no more|no need to)\b(?! mind\b)(?: [\w']+){0,3} $"
 )
 
 
@@ -528,19 +620,27 @@ def _score(text: str) -> list[tuple[float, Intent, Hit]]:
             m = phrase.regex.search(text)
             if m:
                 hit, confidence = Hit(m.start(), m.end()), phrase.confidence
-            elif phrase.pattern.startswith("^") and declared.intent is not Intent.OUT_OF_SCOPE:
+            elif phrase.late_regex is not None and declared.intent is not Intent.OUT_OF_SCOPE:
+                late_regex = phrase.late_regex
                 found = next(
                     (
                         (k, late)
                         for k in offsets[1:]
-                        if (late := phrase.regex.search(text[k:])) is not None
+                        if (late := late_regex.match(text, k)) is not None
                     ),
                     None,
                 )
                 if found is None:
                     continue
                 k, late = found
-                hit, confidence = Hit(k + late.start(), k + late.end()), phrase.confidence
+                if (
+                    declared.intent in _CONVERSATION
+                    and " " not in late.group(0).strip()
+                    and " " in text[:k].strip()
+                ):
+                    # One word after a longer lead-in ("Bob is late again") is not the request.
+                    continue
+                hit, confidence = Hit(late.start(), late.end()), phrase.confidence
                 confidence -= (
                     _LATE_CONVERSATION_PENALTY
                     if declared.intent in _CONVERSATION
@@ -548,7 +648,10 @@ def _score(text: str) -> list[tuple[float, Intent, Hit]]:
                 )
             else:
                 continue
-            if declared.intent in _RISKY and _negated(text, hit.start):
+            if declared.intent in _NEGATABLE and _negated(text, hit.start):
+                continue
+            if declared.intent in _RISKY and _DETERMINER.search(text, 0, max(0, hit.start - 1)):
+                # After a determiner the verb is a noun: "my schedule after lunch" books nothing.
                 continue
             if best is None or confidence > best[0]:
                 best = (confidence, hit)
@@ -556,6 +659,37 @@ def _score(text: str) -> list[tuple[float, Intent, Hit]]:
             scored.append((best[0], declared.intent, best[1]))
     scored.sort(key=lambda s: (-s[0], _PRIORITY.index(s[1])))
     return scored
+
+
+def _family(intent: Intent) -> Intent:
+    return Intent.EMAIL_SEND if intent in _EMAIL else intent
+
+
+def _outside_dictation(
+    text: str, scored: list[tuple[float, Intent, Hit]]
+) -> list[tuple[float, Intent, Hit]]:
+    """Readings that are not inside a dictated message ("email Bob saying cancel the meeting"
+    cancels nothing: the cancel is what the email says)."""
+    marker = _DICTATED.search(text)
+    if marker is None:
+        return scored
+    openers = {_family(s[1]) for s in scored if s[1] in _DICTATING and s[2].start < marker.start()}
+    if not openers:
+        return scored
+    return [s for s in scored if s[2].start < marker.start() or _family(s[1]) in openers]
+
+
+def _compound(text: str, scored: list[tuple[float, Intent, Hit]]) -> bool:
+    """Two different actions joined by "and"/"then" ("cancel my 3 pm and book a call"): one
+    command cannot carry both, so neither is acted on."""
+    strong = [s for s in scored if s[1] in _ACTIONS and s[0] >= CONFIDENT]
+    for first in strong:
+        for second in strong:
+            if _family(first[1]) is _family(second[1]) or second[2].start <= first[2].start:
+                continue
+            if _JOIN.search(text, first[2].start, second[2].start):
+                return True
+    return False
 
 
 def _gibberish(text: str) -> bool:
@@ -580,8 +714,21 @@ def _cut(text: str, spans: list[tuple[int, int]]) -> str:
 def _names(segment: str, contacts: list[str]) -> list[str]:
     """People in ``segment`` (the words after "with"/"to"), split on "and" and commas."""
     known = {c.lower(): c for c in contacts}
+    firsts = {c.split()[0] for c in known}
     names: list[str] = []
     current: list[str] = []
+
+    def continues(word: str) -> bool:
+        """Whether ``word`` may extend the name said so far.
+
+        Once the words form a contact's name, only that contact's longer name continues it:
+        "with Zoe put it in" is Zoe, "with Bob Carol" two people.
+        """
+        spoken = " ".join(current)
+        if spoken not in known and spoken not in firsts:
+            return True
+        longer = f"{spoken} {word}"
+        return any(k == longer or k.startswith(f"{longer} ") for k in known)
 
     def close() -> None:
         if current:
@@ -601,9 +748,27 @@ def _names(segment: str, contacts: list[str]) -> list[str]:
             if word in _NAME_STOP and word not in ("the", "my", "a"):
                 break
             continue
+        if current and not continues(word):
+            close()
+            if word not in firsts and word not in known:
+                break
         current.append(word)
     close()
     return [n for n in names if n]
+
+
+def _contacts_in(text: str, contacts: list[str]) -> list[str]:
+    """The contacts named anywhere in ``text``, by full or first name, in the order said."""
+    found: list[tuple[int, str]] = []
+    taken: list[tuple[int, int]] = []
+    for name in sorted(contacts, key=len, reverse=True):
+        for spoken in (name.lower(), name.lower().split()[0]):
+            m = re.search(rf"\b{re.escape(spoken)}\b", text)
+            if m and not any(s < m.end() and m.start() < e for s, e in taken):
+                found.append((m.start(), name if spoken == name.lower() else name.split()[0]))
+                taken.append(m.span())
+                break
+    return [name for _, name in sorted(found)]
 
 
 def _people_after(text: str, marker: str, contacts: list[str]) -> list[str]:
@@ -626,16 +791,16 @@ def _meeting_title(text: str, cue_end: int, intent: Intent) -> str | None:
     heads = re.finditer(
         r"\b(?:(?:the|my|our|a|an|this|that|tomorrow's|today's|\w+day's)\s+)?((?:[a-z0-9:'\-]+ "
         r"){0,3}?)"
-        r"(meeting|call|appointment|appt|event|session|sync|catch ?up|chat|1:1|one on one"
+        r"(meeting|call|appointment|appt|event|session|sync|catch ?up|chat|1:1|1 on 1|one on one"
         r"|one-on-one|lunch|coffee|dinner|breakfast|standup|stand-up|review|interview|demo"
         r"|presentation|workshop|huddle|check-in|retro|retrospective|planning|briefing|conference"
-        r"|brunch|drinks|class|lesson|consultation|party)s?\b",
+        r"|brunch|drinks|class|lesson|consultation|party|zoom|touch ?base|block)s?\b",
         text[max(0, cue_end - 60) :] if intent is not Intent.CALENDAR_BOOK else text,
     )
     # The last head noun names the meeting ("call off the budget review": review, not call).
     head = None
     for candidate in heads:
-        if text[candidate.end() : candidate.end() + 4] != " off":
+        if candidate.group(2) != "call" or text[candidate.end() : candidate.end() + 4] != " off":
             head = candidate
     if head is None:
         return None
@@ -644,12 +809,17 @@ def _meeting_title(text: str, cue_end: int, intent: Intent) -> str | None:
         for w in head.group(1).split()
         if w not in _NAME_STOP
         and "n't" not in w
-        and not re.fullmatch(r"[\d:]+|\w*day's|quick|short|new|team's", w)
+        and not re.fullmatch(r"[\d:]+|\w*day's|quick|short|new|team's|calendar|diary|schedule", w)
         and w not in _VERBS
     ]
     noun = head.group(2)
     words = [*modifiers, noun] if noun not in _GENERIC_HEADS else modifiers
     title = " ".join(words).strip()
+    if not title and noun in _GENERIC_HEADS:
+        # "an appointment for a haircut": a generic noun, then what it is for.
+        purpose = _PURPOSE.match(text, head.end())
+        if purpose:
+            return purpose.group(1)
     return title or None
 
 
@@ -669,7 +839,7 @@ def _object_title(text: str) -> str | None:
         return None
     words: list[str] = []
     for word in text[verb.end() :].split():
-        if word in ("the", "a", "an", "my", "our", "this", "that") and not words:
+        if word in ("the", "a", "an", "my", "our", "this", "that", "me", "us") and not words:
             continue
         if (
             word in _OBJECT_STOP
@@ -678,6 +848,24 @@ def _object_title(text: str) -> str | None:
             or re.search(r"[\d:]|'s$|n't", word)
             or len(words) >= _MAX_NAME_WORDS
         ):
+            break
+        words.append(word)
+    return " ".join(words) or None
+
+
+# "block two hours on Thursday for deep work": what the time is for closes the turn.
+_TRAILING_PURPOSE = re.compile(r"\bfor (?:the |a |an |my |some )?((?!\d)[a-z][a-z' ]{1,30}?)\s*$")
+_WITH_THING = re.compile(r"\b(?:with|at|to see) (?:the|my|our) ([a-z'\-]+(?: [a-z'\-]+)?)")
+
+
+def _with_thing(text: str) -> str | None:
+    """What a meeting is with when it is not a person ("an appointment with the dentist")."""
+    m = _WITH_THING.search(text)
+    if m is None:
+        return None
+    words: list[str] = []
+    for word in m.group(1).split():
+        if word in _OBJECT_STOP or word in _GENERIC_HEADS:
             break
         words.append(word)
     return " ".join(words) or None
@@ -694,8 +882,9 @@ def _text_after(clean: str, pattern: str) -> str | None:
 _BODY = (
     r"\b(?:saying|that says|to say|and say|say(?:ing)? that|asking(?: (?:him|her|them))?"
     r"|telling (?:him|her|them)(?: that)?"
-    r"|and tell (?:him|her|them)(?: that)?|letting (?:him|her|them) know(?: that)?|with the message"
-    r"|the message|that reads|reading|know that|know"
+    r"|and tell (?:him|her|them)(?: that)?|and ask (?:him|her|them)(?: (?:if|whether))?"
+    r"|letting (?:him|her|them) know(?: that)?|with the message"
+    r"|the message|that reads|reading|know that|know|(?:with the |message )?body"
     # "send that email to Bob": "that" points at the email, it does not open the message.
     r"|that(?! (?:e-?mail|mail|message|draft|reply|note|one)\b))\b[:,]?\s*"
 )
@@ -705,9 +894,23 @@ _BODY = (
 _DELIVERY = re.compile(
     r"[ ,]*\b(?:and|but|then)?\s*(?:don't|do not|dont) send (?:it|this|that)?(?: (?:yet|now"
     r"|right away))?[.!]?\s*$|[ ,]*\b(?:and|then) send (?:it|this|that)(?: (?:off|now|right away))?"
-    r"[.!]?\s*$",
+    r"[.!]?\s*$|[ ,]*\b(?:and|but|then)?\s*(?:hold (?:it|off)(?: on sending(?: it)?)?|keep it as a"
+    r" draft|leave it as a draft)[.!]?\s*$",
     re.IGNORECASE,
 )
+
+
+# "about the budget but let me check it first": the subject ends where a new clause starts.
+_CLAUSE_END = re.compile(
+    r"[ ,]+(?:but|and then|then|so that|so i|and let me|let me|and don't|don't|and do not)\b",
+    re.I,
+)
+_GETS_MAIL = re.compile(
+    r"(?:^|\bmake sure (?:that )?)([a-z]+(?: [a-z]+)?) (?:gets|receives|is sent|has) (?:an? |the )?"
+    r"(?:e-?mail|message|note)\b"
+)
+# "let Priya know by email that ...": the channel, then the message.
+_CHANNEL = re.compile(r"^(?:by|via|over|through) e-?mail\b[ ,:]*(?:(?:that|saying)\b[ ,:]*)?", re.I)
 
 
 def _email_slots(u: Utterance, slots: Slots, ctx: ParseContext) -> None:
@@ -717,15 +920,18 @@ def _email_slots(u: Utterance, slots: Slots, ctx: ParseContext) -> None:
     body_at = re.search(_BODY, text)
     people = _people_after(
         text[: body_at.start()] if body_at else text,
-        r"(?:to|for|e-?mail|mail|message|tell|let|inform|notify|ask|send|cc|shoot|drop|write)",
+        r"(?:to|for|e-?mail|mail|message|tell|let|inform|notify|ask|send|cc|shoot|drop|write|ping)",
         ctx.contact_names,
     )
     slots.attendees = [p for p in people if p.lower() not in ("an", "the", "a")]
+    if not slots.attendees and (gets := _GETS_MAIL.search(text)):
+        # "make sure Bob gets an email saying ...": the one who gets it.
+        slots.attendees = _names(gets.group(1), ctx.contact_names)
     body = _text_after(clean, _BODY)
     if body is None and ":" in clean:  # "Email Carol: the meeting moved"
         body = clean.split(":", 1)[1].strip() or None
     if body is not None:
-        body = body.strip(" ?") or None
+        body = _CHANNEL.sub("", body).strip(" ?") or None
     subject_m = re.search(
         r"\b(?:about|regarding|re|with (?:the )?subject(?: line)?|subject(?: line)?)[:,]?\s+(.+?)"
         rf"(?={_BODY}|$)",
@@ -733,7 +939,8 @@ def _email_slots(u: Utterance, slots: Slots, ctx: ParseContext) -> None:
         re.IGNORECASE,
     )
     if subject_m:
-        slots.subject = subject_m.group(1).strip(" ,.:") or None
+        subject = _CLAUSE_END.split(subject_m.group(1), maxsplit=1)[0]
+        slots.subject = subject.strip(" ,.:") or None
     slots.text = body
 
 
@@ -750,11 +957,35 @@ def _strip_lead(text: str | None, lead: str, after_lead_in: bool = True) -> str 
     return text.strip(" :,.-") or None
 
 
+# "look up the garage code in my notes": what is looked for sits between verb and "notes".
+_IN_NOTES = re.compile(
+    r"\b(?:find|look up|look for|search for|check|get|pull up|read|dig up)\s+(.+?)\s+(?:in|from"
+    r"|among|through) (?:my |the )?notes\b",
+    re.IGNORECASE,
+)
+
+
+_WHERE_NOTED = re.compile(
+    r"^(?:where|when) (?:did|have) i (?:note|noted|write|written|jot|jotted|save|saved|put|keep"
+    r"|kept)(?: down)? (.+)$",
+    re.IGNORECASE,
+)
+
+
+# "what's the flight number I saved": the thing asked for, then how it was kept.
+_WHAT_NOTED = re.compile(
+    r"^what(?:'s| is| was| were) (?:the |my )?(.+?) (?:i|i've|i have) (?:saved|noted"
+    r"|wrote(?: down)?|jotted(?: down)?|written down|put down)\s*[?.!]*$",
+    re.IGNORECASE,
+)
+
+
 def _free_text(u: Utterance, intent: Intent, slots: Slots) -> None:
     clean = u.clean
     if intent is Intent.NOTES_SAVE:
         add = re.match(
-            r"^(?:add|put) (.+?) (?:to|on|in) (?:my |the )?((?:shopping |grocery |to-?do )?list|"
+            r"^(?:add|put) (?!down\b)(.+?) (?:to|on|in) (?:my |the )?((?:shopping |grocery "
+            r"|to-?do )?list|"
             r"notes"
             r"|reminders)\b",
             clean,
@@ -769,9 +1000,16 @@ def _free_text(u: Utterance, intent: Intent, slots: Slots) -> None:
             r"me a |"
             r"this |that |the |another |one )?(?:quick |new |short |little )?(?:note|notes|memo|"
             r"reminder"
-            r"|to-?do|todo)|(?:save|keep|store) (?:this|that|it) (?:as a note|in my notes)"
-            r"|new note|note to self|note down|write (?:this )?down|jot (?:this )?down|put down"
-            r"|take this down|remind me|remember|note|record)\b(?: (?:that|saying|to say|of|"
+            r"|to-?do|todo)(?: in| down)?|(?:add|put|save|write|jot)(?: down)? (?:this |that |it )?"
+            r"(?:to|in|into|on) (?:my |the )?(?:notes?|to-?do(?: list)?|to do(?: list)?|list)"
+            r"|(?:save|store|record) (?:that|this)(?= \w+ \w)|(?:save|keep|store) (?:this|that|it)"
+            r" (?:as a note|in my notes)"
+            r"|new note|note to self|note down|(?:write|jot|note|take|put|get)(?: (?:this|that|it"
+            r"|something|these|a few things|some things))? down(?: for me)?|put down"
+            r"|take this down|remind me(?: (?!to\b)[^,]{1,30}? to\b| that| about)?|remember|note"
+            r"|record)\b"
+            r"(?: (?:that"
+            r"|saying|to say|of|called|titled|named|"
             r"about|for"
             r" me|to))?[:,]?\s*",
         )
@@ -781,23 +1019,46 @@ def _free_text(u: Utterance, intent: Intent, slots: Slots) -> None:
             clean,
             re.IGNORECASE,
         )
-        slots.text = m.group(1).strip(" ?.!") if m else None
+        inside = _IN_NOTES.search(clean) or _WHERE_NOTED.search(clean) or _WHAT_NOTED.search(clean)
+        if m is None and inside is not None:
+            slots.text = inside.group(1).strip(" ?.!") or None
+            return
+        found = m.group(1).strip(" ?.!") if m else None
+        if found:
+            found = re.sub(
+                r"^(?:(?:the|my|a|any) )?(?:anything|something|stuff|notes?)\s+(?:about|on"
+                r"|regarding)\s+",
+                "",
+                found,
+            )
+        slots.text = re.sub(r"\s+(?:in|from|among) (?:my |the )?notes$", "", found or "") or None
     elif intent is Intent.MEMORY_REMEMBER:
         slots.text = _strip_lead(
             clean,
             r"^(?:please )?(?:remember|keep in mind|bear in mind|don't forget|do not forget"
-            r"|you should know"
+            r"|you should know|know that"
+            r"|(?:note |remember )?for (?:the )?future(?: reference)?"
+            r"|for the record|note that"
             r"|for your information|fyi|just so you know|memori[sz]e|commit (?:this|that|it) to"
-            r" memory)\b(?: (?:that|this|the fact that))?[:,]?\s*",
+            r" memory)\b(?: (?:for (?:next time|later|the future|future reference)|going forward"
+            r"|from now on))?(?: (?:that|this|the fact that))?[:,]?\s*",
         )
     elif intent is Intent.MEMORY_FORGET:
         rest = _strip_lead(
             clean,
-            r"^(?:please )?(?:forget|delete|erase|remove|drop|don't remember|stop remembering"
-            r"|unlearn)\b(?: (?:what i (?:just )?(?:said|told you)|everything i (?:said|told you)"
-            r"|what you (?:know|remember)|the memory|the memories|memories|memory|everything"
-            r"|anything|the thing|the stuff))?(?: (?:about|regarding|of|on))?\s*",
+            r"^(?:please )?(?:forget|delete|erase|remove|drop|wipe|don't remember|stop remembering"
+            r"|unlearn|(?:you )?(?:don't|do not) (?:need|have) to remember|no longer remember)\b"
+            r"(?: (?:what i (?:just )?(?:said|told you)|everything i (?:said|told you)"
+            r"|(?:all|any) (?:of )?(?:the |my |your )?memor(?:y|ies)"
+            r"|(?:what|everything|anything|all) you (?:know|remember|have|(?:'ve|have) (?:got|saved"
+            r"|stored))|the memory|the memories|memories|memory|everything"
+            r"|anything|(?:all )?(?:that |the |this )?(?:thing|things|stuff|info|information"
+            r"|details)))?(?: (?:about|regarding|of|on))?\s*",
         )
+        if rest is not None:
+            rest = re.sub(r"\s+(?:anymore|any more|now)$", "", rest).strip() or None
+        if rest is not None and re.fullmatch(r"(?:me|myself)[.!]?", rest, re.I):
+            rest = None
         if rest is not None and re.fullmatch(
             r"(?:that|this|it|what i (?:just )?said)[.!]?", rest, re.I
         ):
@@ -805,9 +1066,29 @@ def _free_text(u: Utterance, intent: Intent, slots: Slots) -> None:
         slots.text = _strip_lead(rest, r"^(?:the fact that|that)\s+", False) if rest else None
 
 
+_WITH_ME = re.compile(
+    r"\b(?:do|are|is|can|could|when can|when are|both|all)\s+(?:both\s+)?([a-z' ,]+?) and (?:i|me)"
+    r"\b|^([a-z']+(?: [a-z']+)?) and (?:i|me)\b"
+)
+
+
 def _meeting_slots(u: Utterance, intent: Intent, cue_end: int, ctx: ParseContext) -> Slots:
     now = ctx.now
-    if intent is Intent.CALENDAR_MOVE:
+    if intent is Intent.CALENDAR_MOVE and " instead of " in u.numeric:
+        # "at 4 instead of 3": the new time first, then the one it replaces.
+        new, _, old = u.numeric.partition(" instead of ")
+        after, before = find_when(new, now), find_when(old, now)
+        # "instead of 3": after "instead of" a bare number is the old time.
+        before.time = before.time or find_when(f"at {old}", now).time
+        before.spans = [(s + len(new) + 12, e + len(new) + 12) for s, e in before.spans]
+        spans = before.spans + after.spans
+        slots = Slots(
+            date=before.date,
+            time=before.time,
+            new_date=after.date,
+            new_time=after.time,
+        )
+    elif intent is Intent.CALENDAR_MOVE:
         before, after = find_when_split(u.numeric, now, _MOVE_TO)
         spans = before.spans + after.spans
         slots = Slots(
@@ -822,6 +1103,10 @@ def _meeting_slots(u: Utterance, intent: Intent, cue_end: int, ctx: ParseContext
         if lone_date and before.date and re.search(r"\bto\b", u.numeric):
             # "move my meeting to Friday": a lone date after the verb is where it goes.
             slots.new_date, slots.date = before.date, None
+        if after.date is None and after.time is None and re.search(r"\binstead\s*$", u.numeric):
+            # "can the coffee happen on Thursday instead": what is said is the new slot.
+            slots.new_date, slots.new_time = before.date, before.time
+            slots.date = slots.time = None
     else:
         when: When = find_when(u.numeric, now)
         spans = when.spans
@@ -833,23 +1118,64 @@ def _meeting_slots(u: Utterance, intent: Intent, cue_end: int, ctx: ParseContext
             part_of_day=when.part_of_day,
         )
     text = _cut(u.numeric, spans)
-    slots.attendees = _people_after(text, r"(?:with|and invite|invite|inviting)", ctx.contact_names)
+    others = re.sub(r"\b(?:me|myself|us) and\b|\band (?:me|myself)\b", " ", text)
+    slots.attendees = _people_after(
+        others, r"(?:with|and invite|invite|inviting|between|^meet|^see)", ctx.contact_names
+    )
     together = re.search(
-        r"\bwhen (?:are|is|can) (.+?) (?:both |all |and i )?(?:free|available|"
+        r"\b(?:when(?:'s| are| is| can)|^is|^are) (.+?) (?:both |all |and i )?(?:free|available|"
         r"open|meet)\b",
         text,
     )
+    together = together or re.search(
+        r"\b(?:if|whether) ([a-z' ]+?) (?:is|are) (?:both |all )?(?:free|available|open)\b", text
+    )
     if intent is Intent.CALENDAR_FREE and not slots.attendees and together:
         slots.attendees = _names(together.group(1), ctx.contact_names)
+    if intent in (Intent.CALENDAR_FREE, Intent.CALENDAR_BOOK) and not slots.attendees:
+        # "do Karl and I have any overlap", "Karl and I need a meeting": the others and me.
+        both = _WITH_ME.search(text)
+        if both:
+            slots.attendees = _names(both.group(1) or both.group(2), ctx.contact_names)
+    if intent is Intent.CALENDAR_FREE and ctx.contact_names:
+        # Finding time acts on no one: the contacts named are the people to find time with
+        # ("when's the soonest I can meet Karl": Karl, not "soonest").
+        known = {n.lower() for c in ctx.contact_names for n in (c, c.split()[0])}
+        named = [a for a in slots.attendees if a.lower() in known]
+        slots.attendees = named or _contacts_in(text, ctx.contact_names)
     if intent is Intent.CALENDAR_FREE and not slots.attendees:
         # The caller is always in a free-time search: "me and Karl" is Karl.
         others = re.sub(r"\b(?:me|myself|i) and\b|\band (?:me|myself|i)\b", " ", text)
         slots.attendees = _people_after(others, r"(?:for|when|meet|see)", ctx.contact_names)
     if intent in (Intent.CALENDAR_BOOK, Intent.CALENDAR_CANCEL, Intent.CALENDAR_MOVE):
-        slots.title = _meeting_title(text, cue_end, intent) or _object_title(text)
+        slots.title = (
+            _meeting_title(text, cue_end, intent) or _object_title(text) or _with_thing(text)
+        )
+        if slots.title is None and intent is Intent.CALENDAR_BOOK:
+            purpose = _TRAILING_PURPOSE.search(text)
+            slots.title = purpose.group(1) if purpose else None
+        if slots.title is not None:
+            # "meet Carol for coffee": the people are not what the meeting is.
+            people = {w for a in slots.attendees for w in a.lower().split()}
+            slots.title = " ".join(w for w in slots.title.split() if w not in people) or None
     if intent is Intent.CALENDAR_MOVE and slots.new_time is None and "same time" in text:
         slots.new_time = slots.time
     return slots
+
+
+# "... forward to ten", "... to 4 pm": where a meeting goes, which anchors a move.
+_DESTINATION = re.compile(r"\b(?:to|till|until) (?:\d+|noon|tomorrow|today|next|\w+day)\b")
+
+
+def _names_meeting(u: Utterance, ctx: ParseContext) -> bool:
+    """Whether the turn names a meeting: a meeting noun or a clock time, said with a day, a
+    time or what the meeting is."""
+    specific = _SPECIFIC.search(u.numeric)
+    head = specific or re.search(
+        r"\b(?:meeting|call|appointment|appt|event|session)s?\b|\d (?:am|pm|o'clock)\b", u.numeric
+    )
+    when = find_when(u.numeric, ctx.now)
+    return head is not None and bool(when.date or when.time or specific)
 
 
 def _answer_slots(u: Utterance, ctx: ParseContext) -> Slots:
@@ -874,6 +1200,15 @@ def _answer_slots(u: Utterance, ctx: ParseContext) -> Slots:
     return slots
 
 
+def _abstain(u: Utterance, ctx: ParseContext, confidence: float) -> Command:
+    """No command: the model reads the turn (with what it said), or the caller is asked."""
+    return Command(
+        intent=Intent.NOT_UNDERSTOOD,
+        slots=_answer_slots(u, ctx),
+        confidence=round(min(confidence, _UNSURE), 3),
+    )
+
+
 def parse(text: str, ctx: ParseContext) -> Command:
     """The command ``text`` asks for, with its slots normalised against ``ctx.now``.
 
@@ -890,11 +1225,17 @@ def parse(text: str, ctx: ParseContext) -> Command:
     if not scored and not u.too_long:
         # No declared phrasing: read the verb and object cues wherever they are.
         answer = _answer_slots(u, ctx)
-        anchored = bool(answer.date or answer.time or answer.attendees)
+        anchored = bool(
+            answer.date
+            or answer.time
+            or answer.attendees
+            or _DESTINATION.search(u.numeric)
+            or _SPECIFIC.search(u.numeric)
+        )
         scored = [
             (c, i, Hit(*span))
             for c, i, span in score_cues(u.numeric, anchored)
-            if not (i in _RISKY and _negated(u.numeric, span[0]))
+            if not (i in _NEGATABLE and _negated(u.numeric, span[0]))
         ]
     if not scored and _gibberish(u.numeric) and not _answer_slots(u, ctx).time:
         return Command(intent=Intent.NOT_UNDERSTOOD, confidence=0.95)
@@ -915,6 +1256,9 @@ def parse(text: str, ctx: ParseContext) -> Command:
         return Command(
             intent=Intent.NOT_UNDERSTOOD, slots=slots, confidence=0.3 if question else 0.5
         )
+    scored = _outside_dictation(u.numeric, scored)
+    if _compound(u.numeric, scored):
+        return _abstain(u, ctx, _UNSURE)
     confidence, intent, hit = scored[0]
     if len(scored) > 1 and scored[1][0] >= confidence - 0.02 and scored[1][1] is not intent:
         rival = scored[1][1]
@@ -922,9 +1266,24 @@ def parse(text: str, ctx: ParseContext) -> Command:
             Intent.EMAIL_SEND,
             Intent.EMAIL_DRAFT,
         }
+        if {intent, rival} == {Intent.CALENDAR_CANCEL, Intent.CANCEL_TASK} and _names_meeting(
+            u, ctx
+        ):
+            # "the standup on Wednesday, cancel it": "it" is the meeting just named.
+            intent, related = Intent.CALENDAR_CANCEL, True
+            hit = next(s[2] for s in scored if s[1] is intent)
         if not related and Intent.OUT_OF_SCOPE not in (intent, rival):
             confidence -= 0.1
-    if intent in _RISKY and _NOT_A_REQUEST.search(u.numeric):
+    if (intent in _MEETING_INTENTS or intent is Intent.EMAIL_SEND) and _FORBIDDING.search(
+        u.numeric
+    ):
+        return _abstain(u, ctx, _UNSURE)
+    if intent in _RISKY and (
+        _NOT_A_REQUEST.search(u.numeric)
+        or _HEDGE.search(u.numeric)
+        or _ASKING.search(u.numeric)
+        or _THIRD_PARTY.search(u.numeric)
+    ):
         # A question about how, or a report of what happened, is not an order to act.
         confidence = min(confidence, _UNSURE)
     if intent in _MEETING_INTENTS:
@@ -937,4 +1296,7 @@ def parse(text: str, ctx: ParseContext) -> Command:
     else:
         slots = Slots()
         _free_text(u, intent, slots)
+    if intent in _RISKY and confidence < CONFIDENT:
+        # An unsure side effect is not guessed: the model reads the turn, or the caller is asked.
+        return _abstain(u, ctx, confidence)
     return Command(intent=intent, slots=slots, confidence=round(min(confidence, 1.0), 3))

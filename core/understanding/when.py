@@ -42,15 +42,24 @@ _RANGES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:the )?rest of (?:the|this) week\b"), "rest_week"),
     (re.compile(r"\b(?:this|the) week\b|\bthis week's\b"), "this_week"),
     (re.compile(r"\bnext week\b|\bnext week's\b"), "next_week"),
-    (re.compile(r"\b(?:this |the |over the )?weekend\b"), "weekend"),
     (re.compile(r"\bnext weekend\b"), "next_weekend"),
+    (re.compile(r"\b(?:this |the |over the )?weekend\b"), "weekend"),
+]
+# Checked before the ranges: "next week on Wednesday" is a day of next week, not the range.
+_WEEK_DAYS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(rf"\bnext week(?: on)? {_WD}\b"), "next_week_day"),
+    (re.compile(rf"\b(?:a|1) week (?:from|after) (today|tomorrow|{_WD})\b"), "week_from"),
+    (re.compile(r"\bin (?:a|1) week(?:'s time)?\b"), "in_a_week"),
 ]
 _DAYS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"), "iso"),
     (re.compile(r"\b(?:the )?day after tomorrow\b"), "after_tomorrow"),
     (re.compile(r"\btomorrow(?:'s)?\b|\btmrw\b|\btomorow\b"), "tomorrow"),
     (
-        re.compile(r"\btoday(?:'s)?\b|\btonight(?:'s)?\b|\bthis (?:morning|afternoon|evening)\b"),
+        re.compile(
+            r"\btoday(?:'s)?\b|\btonight(?:'s)?\b|\bthis (?:morning|afternoon|evening)\b"
+            r"|\b(?:the )?rest of (?:the|my) day\b|\blater today\b"
+        ),
         "today",
     ),
     (re.compile(rf"\b(next|this|coming|on|for)?\s?{_WD}(?:'?s)?\b(?: next week\b)?"), "weekday"),
@@ -58,7 +67,10 @@ _DAYS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"\b(?:the )?{_ORD} (?:of )?{_MONTH}\b"), "day_month"),
     (re.compile(r"\b(?:on )?the (\d{1,2})(?:st|nd|rd|th)\b"), "ordinal"),
     (re.compile(r"\bin (\d{1,2}) days?\b"), "in_days"),
+    (re.compile(r"\b(\d{1,2})/(\d{1,2})\b"), "slash"),
 ]
+# "how's my week looking", "is my afternoon clear": the caller's own period, when no day is said.
+_OWN_PERIOD = re.compile(r"\bmy (week|weekend|morning|afternoon|evening)\b")
 _TIMES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:at )?(noon|midday|lunchtime|lunch time)\b"), "noon"),
     (re.compile(r"\b(?:at )?midnight\b"), "midnight"),
@@ -82,24 +94,39 @@ _TIMES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:at )?(\d{1,2})(?: |-)?o'?\s?clock\b"), "oclock"),
     (
         re.compile(
-            r"\b(?:at|around|about|by|after|from) (\d{1,2})\b(?!(?::|\s?(?:min|hour|day|week|st|"
-            r"nd|rd|th)))"
+            r"\b(?:at|around|about|by|after|from|for) (\d{1,2})\b(?!(?::|\s?(?:min|hour|day|week"
+            r"|st|nd|rd|th)))(?! (?:people|persons|guests|of us|to \d)\b)"
         ),
         "at_h",
     ),
+    # "my 9 30", "a 2 30 meeting", "move my 3 to 4": a clock time naming a meeting.
+    (
+        re.compile(
+            r"\b(?:my|the|a|an|our|your|today's|tomorrow's|\w+day's) (?!\d+ on \d)(\d{1,2})"
+            r"(?:[: ](\d{2}))?"
+            r"(?= (?:meeting|call|appointment|appt|with|to|on|tomorrow|today|this|next)\b|\s*$)"
+        ),
+        "named",
+    ),
 ]
 _PARTS: list[tuple[re.Pattern[str], PartOfDay]] = [
-    (re.compile(r"\b(?:morning|a\.?m\.? hours|before noon|before lunch)\b"), PartOfDay.MORNING),
-    (re.compile(r"\b(?:afternoon|after lunch)\b"), PartOfDay.AFTERNOON),
-    (re.compile(r"\b(?:evening|tonight|night|after work)\b"), PartOfDay.EVENING),
+    (re.compile(r"\b(?:mornings?|a\.?m\.? hours|before noon|before lunch)\b"), PartOfDay.MORNING),
+    (re.compile(r"\b(?:afternoons?|after lunch)\b"), PartOfDay.AFTERNOON),
+    (re.compile(r"\b(?:evenings?|tonight|nights?|after work)\b"), PartOfDay.EVENING),
 ]
 _DURATIONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:an?|1) hour and a half\b|\b1\.5 hours?\b|\b(?:an? )?hour and 30 min"), "90"),
+    (re.compile(r"\b(\d{1,3}) and a half hours?\b"), "h_half"),
     (re.compile(r"\b(?:a )?half(?: an)? hour\b|\bhalf-hour\b"), "30"),
     (re.compile(r"\b(?:a )?quarter (?:of an )?hour\b"), "15"),
-    (re.compile(r"\b(\d{1,3}) and a half hours?\b"), "h_half"),
     (re.compile(r"\b(\d{1,2}) (?:hours?|hrs?|h)(?: and (\d{1,2}) min(?:ute)?s?)?\b"), "hours"),
-    (re.compile(r"\b(?:an?|one) (?:hour|hr)(?:-long)?\b"), "60"),
+    (
+        re.compile(
+            r"\b(?:an?|one) (?:free |full |whole |spare |open |extra |quick |solid )?(?:hour|hr)"
+            r"(?:-long)?\b"
+        ),
+        "60",
+    ),
     (re.compile(r"\b(\d{1,3})(?: |-)?(?:minutes?|mins?|min)\b"), "minutes"),
     (re.compile(r"\b(?:a |one )?couple (?:of )?hours\b"), "120"),
 ]
@@ -159,6 +186,17 @@ def _resolve_day(kind: str, m: re.Match[str], today: date) -> tuple[date, date |
         return today + timedelta(days=1), None
     if kind == "today":
         return today, None
+    if kind == "week_from":
+        if m[1] in ("today", "tomorrow"):
+            start = today + timedelta(days=int(m[1] == "tomorrow"))
+        else:
+            start = today + timedelta(days=(_weekday_index(m[1]) - today.weekday() - 1) % 7 + 1)
+        return start + timedelta(days=7), None
+    if kind == "in_a_week":
+        return today + timedelta(days=7), None
+    if kind == "next_week_day":
+        monday = today - timedelta(days=today.weekday()) + timedelta(days=7)
+        return monday + timedelta(days=_weekday_index(m[1])), None
     if kind == "weekday":
         target = _weekday_index(m[2])
         ahead = (target - today.weekday()) % 7
@@ -180,6 +218,10 @@ def _resolve_day(kind: str, m: re.Match[str], today: date) -> tuple[date, date |
         return (found, None) if found else None
     if kind == "in_days":
         return today + timedelta(days=int(m[1])), None
+    if kind == "slash":
+        month, day = int(m[1]), int(m[2])
+        found = _next_month_day(today, month, day) if 1 <= month <= 12 else None
+        return (found, None) if found else None
     monday = today - timedelta(days=today.weekday())
     if kind == "this_week":
         return monday, monday + timedelta(days=6)
@@ -241,6 +283,11 @@ def _resolve_time(kind: str, m: re.Match[str], part: PartOfDay | None) -> str | 
     elif kind == "at_h_m":
         minute = int(m[2])
         hour = _with_meridiem(int(m[1]), None, part)
+    elif kind == "named":
+        if not 1 <= int(m[1]) <= 12:
+            return None
+        minute = int(m[2]) if m[2] else 0
+        hour = _with_meridiem(int(m[1]), None, part)
     elif kind == "h_ampm":
         hour = _with_meridiem(int(m[1]), m[2], part)
     else:
@@ -288,12 +335,13 @@ def find_when(text: str, now: datetime) -> When:
     # Durations first: "for 30 minutes" must not become a time, "in 2 hours" not a date.
     minutes, span = _duration(text, [])
     if minutes is not None and span is not None:
-        before = text[max(0, span[0] - 8) : span[0]]
-        if not re.search(r"\b(?:in|at)\s$", before):
+        before = text[max(0, span[0] - 16) : span[0]]
+        # "in 2 hours" is when; "squeeze in half an hour" is how long.
+        if not re.search(r"(?<!squeeze )(?<!fit )(?<!pencil )(?<!slot )\b(?:in|at)\s$", before):
             found.duration_minutes = minutes
             found.spans.append(span)
     best_day: tuple[int, date, date | None] | None = None
-    for pattern, kind in [*_RANGES, *_DAYS]:
+    for pattern, kind in [*_WEEK_DAYS, *_RANGES, *_DAYS]:
         for m in pattern.finditer(text):
             if _overlaps(m.span(), found.spans):
                 continue
@@ -303,6 +351,11 @@ def find_when(text: str, now: datetime) -> When:
             found.spans.append(m.span())
             if best_day is None or m.start() > best_day[0]:
                 best_day = (m.start(), *resolved)
+    if best_day is None and (own := _OWN_PERIOD.search(text)):
+        kind = {"week": "this_week", "weekend": "weekend"}.get(own[1], "today")
+        resolved = _resolve_day(kind, own, today)
+        if resolved is not None:
+            best_day = (own.start(), *resolved)
     if best_day is not None:
         found.date = best_day[1].isoformat()
         found.date_to = best_day[2].isoformat() if best_day[2] else None

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, func, or_, select, update
 
 from core.ids import utcnow
+from core.metrics.runs import run_claimed
 from core.runs.log import RUNS, RunWriter
 from core.runs.states import IN_FLIGHT, RunStatus
 from core.store.db import reader
@@ -42,7 +43,14 @@ def claim(engine: Engine, owner: str, ttl_s: float, run_id: str | None = None) -
     """
     now = utcnow()
     stmt = (
-        select(RUNS.c.run_id, RUNS.c.status, RUNS.c.lease_owner)
+        select(
+            RUNS.c.run_id,
+            RUNS.c.status,
+            RUNS.c.lease_owner,
+            RUNS.c.updated_at,
+            RUNS.c.not_before,
+            RUNS.c.lease_expires_at,
+        )
         .where(
             *_runnable(now),
             *([RUNS.c.run_id == run_id] if run_id is not None else []),
@@ -63,7 +71,14 @@ def claim(engine: Engine, owner: str, ttl_s: float, run_id: str | None = None) -
             writer.emit("LeaseTakenOver", {"previous_owner": row.lease_owner, "owner": owner})
         writer.set_lease(owner, token, now + timedelta(seconds=ttl_s))
         writer.flush()
+        run_claimed(_runnable_since(row.updated_at, row.not_before, row.lease_expires_at), now)
         return Lease(row.run_id, token, owner, took_over)
+
+
+def _runnable_since(*moments: datetime | None) -> datetime:
+    """When a claimed run became runnable: its last change, the end of a deferral or of the
+    previous lease, whichever came last (SQLite returns times without a zone: UTC)."""
+    return max(m if m.tzinfo is not None else m.replace(tzinfo=UTC) for m in moments if m)
 
 
 def _runnable(now: datetime) -> tuple[Any, ...]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-import threading
 
 from sqlalchemy import Engine
 
+from core.background import BackgroundLoop, Loop
 from core.config import Settings
 from handoff.push.base import Sender
 from handoff.push.delivery import PushDelivery
@@ -36,36 +36,15 @@ def delivery_from_settings(engine: Engine, settings: Settings) -> PushDelivery:
     return PushDelivery(engine, settings, senders_from_settings(settings), signer(settings))
 
 
-class DeliveryThread:
-    """Drains the outbox in a daemon thread so that no request or call ever waits on a push."""
-
-    def __init__(self, delivery: PushDelivery) -> None:
-        self.delivery = delivery
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=delivery.run_forever, args=(self._stop,), name="baton-push", daemon=True
-        )
-
-    def start(self) -> None:
-        """Start polling."""
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop after the current pass."""
-        self._stop.set()
-        self._thread.join(timeout)
+_loop = BackgroundLoop("baton-push", stop_timeout=5.0)
 
 
-_running: DeliveryThread | None = None
-_lock = threading.Lock()
-
-
-def start_background_delivery(engine: Engine, settings: Settings) -> DeliveryThread | None:
+def start_background_delivery(engine: Engine, settings: Settings) -> bool:
     """Start this process's delivery loop once, if push is enabled and a sender is set up."""
-    global _running
-    with _lock:
-        if _running is not None or not settings.push_delivery:
-            return _running
+    if not settings.push_delivery:
+        return False
+
+    def make() -> Loop | None:
         try:
             delivery = delivery_from_settings(engine, settings)
         except (OSError, ValueError) as exc:
@@ -74,16 +53,12 @@ def start_background_delivery(engine: Engine, settings: Settings) -> DeliveryThr
         if not delivery.senders:
             log.info("push delivery is off: no FCM service account and no VAPID key")
             return None
-        _running = DeliveryThread(delivery)
-        _running.start()
         log.info("push delivery on: %s", ", ".join(sorted(delivery.senders)))
-        return _running
+        return delivery.run_forever
+
+    return _loop.start(make)
 
 
 def stop_background_delivery() -> None:
-    """Stop the loop started by :func:`start_background_delivery`."""
-    global _running
-    with _lock:
-        if _running is not None:
-            _running.stop()
-            _running = None
+    """Stop the loop started by :func:`start_background_delivery` (after its current pass)."""
+    _loop.stop()

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.api.deps import IdentityDep, RuntimeDep
 from core.artifacts.service import ArtifactCorrupted, list_artifacts, read_artifact_data
 from core.auth.keys import KEY, verify_key
+from core.auth.scopes import Scope, require_scope
 from core.runs.service import RunStore
 from core.runs.states import TERMINAL, RunStatus
 from handoff.api.artifacts import public_artifact
@@ -312,6 +313,7 @@ class TextIn(BaseModel):
 @api.post("/runs/{run_id}/approve")
 def approve(run_id: str, body: Decision, who: IdentityDep, rt: RuntimeDep) -> dict[str, Any]:
     """Decide the run's pending approval from the web view."""
+    require_scope(who, Scope.APPROVE)
     run = _store(rt).decide_approval(
         who.tenant_id,
         who.user_id,

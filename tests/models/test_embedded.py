@@ -16,7 +16,7 @@ from core.agent.factory import build_agent
 from core.config import Settings
 from models.agent import GatewayAgent
 from models.config import EmbeddedLLMConfig, GatewayConfig
-from models.contract import ContextPack, ToolSchema
+from models.contract import ContextPack, Message, ToolSchema
 from models.embedded_server import EmbeddedLLM, EmbeddedServerError
 from models.gateway import Gateway
 
@@ -122,3 +122,27 @@ def test_a_broken_gguf_is_a_clear_start_up_error(tmp_path: Path) -> None:
 
     assert "could not load" in str(err.value) and "broken.gguf" in str(err.value)
     assert not llm.running
+
+
+async def test_a_run_goes_on_after_its_own_note_with_structured_output(
+    embedded_llm: EmbeddedLLM,
+) -> None:
+    gateway = Gateway(GatewayConfig(models=[embedded_llm.spec()]))
+    agent = GatewayAgent(gateway)
+    pack = ContextPack(
+        tenant_id="acme",
+        user_id="ann",
+        run_id="run_1",
+        step=2,
+        system="You are Baton, a voice-first assistant.",
+        goal="Which airport do I usually fly from?",
+        messages=[
+            Message(role="user", content="Which airport do I usually fly from?"),
+            Message(role="assistant", content="(noted for memory: home airport is Schiphol)"),
+        ],
+        memories=[{"content": "Ann's home airport is Amsterdam Schiphol."}],
+    )
+    result = await agent.decide(pack)
+
+    assert result.calls[-1].status == "ok", result.calls
+    assert result.decision.type in ("respond", "ask_human", "propose_memory", "tool_call")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from models import weights
+from models import inventory, weights
 from models.weights import WeightError
 
 
@@ -94,7 +94,7 @@ def test_unknown_whisper_size_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_describe_all_reports_each_role(tmp_path: Path) -> None:
-    rows = weights.describe_all(tmp_path)
+    rows = inventory.describe_all(tmp_path)
 
     roles = [r["role"] for r in rows]
     assert roles == [

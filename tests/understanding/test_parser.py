@@ -275,6 +275,10 @@ def test_everyday_commands_are_understood_with_their_slots(text, intent, slots):
         ("at 3 in the afternoon", "15:00"),
         ("at ten no eleven", "11:00"),
         ("at 4 sorry 5", "17:00"),
+        ("at 7-P,", "19:00"),
+        ("at 8p", "20:00"),
+        ("at 9 p.m", "21:00"),
+        ("at 7 a.m.", "07:00"),
     ],
 )
 def test_times_take_the_business_hours_reading_and_the_last_correction(said, time):

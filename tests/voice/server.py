@@ -32,14 +32,31 @@ from core.tools.registry import ToolRegistry
 from core.tools.spec import Idempotency, RiskLevel, ToolContext, ToolSpec
 from core.worker.runner import Worker
 from models.contract import Agent, ContextPack
+from voice.bridge import FIXED_PHRASES
 from voice.services import VoiceServices
 
 STT_RATE = 16000
+# A rough transcript names a line when it is this similar and this much nearer to it than to
+# any other line (seen on a loaded machine: 0.73 to the right line, 0.47 to the next).
+ROUGH_MATCH = 0.6
+ROUGH_MARGIN = 0.15
 CAPITAL_ANSWER = "The capital of France is Paris."
 SENT_ANSWER = "Done. The email to Alice is on its way."
 DENIED_ANSWER = "Okay, I won't send it."
 BOOKED_ANSWER = "Booked."
 NOT_BOOKED_ANSWER = "Okay, I won't book it."
+BOT_LINES = (
+    CAPITAL_ANSWER,
+    SENT_ANSWER,
+    DENIED_ANSWER,
+    BOOKED_ANSWER,
+    NOT_BOOKED_ANSWER,
+    *FIXED_PHRASES,
+    "Should I send email to Alice? Please say yes or no.",
+    "Sorry, I need a yes or a no. Should I send email to Alice? "
+    "Say yes or no, or press 1 for yes and 2 for no.",
+)
+"""What the bot says in these tests, to tell a rough transcript's line from any other."""
 MEETING = {"title": "Budget review", "start": "2026-12-01T10:00:00", "attendees": ["Bob"]}
 STORY_ANSWER = (
     "Once upon a time a small robot learned to listen carefully to people. "
@@ -239,12 +256,23 @@ def _words(text: str) -> str:
     return " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
 
 
+def _similarity(a: str, b: str) -> float:
+    import difflib
+
+    return difflib.SequenceMatcher(None, _words(a), _words(b)).ratio()
+
+
 def sounds_like(heard: str, expected: str, threshold: float = 0.75) -> bool:
     """Whether Whisper's transcript of bot audio matches the text the bot was given.
 
     Phone audio (8 kHz µ-law) costs tiny.en a few letters ("francis perris" for "France is
-    Paris"); a character-level similarity still tells the right answer from any other.
+    Paris"), and on a loaded machine sometimes whole words ("then they'd email to our us's on
+    its way" for "Done. The email to Alice is on its way."). A transcript close to the text
+    passes; a rougher one passes only when the text is clearly the nearest of every line the
+    bot says in these tests, so a wrong answer never does.
     """
-    import difflib
-
-    return difflib.SequenceMatcher(None, _words(heard), _words(expected)).ratio() >= threshold
+    similarity = _similarity(heard, expected)
+    if similarity >= threshold:
+        return True
+    others = [_similarity(heard, line) for line in BOT_LINES if _words(line) != _words(expected)]
+    return similarity >= ROUGH_MATCH and similarity - max(others, default=0.0) >= ROUGH_MARGIN

@@ -55,6 +55,13 @@ def test_after_a_correction_marker_the_last_answer_counts(said: str, answer: str
 
 
 @pytest.mark.parametrize(
+    "said", ["Yes. Send it. No. Don't send it.", "Yeah, no.", "Okay. Actually no.", "Sure, no."]
+)
+def test_a_no_after_a_yes_takes_it_back_without_a_marker(said: str) -> None:
+    assert read_answer(said).answer == "no"
+
+
+@pytest.mark.parametrize(
     ("said", "topic"),
     [
         ("Hang on, which meeting is that?", Topic.ACTION),
@@ -73,7 +80,7 @@ def test_a_question_back_is_unclear_and_says_what_it_asks(said: str, topic: Topi
 @pytest.mark.parametrize(
     "said",
     ["Maybe.", "I'm not sure.", "Yes, but only after lunch.", "Yes, if it's cheap.",
-     "Yes and no.", "Probably.", "Yeah, no.", "Send it to Carol instead.", "Hmm.", "",
+     "Yes and no.", "Probably.", "No. Yes.", "Send it to Carol instead.", "Hmm.", "",
      "Um, I don't know.", "Maybe not.", "Why?", "Wait."],
 )  # fmt: skip
 def test_hedges_conditions_and_mixed_answers_are_never_yes(said: str) -> None:

@@ -1,4 +1,4 @@
-"""Issue 5, test 5: barge-in over the phone.
+"""Barge-in over the phone.
 
 While the bot tells a story the caller talks over it: the server sends Twilio a "clear", no
 more bot audio comes until the caller's new turn is answered, the answer is to the new turn,

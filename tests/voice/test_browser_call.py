@@ -1,4 +1,4 @@
-"""Issue 5, test 3: a real browser calls /call over WebRTC and hears the answer.
+"""A real browser calls /call over WebRTC and hears the answer.
 
 Headless Chromium (the Debian package, driven by playwright-core) opens the call page of a
 Baton server (API, in-process worker, voice pipeline, scripted agent) running in a

@@ -1,4 +1,4 @@
-"""Issue 5, test 2: a phone call over Twilio's media-stream protocol to the running server.
+"""A phone call over Twilio's media-stream protocol to the running server.
 
 The client plays Twilio: it signs and POSTs the voice webhook, follows the TwiML to the
 websocket, and speaks 8 kHz µ-law. It hears the greeting, asks a question, hears the answer

@@ -1,4 +1,4 @@
-"""Issue 5, test 1: the call pipeline under pipecat's run_test, on real models and a real store.
+"""The call pipeline under pipecat's run_test, on real models and a real store.
 
 Synthesised speech goes in as audio frames; the request must reach the run core as text, the
 run's answer must come out as audio, and Whisper must hear the short answer in that audio.

@@ -1,4 +1,4 @@
-"""Issue 5, test 4: approvals by voice over a phone call.
+"""Approvals by voice over a phone call.
 
 "no" denies; "yes" executes the tool exactly once; an unclear answer is asked once more, then
 left pending with a handoff event; the caller hangs up while it is pending, calls back, is

@@ -4,7 +4,19 @@ fixed-phrase cache."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    Frame,
+    InputAudioRawFrame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+
+from voice.backchannels import AnswerAwaitedFrame, BargeInStart
 from voice.phrases import PhraseCache
 from voice.speculation import Speculation
 
@@ -69,3 +81,59 @@ def test_only_fixed_phrases_are_cached():
     cache.put("The capital of France is Paris.", [b"\x05\x06"])
     assert cache.get("Hi, this is Baton.") == (b"\x01\x02", b"\x03\x04")
     assert cache.get("The capital of France is Paris.") is None
+
+
+def _started_turns(frames: Sequence[Frame], barge_in_secs: float = 0.8) -> int:
+    """How many caller turns the turn-start strategy starts for ``frames``."""
+    strategy = BargeInStart(vad_stop_secs=0.2, barge_in_secs=barge_in_secs)
+    started: list[object] = []
+
+    async def on_started(_strategy: object, *_args: object) -> None:
+        started.append(True)
+
+    strategy.add_event_handler("on_user_turn_started", on_started)
+
+    async def feed() -> None:
+        for frame in frames:
+            await strategy.process_frame(frame)
+
+    asyncio.run(feed())
+    return len(started)
+
+
+def _short_word_over_bot(text: str) -> list[Frame]:
+    """The caller says a short word while the bot is still speaking; the bot then stops."""
+    audio = InputAudioRawFrame(audio=b"\0\0" * 1600, sample_rate=16000, num_channels=1)
+    return [
+        BotStartedSpeakingFrame(),
+        VADUserStartedSpeakingFrame(start_secs=0.2),
+        audio,
+        audio,
+        VADUserStoppedSpeakingFrame(stop_secs=0.2),
+        BotStoppedSpeakingFrame(),
+        TranscriptionFrame(text=text, user_id="caller", timestamp="now"),
+    ]
+
+
+def test_a_murmur_over_the_bot_is_not_a_turn():
+    assert _started_turns(_short_word_over_bot("Mhm.")) == 0
+
+
+def test_a_short_yes_over_the_end_of_a_question_is_the_answer():
+    frames = [AnswerAwaitedFrame(awaited=True), *_short_word_over_bot("Yes.")]
+    assert _started_turns(frames) == 1
+
+
+def test_once_answered_a_murmur_is_a_backchannel_again():
+    frames = [
+        AnswerAwaitedFrame(awaited=True),
+        AnswerAwaitedFrame(awaited=False),
+        *_short_word_over_bot("Mhm."),
+    ]
+    assert _started_turns(frames) == 0
+
+
+def test_long_speech_over_the_bot_is_a_barge_in():
+    audio = InputAudioRawFrame(audio=b"\0\0" * 16000, sample_rate=16000, num_channels=1)
+    frames = [BotStartedSpeakingFrame(), VADUserStartedSpeakingFrame(start_secs=0.2), audio]
+    assert _started_turns(frames) == 1

@@ -250,8 +250,12 @@ class TwilioCall:
             await asyncio.sleep(0.01)
         raise TimeoutError(f"no bot audio within {timeout} s")
 
-    async def wait_quiet(self, quiet: float = 1.2, timeout: float = 30.0) -> float:
-        """Wait (the line carrying silence) until the bot has said nothing for ``quiet`` s."""
+    async def wait_quiet(self, quiet: float = 2.5, timeout: float = 30.0) -> float:
+        """Wait (the line carrying silence) until the bot has said nothing for ``quiet`` s.
+
+        Piper speaks a reply sentence by sentence; on a busy machine the next sentence can take
+        two seconds to synthesise, and a shorter quiet would cut the reply after its first.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             await asyncio.sleep(0.05)

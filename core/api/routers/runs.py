@@ -22,6 +22,7 @@ from core.api.schemas import (
     RunCreate,
     RunOut,
 )
+from core.auth.scopes import Scope, require_scope
 from core.errors import InvalidInput
 from core.runs.service import RunStore
 from core.runs.states import TERMINAL
@@ -127,6 +128,7 @@ def follow_up(run_id: str, body: MessageIn, who: IdentityDep, store: StoreDep) -
 @router.post("/{run_id}/approve", response_model=RunOut)
 def approve(run_id: str, body: ApproveIn, who: IdentityDep, store: StoreDep) -> RunOut:
     """Approve or deny the run's pending approval; edited arguments create a new approval."""
+    require_scope(who, Scope.APPROVE)
     run = store.decide_approval(
         who.tenant_id,
         who.user_id,

@@ -38,12 +38,12 @@ _DAY = {"type": "string", "format": "date", "description": "A day, YYYY-MM-DD"}
 
 # What a meeting is called when people speak of one (the grammar's head nouns).
 MEETING = (
-    r"(?:meeting|call|appointment|appt|event|session|sync|catch ?up|chat|1:1|one on one"
+    r"(?:meeting|call|appointment|appt|event|session|sync|catch ?up|chat|1:1|1 on 1|one on one"
     r"|one-on-one|lunch|coffee|dinner|breakfast|standup|stand-up|review|interview|demo"
     r"|presentation|workshop|huddle|check-in|check in|retro|retrospective|planning|briefing"
     r"|conference|catchup|get together|hangout|brunch|drinks|class|lesson|consultation"
     r"|visit|date|party|booking|reservation|kick ?off|kick-off|offsite|meetup|training"
-    r"|webinar|seminar|haircut|check-?up)s?"
+    r"|webinar|seminar|haircut|check-?up|zoom|touch ?base|focus time|deep work|block)s?"
 )
 _LIST_DAY = r"(?:today|tomorrow|tonight|this|next|on|monday|tuesday|wednesday|thursday|friday"
 _LIST_DAY += r"|saturday|sunday|the \d|for the)"
@@ -51,11 +51,34 @@ INTENTS: tuple[IntentPhrases, ...] = (
     phrases(
         Intent.CALENDAR_LIST,
         (r"\bwhat(?:'s| is| s)? (?:on|in) (?:my |the )?(?:calendar|schedule|agenda|diary)\b", 0.95),
-        (r"\bwhat (?:do|did|else do|will) i have\b", 0.9),
-        (r"\bwhat(?: have i got| have i| am i doing|(?:'s| is) happening| are my plans)\b", 0.85),
+        (r"\bwhat (?:do|did|else do|will) i have\b|\bwhat i(?:'ve| have)? (?:have|got)\b", 0.9),
+        (
+            r"\bwhat(?: have i got| have i| am i doing| am i up to|(?:'s| is) happening| are my"
+            r" plans)\b",
+            0.85,
+        ),
+        (r"\banything (?:i (?:should|need to|ought to) know|important) (?:about|for|on)\b", 0.85),
+        (r"\b(?:am i|are we) (?:doing|up to) anything\b", 0.85),
+        (
+            r"\bwhen (?:does|will) my (?:day|first meeting|morning) (?:start|begin|end|finish)\b",
+            0.9,
+        ),
+        (
+            r"\b(?:conflicts?|clash(?:es)?|double[- ]bookings?) (?:on|for|tomorrow|today|this|next"
+            r"|in my)\b",
+            0.85,
+        ),
+        (rf"\b(?:if|whether) i have (?:a |an |any )?{MEETING}\b", 0.85),
+        # A bare request: "calendar please", "meetings tomorrow".
+        (
+            r"\A(?:my |the )?(?:calendar|schedule|agenda|diary|meetings|appointments|events)"
+            r"(?: (?:for |on )?(?:today|tomorrow|tonight|this \w+|next \w+|\w+day"
+            r"|the \d+\w*))?\s*$",
+            0.85,
+        ),
         (
             r"\bwhat(?:'s| is| s| do i have| have i got)? (?:on |for |planned |scheduled |going "
-            rf"on |happening |up )?{_LIST_DAY}",
+            rf"on |happening |up )?(?:for |on )?{_LIST_DAY}",
             0.8,
         ),
         (
@@ -67,7 +90,7 @@ INTENTS: tuple[IntentPhrases, ...] = (
             0.9,
         ),
         (
-            r"\b(?:do|have|did) i (?:have|got) (?:any(?:thing)?|a|some|many|other) "
+            r"\b(?:do|have|did) i (?:have|got) (?:any(?:thing)?|some(?:thing)?|a|many|other) "
             rf"?(?:{MEETING}|plans|on|scheduled|booked|planned|else)?\b",
             0.85,
         ),
@@ -90,7 +113,68 @@ INTENTS: tuple[IntentPhrases, ...] = (
             0.9,
         ),
         (r"\bwhat(?:'s| is) next\b|\bwho am i meeting\b", 0.85),
-        (r"\bhow (?:busy|packed|full|booked) (?:am i|is my (?:day|week|calendar|schedule))\b", 0.9),
+        (r"\b(?:who|when|where) am i (?:seeing|meeting|having \w+ with)\b", 0.85),
+        (r"\bam i (?:meeting|seeing) (?:anyone|anybody|someone)\b", 0.85),
+        (
+            r"\b(?:where|when|what|who)(?:'s| is) my (?:\d{1,2}(?::\d{2})?(?: ?[ap]m| o'?clock)?"
+            r"|noon)\b",
+            0.85,
+        ),
+        (
+            r"\A(?:tell me|talk me through|remind me) (?:about )?(?:my |the )?(?:today|tomorrow"
+            r"|tonight|monday|tuesday|wednesday|thursday|friday|saturday|sunday|this week|next week"
+            r"|(?:this |the )?weekend)\b",
+            0.85,
+        ),
+        (
+            r"\A(?:my |the )?(?:calendar|schedule|agenda|diary)"
+            r" (?:for|on|today|tomorrow|this|next)\b",
+            0.85,
+        ),
+        (
+            r"\b(?:what|how)(?:'s| is| are| does| do)? (?:the |my )(?:plans?|agenda|schedule"
+            r"|calendar|day|week|morning|afternoon|evening|weekend)\b"
+            r"(?! (?:free|open|available)\b)",
+            0.85,
+        ),
+        (
+            r"\b(?:go over|go through|run through|walk me through|run me through|talk me through"
+            r"|brief me on|fill me in on) (?:my |the )?(?:today|tomorrow|tonight|this|next|the \d"
+            r"|\w+day|day|week|schedule|calendar|agenda|meetings|plans)\b",
+            0.9,
+        ),
+        (
+            r"\b(?:is|are) (?:my |the )?(?:day|calendar|schedule|morning|afternoon|evening|week"
+            r"|weekend|today|tomorrow|\w+day)s?(?: \w+)? (?:busy|full|clear|packed)\b",
+            0.85,
+        ),
+        (rf"\b(?:(?:do|did) i have|have i got) (?:{MEETING}|plans|anything)\b", 0.85),
+        (
+            r"\b(?:what time|when)(?:'s| is| are) (?:(?:my|the|our) )?"
+            rf"(?:[\w'-]+ ){{0,3}}{MEETING}\b",
+            0.9,
+        ),
+        (
+            r"\bwhat(?:'s| is| s)? (?:coming up|going on|happening|planned|scheduled|lined up"
+            r"|booked|in store)\b",
+            0.85,
+        ),
+        (
+            r"\A(?:show|read|tell|give|check)(?: me)? (?:my |the )?(?:today|tomorrow|tonight"
+            r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday|this week|next week"
+            r"|(?:this |the )?weekend)\b",
+            0.85,
+        ),
+        (
+            r"\bhow (?:busy|packed|full|booked|hectic|crazy) (?:am i|is my (?:day|week|calendar"
+            r"|schedule)|is (?:today|tomorrow|\w+day|the week|next week|this week))\b",
+            0.9,
+        ),
+        (
+            r"\bwhere (?:do|will|should) i (?:have|need) to be\b|\bwhere am i (?:going|supposed to"
+            r" be)\b",
+            0.85,
+        ),
         (r"\bmy (?:calendar|schedule|agenda)\b", 0.75),
         (
             r"\b(?:\w+day'?s|tomorrow'?s|today'?s|this week'?s|next week'?s) (?:schedule|"
@@ -120,8 +204,9 @@ INTENTS: tuple[IntentPhrases, ...] = (
             0.95,
         ),
         (
-            r"\bwhen (?:can|could|should) (?:i|we) (?:meet|get together|fit|squeeze|catch up"
-            r"|talk)\b",
+            r"\bwhen (?:can|could|should) (?:[a-z]+ and )?(?:i|we) (?:meet|get together|fit|squeeze"
+            r"|catch up"
+            r"|talk|see|get time with|have a (?:call|meeting|chat) with)\b",
             0.9,
         ),
         (
@@ -131,6 +216,58 @@ INTENTS: tuple[IntentPhrases, ...] = (
             0.96,
         ),
         (r"\b(?:free|open|available|spare) (?:time|slots?|spots?|windows?|times)\b", 0.9),
+        (
+            r"\b(?:a|an|any|some) (?:free|open|spare|available) (?:\d+(?: |-)?(?:minutes?|mins?"
+            r"|hours?)|hour|half hour|half an hour|couple of hours|morning|afternoon|evening"
+            r"|day)\b",
+            0.96,
+        ),
+        (r"\bwhen (?:do|will|would) (?:i|we) have (?:time|a free|an? open|some free)\b", 0.96),
+        (r"\b(?:can|could) (?:i|we|you) (?:squeeze|fit|slot)(?: (?:in|it in))?\b", 0.9),
+        (
+            r"\b(?:earliest|first|next|soonest|latest) (?:free |open |available )?(?:slot|opening"
+            r"|gap|window|time i(?:'m| am) free)\b",
+            0.95,
+        ),
+        (r"\boverlap\b|\bin common\b", 0.9),
+        (
+            r"\b(?:soonest|earliest|first|next) (?:time )?(?:i|we) (?:can|could) (?:meet|see|talk"
+            r"|catch up)\b",
+            0.9,
+        ),
+        (r"\bwhen(?:'s| is| will) \w+(?: \w+)? (?:around|free|available|in|about)\b", 0.85),
+        (rf"\bcan (?:i|we) make (?:a |an |the |it )?(?:to )?(?:\d|{MEETING})", 0.9),
+        (
+            r"\b(?:works?|suits?) for (?:me|us|[a-z]+ and (?:me|i))\b"
+            r"|^(?:would|does|will|could|is) .{1,40} (?:work|suit)\s*$",
+            0.85,
+        ),
+        (
+            r"\b(?:if|whether) (?:i|we) (?:have (?:the |any |enough )?(?:time|room|space)"
+            r"|(?:am|are|'m|'re) (?:free|available))\b",
+            0.9,
+        ),
+        (r"\bwhat (?:times?|days?) (?:works?|suits?|is good|are good|would work)\b", 0.9),
+        (
+            r"\b(?:find|look for|search for)(?: me)? (?:a |an |some )?(?:\d+ (?:minutes?|mins?"
+            r"|hours?)|an hour|half an hour|a half hour|a couple of hours)\b",
+            0.9,
+        ),
+        (
+            r"^(?:are|is) (?:both |all )?(?:[\w']+ ){1,4}(?:both |all )?(?:free|available|open)\b",
+            0.9,
+        ),
+        (
+            r"\b(?:when|what)(?:'s| is| would be| will be| might be| would)? (?:a |the )?(?:good"
+            r"|best|convenient|better) (?:time|day|slot|moment)\b",
+            0.92,
+        ),
+        (r"\b(?:my|any|your|\w+'s) availability\b|\bavailability (?:for|on|with|this|next)\b", 0.9),
+        (
+            r"\b(?:is there|there's|there is|have i got|do i have|got) (?:any |some |enough )?"
+            r"(?:time|room|space)\b",
+            0.9,
+        ),
         (r"\bam i (?:free|available|open)\b|\bdo i have (?:any )?(?:time|room|space)\b", 0.85),
         (
             r"\b(?:find|pick|suggest|propose|get) (?:me )?(?:a |some )?(?:good )?(?:time|slot|"
@@ -166,7 +303,19 @@ INTENTS: tuple[IntentPhrases, ...] = (
             rf"|follow(?: |-)?up |weekly |(?:\w+ ){{0,2}})?{MEETING}\b",
             0.95,
         ),
-        (r"\bput (?:.{1,60} )?(?:on|in|into) (?:my |the )?(?:calendar|schedule|diary)\b", 0.9),
+        # "on my calendar" outweighs a reminder or a note said on the way.
+        (
+            r"\b(?:put|add|set|create|make|stick|pop) (?:.{1,60} )?(?:on|in|into|to) (?:my |the )?"
+            r"(?:calendar|schedule|diary)\b",
+            0.97,
+        ),
+        (
+            r"\b(?:reserve|block(?: out| off)?|hold|set aside|carve out) (?:some |an? |the )?"
+            r"(?:time|\d+ (?:hours?|minutes?)|an hour|half an hour|(?:my |the )?(?:morning"
+            r"|afternoon|evening)|\w+day)\b",
+            0.9,
+        ),
+        (rf"\b(?:hop|jump|get) on (?:a |an )?(?:quick )?{MEETING}\b", 0.9),
         (r"\badd (?:.{1,60} )?to (?:my |the )?(?:calendar|schedule|diary)\b", 0.9),
         (
             r"\b(?:book|schedule|set up|arrange) (?:me |us )?(?:some )?(?:time|a slot|an hour)? ?"
@@ -189,6 +338,23 @@ INTENTS: tuple[IntentPhrases, ...] = (
             0.8,
         ),
         (r"\bmeet(?:ing)? (?:up )?with \w+ (?:on|at|tomorrow|today|next|this)\b", 0.8),
+        (
+            r"^(?:meet|see|meet up with|catch up with|get together with) (?!me\b|you\b|us\b)"
+            r"(?:[a-z]+ ){1,2}(?:on|at|tomorrow|today|tonight|next|this|\w+day)\b",
+            0.85,
+        ),
+        (
+            r"\bmake sure (?:that )?(?:there(?:'s| is)|i have|i've got) (?:a|an) "
+            rf".{{0,40}}{MEETING}\b",
+            0.9,
+        ),
+        # "I'd like a call with Bob at three": the wish was unwrapped, the thing remains.
+        # \A, not ^: only the whole turn, never after a lead-in ("Bob booked a meeting with me").
+        (
+            r"\A(?:a|an|another) (?:new |quick |short |brief |\d+(?: |-)?(?:minute|min|hour)s? "
+            rf"|half(?: an)? hour )?{MEETING} (?:with|at|on|for|tomorrow|today|next|this)\b",
+            0.8,
+        ),
     ),
     phrases(
         Intent.CALENDAR_CANCEL,
@@ -196,7 +362,9 @@ INTENTS: tuple[IntentPhrases, ...] = (
             r"\b(?:cancel|delete|remove|drop|call off|scrap|clear|kill|axe|scratch|take off|get "
             r"rid of)"
             r" (?:my |the |that |this |our |a |an |tomorrow's |today's "
-            rf")?(?:.{{0,60}}?){MEETING}\b",
+            # "remove the memory about video calls": what is removed is not a meeting.
+            r")?(?:(?!\b(?:about|regarding|memor(?:y|ies)|notes?|e-?mails?|messages?)\b).)"
+            rf"{{0,60}}?{MEETING}\b",
             0.95,
         ),
         (
@@ -208,10 +376,34 @@ INTENTS: tuple[IntentPhrases, ...] = (
             r"\bi (?:can't|cannot|won't|will not|can not)(?: be able to)? (?:make|attend|go to|do)"
             r" (?:it to "
             r")?(?:the|my|our)"
-            rf"\b.{{0,40}}{MEETING}\b",
+            rf"\b.{{0,40}}(?:{MEETING}|\d{{1,2}}(?::\d{{2}})?(?: ?[ap]m| o'?clock))\b",
             0.8,
         ),
         (r"\b(?:cancel|call off) (?:it|that one|this one)\b", 0.75),
+        # "cancel the massage": a thing on the calendar the grammar has no noun for.
+        (
+            r"^(?:cancel|call off|scrap|delete) (?:the|my|our|tomorrow's|today's|\w+day's)"
+            r" (?!request|whole|thing|task|order|subscription|membership|account|email|note|memory)"
+            r"[a-z']+(?: [a-z']+)?\s*$",
+            0.8,
+        ),
+        (
+            r"\bclear (?:my|the) (?:morning|afternoon|evening|day|calendar|schedule)\b"
+            r"|\b(?:don't|do not|no longer) need (?:the|my|that|this) .{0,60}\b(?:anymore"
+            r"|any more)\b",
+            0.9,
+        ),
+        # "I need the meeting with Hannah cancelled": the wish, then what should happen to it.
+        (
+            r"\b(?:need|want|like|get|have)\b (?:the|my|our|this|that|it|\w+'s)\b.{0,60}\b"
+            r"(?:cancelled|canceled|called off|removed|deleted|dropped)\b",
+            0.9,
+        ),
+        (
+            r"\b(?:can|could|should) (?:the|my|our|we|you) .{0,60}\bbe (?:cancelled|canceled"
+            r"|called off|dropped|scrapped)\b",
+            0.9,
+        ),
         (r"\bcancel\b.{0,60}\bfrom my (?:calendar|schedule)\b", 0.95),
         (
             r"\b(?:take|remove|delete|clear|drop|wipe) .{1,60} (?:off|from|out of) (?:my |the )?"
@@ -219,7 +411,8 @@ INTENTS: tuple[IntentPhrases, ...] = (
             0.95,
         ),
         (
-            r"\b(?:cancel|call off|delete|remove|scrap) (?:my|the|our) (?:\d{1,2}(?::\d{2})?"
+            r"\b(?:cancel|call off|delete|remove|scrap) (?:my|the|our|\w+day's|tomorrow's|today's)"
+            r" (?:\d{1,2}(?::\d{2})?"
             r"(?: ?[ap]\.?m\.?| o'?clock)?|noon)\b",
             0.9,
         ),
@@ -234,6 +427,21 @@ INTENTS: tuple[IntentPhrases, ...] = (
             0.95,
         ),
         (r"\breschedul(?:e|ing)\b", 0.9),
+        (
+            rf"\b(?:make|move|push|have|do|put)\b.{{0,60}}{MEETING}\b.{{0,40}}\b(?:later|earlier)\b",
+            0.96,
+        ),
+        (r"\b(?:at|on|to) .{1,20} instead of\b", 0.9),
+        (
+            r"\b(?:need|want|like|get|have)\b (?:the|my|our|this|that|it|\w+'s)\b.{0,60}\b"
+            r"(?:moved|pushed|shifted|postponed|bumped)\b",
+            0.9,
+        ),
+        (
+            r"\b(?:can|could|should) (?:the|my|our|we|you) .{0,60}\bbe (?:moved|pushed|shifted"
+            r"|rescheduled|postponed|bumped|changed)\b",
+            0.9,
+        ),
         (
             r"\b(?:move|push|shift|bump|postpone|delay|change) (?:my |the |it |that |this "
             r")?.{0,60}\b"

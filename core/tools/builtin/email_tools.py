@@ -53,6 +53,16 @@ INTENTS: tuple[IntentPhrases, ...] = (
         (rf"^(?:e-?mail|mail|message) {_NOT_ME}\w", 0.95),
         (r"\bsend (?:an? |the )?(?:e-?mail|mail)\b", 0.9),
         (
+            rf"(?:^|\bmake sure (?:that )?){_NOT_ME}[a-z]+(?: [a-z]+)? (?:gets|receives|is sent)"
+            r" (?:an? |the )?(?:e-?mail|message)\b",
+            0.85,
+        ),
+        (
+            r"\b(?:get|send|fire|shoot|drop) (?:an? |the |this |that )?(?:quick |short )?(?:e-?mail"
+            r"|mail|message|reply|note) (?:out |off |over )?to (?!me\b|myself\b)\w",
+            0.9,
+        ),
+        (
             rf"^(?:tell|let|inform|notify|ask|warn|remind) {_NOT_ME}\w+(?: \w+)? (?:know )?"
             r"(?:that|about|to|i|i'm|i'll|we|we're|the|my|our|he|she|they|it's|its)\b",
             0.8,
@@ -63,11 +73,19 @@ INTENTS: tuple[IntentPhrases, ...] = (
     ),
     phrases(
         Intent.EMAIL_DRAFT,
-        (r"\bdraft\b", 0.96),
+        (r"\bdraft(?:ed|ing)?\b", 0.96),
+        (r"\b(?:hold (?:it|off)(?: on sending)?|keep it as a draft|leave it as a draft)\s*$", 0.96),
+        (
+            r"\b(?:start(?:ing)?|begin(?:ning)?) (?:writing|drafting|composing|on|a)? ?"
+            r"(?:an? |the )?(?:e-?mail|mail|message|reply)\b"
+            r"|\b(?:writing|drafting|composing|preparing) (?:an? |the )?(?:e-?mail|mail|message"
+            r"|reply)\b",
+            0.96,
+        ),
         (
             r"^(?:write|compose|prepare|prep|start|put together)(?: up)? (?:an? |the )?(?:quick |"
             r"short |brief "
-            r")?(?:e-?mail|mail|message|reply)\b",
+            r")?(?:e-?mail|mail|message|reply|response|letter)\b",
             0.96,
         ),
         (r"\b(?:write|compose|prepare) (?:an? )?(?:e-?mail|mail|message) (?:to|for)\b", 0.96),

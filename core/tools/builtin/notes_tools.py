@@ -41,6 +41,18 @@ INTENTS: tuple[IntentPhrases, ...] = (
             0.95,
         ),
         (r"^note to self\b", 0.96),
+        (r"^remind me (?:that|about)\b", 0.9),
+        (
+            r"^(?:jot|write|note|take|put|get)(?: (?:this|that|it|something|these|a few things"
+            r"|some things))? down\b",
+            0.95,
+        ),
+        (
+            r"^(?:add|put|save|write|jot)(?: down)? (?:this |that |it )?(?:to|in|into|on)"
+            r" (?:my |the )?(?:notes?|to-?do(?: list)?|to do(?: list)?|reminders)\b",
+            0.95,
+        ),
+        (r"^(?:save|store|record) (?:that|this)(?= \w+ \w)", 0.9),
         (r"^(?:remind me|remember) to\b", 0.96),
         (r"^remind me (?:at|on|in|tomorrow|today|tonight|this|next|\w+day)\b.{0,30} to\b", 0.9),
         (
@@ -61,6 +73,23 @@ INTENTS: tuple[IntentPhrases, ...] = (
             0.96,
         ),
         (r"\bsearch (?:in |through )?(?:my |the )?notes\b", 0.96),
+        (r"\bwhat i (?:wrote|noted|saved|jotted|put)(?: down)? (?:about|on|regarding)\b", 0.93),
+        (
+            r"^what(?:'s| is| was| were) (?:the |my )?.{1,40} (?:i|i've|i have) (?:saved|noted"
+            r"|wrote(?: down)?|jotted(?: down)?|written down|put down)\s*$",
+            0.93,
+        ),
+        (
+            r"^(?:where|when|what) (?:did|have) i (?:note|noted|write|wrote|written|jot|jotted|save"
+            r"|saved|put|keep|kept)\b",
+            0.93,
+        ),
+        (r"\b(?:what|which|any) (?:notes?|memos?) (?:do|did|have) i\b", 0.95),
+        (
+            r"\b(?:find|look up|look for|search for|check|get|pull up|read|dig up)\b.{1,40}\b(?:in"
+            r"|from|among|through) (?:my |the )?notes\b",
+            0.95,
+        ),
         (
             r"\bwhat (?:did|have) i (?:note|noted|write|written|wrote|jot|jotted|save|saved|"
             r"take)(?: down)?"
@@ -68,9 +97,15 @@ INTENTS: tuple[IntentPhrases, ...] = (
             0.9,
         ),
         (r"\b(?:do|did) i (?:have|make|take|write|save|leave) (?:a |any )?notes?\b", 0.95),
+        (
+            r"\b(?:did|have) i (?:ever )?(?:jot|jotted|write|written|note|noted|save|saved|put"
+            r"|record|recorded|take|taken)(?: down)? (?:anything|something|a note|notes)(?: down)?"
+            r" (?:about|on|regarding|for)\b",
+            0.95,
+        ),
         (r"\bwhat(?:'s| is| are| s)? (?:in |on )?my notes?\b", 0.95),
         (r"\bmy notes? (?:about|on|for|from|regarding|mentioning)\b", 0.9),
-        (r"\bany notes? (?:about|on|for|regarding)\b", 0.9),
+        (r"\b(?:any|a|some|that|the|my) notes? (?:about|on|for|regarding|mentioning)\b", 0.9),
         (
             r"\b(?:written|jotted|noted|saved|wrote|put) down (?:about|on|for|regarding)\b"
             r"|\b(?:anything|something) (?:written|jotted|noted|saved) (?:down )?(?:about|on)\b",

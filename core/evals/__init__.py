@@ -1,0 +1,1 @@
+"""Release-gate evaluations (`baton eval`) and decision replay of recorded runs (`baton replay`)."""

@@ -1,0 +1,39 @@
+"""Reading a run's trace for its owner."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from core.errors import NotFound
+from core.runs.log import RUNS
+from core.store.db import reader
+from core.store.scoped import scoped_row
+from core.tracing.ids import hex_trace_id
+from core.tracing.local import stored_spans
+from core.tracing.setup import flush_tracing, tracing_mode
+from core.tracing.tree import RunTrace, build_tree
+
+FLUSH_TIMEOUT_MS = 5_000
+
+
+def run_trace(engine: Engine, tenant_id: str, user_id: str, run_id: str) -> RunTrace:
+    """The run's spans as a tree; NotFound unless the run belongs to this tenant and user.
+
+    Spans this process finished but has not yet stored are written first, so a run just
+    executed by an in-process worker shows its last step. (Spans sent to a collector are not
+    waited for: a slow collector must not hold up the request.)
+    """
+    with reader(engine).connect() as conn:
+        if scoped_row(conn, RUNS, tenant_id, user_id, run_id=run_id) is None:
+            raise NotFound(f"no run '{run_id}'")
+    mode = tracing_mode()
+    if mode == "local":
+        flush_tracing(FLUSH_TIMEOUT_MS)
+    with reader(engine).connect() as conn:
+        rows = stored_spans(conn, tenant_id, user_id, run_id)
+    return RunTrace(
+        run_id=run_id,
+        trace_id=hex_trace_id(run_id),
+        exported_to=mode,
+        spans=build_tree(rows),
+    )

@@ -1,0 +1,1 @@
+"""Signed webhooks: per-tenant subscriptions to run events, delivered through an outbox."""

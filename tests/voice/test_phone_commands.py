@@ -1,0 +1,105 @@
+"""Everyday commands over a phone call, decided by the default agent's command stage.
+
+The caller's calendar is seeded; the configured model must never be asked: the question about
+Wednesday is answered from the calendar, and the spoken cancel asks one yes/no question naming
+the meeting, then cancels it exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pytest
+from sqlalchemy import Engine, select
+
+from core.agent.factory import with_command_stage
+from core.runs.events import EventType
+from core.tools.builtin.calendar_tools import EVENTS, CalendarTools
+from core.tools.spec import ToolContext
+from models.contract import Agent
+from tests.understanding.world import ModelMustNotBeCalled, gate, settings
+from tests.voice.server import serve_voice, sounds_like
+from tests.voice.twilio_client import TWILIO_RATE, TwilioCall
+from voice.identity import link_number
+
+pytestmark = pytest.mark.slow
+CALLER = "+15551230009"
+WEDNESDAY_ANSWER = "You have two meetings on Wednesday: Standup at 9 and Lunch with Carol at 12:30."
+
+
+def _next(weekday: int) -> date:
+    today = datetime.now(UTC).date()
+    return today + timedelta(days=(weekday - today.weekday()) % 7 or 7)
+
+
+def _seed_calendar(engine: Engine, tools: CalendarTools) -> dict[str, str]:
+    """Standup at 9 and lunch at 12:30 next Wednesday; a review at 4 pm next Monday."""
+    wednesday, monday = _next(2), _next(0)
+    ids: dict[str, str] = {}
+    for title, day, at, minutes in [
+        ("Standup", wednesday, "09:00", 15),
+        ("Lunch with Carol", wednesday, "12:30", 60),
+        ("Quarterly review", monday, "16:00", 60),
+    ]:
+        ctx = ToolContext("acme", "alice", "run_seed", 1, f"seed-{title}", engine)
+        args = {"title": title, "start": f"{day}T{at}:00+00:00", "duration_minutes": minutes}
+        booked = asyncio.run(tools.book(args, ctx))
+        ids[title] = booked["event"]["event_id"]
+    return ids
+
+
+async def _turn(call: TwilioCall, audio: np.ndarray, transcribe) -> str:
+    """Say something and return what the bot answered (transcribed)."""
+    spoken_until = await call.say(audio, 16000)
+    heard_at = await call.wait_for_audio(spoken_until, timeout=40)
+    await call.wait_quiet(quiet=3.0)
+    return str(transcribe(call.received.audio_between(heard_at), TWILIO_RATE)).lower()
+
+
+async def test_calendar_question_and_spoken_cancel_by_phone(
+    voice_models, engine, tmp_path, outbox, speech, transcribe
+):
+    s = settings(tmp_path)
+    tools = gate(s)
+    ids = await asyncio.to_thread(_seed_calendar, engine, CalendarTools(s))
+    model = ModelMustNotBeCalled()
+    link_number(engine, "acme", "alice", CALLER)
+
+    def agent() -> Agent:
+        return with_command_stage(model, s, engine)
+
+    async with serve_voice(
+        voice_models, engine, tmp_path, outbox, agent_factory=agent, gate=tools
+    ) as srv:
+        call = TwilioCall(srv.url, caller=CALLER)
+        await call.connect()
+        await call.wait_for_audio(call.connected_at, timeout=15)
+        await call.wait_quiet()
+
+        answer = await _turn(call, speech("What do I have on Wednesday?"), transcribe)
+        assert sounds_like(answer, WEDNESDAY_ANSWER), answer
+
+        asked = await _turn(call, speech("Cancel the 4 pm meeting on Monday."), transcribe)
+        assert "cancel" in asked and "review" in asked, asked
+        assert "yes or no" in asked, asked
+        done = await _turn(call, speech("Yes."), transcribe)
+        assert "cancelled" in done or "canceled" in done, done
+        await call.hang_up()
+
+        cancel_run = next(
+            r for r in srv.store.list_runs("acme", "alice") if "cancel" in r["goal"].lower()
+        )
+        events = srv.store.events("acme", "alice", cancel_run["run_id"])
+        succeeded = [e for e in events if e["type"] == EventType.TOOL_CALL_SUCCEEDED]
+        assert len(succeeded) == 1
+        (approval,) = srv.store.approvals("acme", "alice", cancel_run["run_id"])
+        assert (approval["status"], approval["channel"]) == ("approved", "voice")
+
+    with engine.connect() as conn:
+        status = conn.execute(
+            select(EVENTS.c.status).where(EVENTS.c.event_id == ids["Quarterly review"])
+        ).scalar_one()
+    assert status == "cancelled"
+    assert model.asked == []
