@@ -340,9 +340,14 @@ class CommandAgent:
         words = [w for w in (slots.title or "").lower().split() if len(w) > 1]
         if words:
             titled = [e for e in events if all(w in str(e["title"]).lower() for w in words)]
-            events = titled or [
+            titled = titled or [
                 e for e in events if any(w in str(e["title"]).lower() for w in words)
             ]
+            # A day and a time that pin one meeting outweigh a title the recogniser bent
+            # ("the 4-P game meeting" for "the 4 pm meeting"): the yes/no question that
+            # follows names the meeting found, so the person confirms the right one.
+            pinned = bool(slots.time and slots.date) and len(events) == 1
+            events = titled or (events if pinned else [])
         for name in slots.attendees:
             first = name.lower().split()[0]
             events = [

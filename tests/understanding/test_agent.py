@@ -88,6 +88,24 @@ def test_cancel_by_time_reads_back_the_meeting_and_cancels_it_once(engine, tmp_p
     assert len(events(engine, run["run_id"], "ToolCallSucceeded")) == 1
 
 
+def test_a_misheard_title_still_finds_the_one_meeting_at_that_day_and_time(engine, tmp_path):
+    s = settings(tmp_path)
+    seed(engine, s)
+    # Whisper's rendering of "Cancel the 4 pm meeting on Monday" on phone audio.
+    run = run_command(engine, s, "Cancel the 4-P game meeting on Monday.")
+    assert run["status"] == "waiting_for_human", run
+    asked = events(engine, run["run_id"], "ApprovalRequested")
+    assert asked[0]["question"].startswith("Should I cancel 'Budget review' on Monday")
+
+
+def test_a_title_that_matches_nothing_on_a_busy_day_cancels_nothing(engine, tmp_path):
+    s = settings(tmp_path)
+    seed(engine, s)
+    run = run_command(engine, s, "Cancel the dentist on Friday")
+    assert run["status"] == "completed", run
+    assert events(engine, run["run_id"], "ApprovalRequested") == []
+
+
 def test_several_matches_get_one_short_question_and_the_answer_picks_one(engine, tmp_path):
     s = settings(tmp_path)
     seed(engine, s)
