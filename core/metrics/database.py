@@ -128,45 +128,43 @@ class DatabaseCollector(Collector):
         return [up, *families]
 
     def _families(self, conn: Connection) -> Iterator[Metric]:
-        runs = CounterMetricFamily(
-            "baton_runs_finished", "Runs that reached a final status", labels=["status"]
+        yield _counter(
+            "baton_runs_finished",
+            "Runs that reached a final status",
+            ["status"],
+            run_outcomes(conn),
         )
-        for status, n in run_outcomes(conn):
-            runs.add_metric([status], n)
-        yield runs
-        resumes = CounterMetricFamily(
+        yield _counter(
             "baton_run_resumes",
             "Resumed runs (by a person or after a worker crash) by how they ended",
-            labels=["outcome"],
+            ["outcome"],
+            resume_outcomes(conn),
         )
-        for outcome, n in resume_outcomes(conn):
-            resumes.add_metric([outcome], n)
-        yield resumes
-        denials = CounterMetricFamily(
-            "baton_tool_denials", "Tool calls the gate refused", labels=["tool"]
+        yield _counter(
+            "baton_tool_denials", "Tool calls the gate refused", ["tool"], tool_denials(conn)
         )
-        for tool, n in tool_denials(conn):
-            denials.add_metric([tool], n)
-        yield denials
-        timeouts = CounterMetricFamily(
-            "baton_tool_timeouts", "Tool calls that timed out", labels=["tool"]
+        yield _counter(
+            "baton_tool_timeouts", "Tool calls that timed out", ["tool"], tool_timeouts(conn)
         )
-        for tool, n in tool_timeouts(conn):
-            timeouts.add_metric([tool], n)
-        yield timeouts
-        approvals = CounterMetricFamily(
+        yield _counter(
             "baton_approvals",
             "Decided approvals by channel (voice, web, api, dtmf...) and outcome",
-            labels=["channel", "outcome"],
+            ["channel", "outcome"],
+            approval_outcomes(conn),
         )
-        for channel, outcome, n in approval_outcomes(conn):
-            approvals.add_metric([channel, outcome], n)
-        yield approvals
-        fallbacks = CounterMetricFamily(
+        yield _counter(
             "baton_model_fallbacks",
             "Model provider failures after which another model was tried",
-            labels=["model"],
+            ["model"],
+            model_fallbacks(conn),
         )
-        for model, n in model_fallbacks(conn):
-            fallbacks.add_metric([model], n)
-        yield fallbacks
+
+
+def _counter(
+    name: str, documentation: str, labels: list[str], rows: Iterable[tuple[Any, ...]]
+) -> CounterMetricFamily:
+    """A counter family with one sample per row: the label values, then the count."""
+    family = CounterMetricFamily(name, documentation, labels=labels)
+    for *values, n in rows:
+        family.add_metric([str(v) for v in values], n)
+    return family
