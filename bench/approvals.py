@@ -35,7 +35,8 @@ from piper import PiperVoice
 
 from core.config import Settings
 from voice.answers import read_answer
-from voice.services import NO_SPEECH_THRESHOLD, GreedyWhisper
+from voice.services import NO_SPEECH_THRESHOLD
+from voice.whisper_decode import GreedyWhisper, WhisperWindow
 
 HERE = Path(__file__).parent
 CORPUS = HERE / "corpora" / "approvals"
@@ -196,7 +197,7 @@ def load_whisper(settings: Settings, threads: int) -> GreedyWhisper:
     folder = whisper_dir(settings.whisper_model, settings.data_dir)
     threads = threads or os.cpu_count() or 1
     model = WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=threads)
-    return GreedyWhisper(model)
+    return GreedyWhisper(model, WhisperWindow(settings.whisper_window))
 
 
 def _heard_path(clip: Path, bias: str) -> Path:

@@ -7,6 +7,9 @@ PostgresSaver (durability="sync") in the same run. The last line is one JSON obj
 
 ``--tracing on`` (the product's default) records every step's spans in the local span store,
 as `baton serve` does without an OTLP endpoint; the time to write them is inside the figure.
+The one-process runs also report CPU milliseconds per step (the whole process's, the span
+export thread included): on a shared machine it compares ``--tracing on`` with ``off`` more
+steadily than wall time does.
 """
 
 from __future__ import annotations
@@ -85,8 +88,9 @@ def _init(barrier: Any) -> None:
     _barrier = barrier
 
 
-def _work(url: str, slots: int, tracing: bool = False) -> tuple[int, float, float]:
-    """Work until nothing is runnable; returns (steps, start, end) timed after start-up."""
+def _work(url: str, slots: int, tracing: bool = False) -> tuple[int, float, float, float]:
+    """Work until nothing is runnable; returns (steps, start, end, CPU seconds of the whole
+    process, span export thread included) timed after start-up."""
     from core.agent.scripted import ScriptedAgent
     from core.agent.step import StepRunner
     from core.config import Settings
@@ -102,6 +106,7 @@ def _work(url: str, slots: int, tracing: bool = False) -> tuple[int, float, floa
     if _barrier is not None:
         _barrier.wait()  # every process imported and connected: start the clock together
     started = time.perf_counter()
+    cpu = time.process_time()
     while True:
         lease = claim(engine, f"bench-{os.getpid()}", 30)
         if lease is None:
@@ -113,10 +118,11 @@ def _work(url: str, slots: int, tracing: bool = False) -> tuple[int, float, floa
             release(engine, lease)
     loop.close()
     flush_tracing()  # the spans are written before the clock stops
-    return steps, started, time.perf_counter()
+    return steps, started, time.perf_counter(), time.process_time() - cpu
 
 
-def _bench_baton(url: str, runs: int, processes: int, tracing: bool) -> float:
+def _bench_baton(url: str, runs: int, processes: int, tracing: bool) -> tuple[float, float]:
+    """(steps per second, CPU milliseconds per step summed over the processes)."""
     _prepare(url, runs)
     if processes == 1:
         results = [_work(url, 1, tracing)]
@@ -126,7 +132,8 @@ def _bench_baton(url: str, runs: int, processes: int, tracing: bool) -> float:
         with ctx.Pool(processes, initializer=_init, initargs=(barrier,)) as pool:
             results = pool.starmap(_work, [(url, 1, tracing)] * processes)
     elapsed = max(r[2] for r in results) - min(r[1] for r in results)
-    return runs * STEPS / elapsed
+    steps = runs * STEPS
+    return steps / elapsed, sum(r[3] for r in results) * 1000 / steps
 
 
 def _pg_schema_url() -> tuple[str, str]:
@@ -236,21 +243,22 @@ def main() -> None:
     figures: dict[str, float] = {}
 
     tmp = Path(tempfile.mkdtemp())
-    figures["baton_sqlite_steps_per_s"] = _bench_baton(
-        f"sqlite:///{tmp / 'b1.db'}", a.runs, 1, tracing
-    )
-    four = _bench_baton(f"sqlite:///{tmp / 'b4.db'}", a.runs * 2, 4, tracing)
+    rate, cpu = _bench_baton(f"sqlite:///{tmp / 'b1.db'}", a.runs, 1, tracing)
+    figures["baton_sqlite_steps_per_s"], figures["baton_sqlite_cpu_ms_per_step"] = rate, cpu
+    four, _ = _bench_baton(f"sqlite:///{tmp / 'b4.db'}", a.runs * 2, 4, tracing)
     figures["baton_sqlite_4proc_steps_per_s"] = four
     figures["langgraph_sqlite_steps_per_s"] = _bench_langgraph("sqlite", a.runs)
 
     url, schema = _pg_schema_url()
     try:
-        figures["baton_postgres_steps_per_s"] = _bench_baton(url, a.runs, 1, tracing)
+        rate, cpu = _bench_baton(url, a.runs, 1, tracing)
+        figures["baton_postgres_steps_per_s"] = rate
+        figures["baton_postgres_cpu_ms_per_step"] = cpu
     finally:
         _drop_schema(schema)
     url, schema = _pg_schema_url()
     try:
-        figures["baton_postgres_4proc_steps_per_s"] = _bench_baton(url, a.runs * 2, 4, tracing)
+        figures["baton_postgres_4proc_steps_per_s"] = _bench_baton(url, a.runs * 2, 4, tracing)[0]
     finally:
         _drop_schema(schema)
     figures["langgraph_postgres_steps_per_s"] = _bench_langgraph("postgres", a.runs)

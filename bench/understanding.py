@@ -18,12 +18,12 @@ exact command match, the wrong side-effecting action rate, parse latency p50/p95
 STT excluded) and STT p50.
 ``--compare-stt`` instead scores tiny.en and base, each with and without biasing, on phone audio.
 Failures are listed for the tune and dev splits only: the held-out part is never looked at.
-``--split dev`` reads ``dev.jsonl`` alone (and ``--split tune`` ``tune.jsonl`` alone), so tuning
-runs never load the held-out file; ``--half 1`` / ``--half 2`` keeps the first or second half
-of the chosen split in file order.
+``--split dev`` reads ``dev.jsonl`` alone, ``--split dev2`` the second dev batch ``dev2.jsonl``
+(and ``--split tune`` ``tune.jsonl`` alone), so tuning runs never load the held-out file;
+``--half 1`` / ``--half 2`` keeps the first or second half of the chosen split in file order.
 
     .venv/bin/python bench/understanding.py [--tiers text,clean,phone] [--voices 5]
-        [--limit N] [--split all|tune|heldout|dev] [--half 1|2] [--whisper tiny.en]
+        [--limit N] [--split all|tune|heldout|dev|dev2] [--half 1|2] [--whisper tiny.en]
         [--bias prompt] [--compare-stt] [--show-failures]
 
 Ends with one JSON line.
@@ -89,7 +89,10 @@ SPLIT_FILES = {
     "tune": ("tune.jsonl",),
     "heldout": ("heldout.jsonl",),
     "dev": (DEV_FILE,),
+    "dev2": ("dev2.jsonl",),
 }
+# A --split choice whose lines carry another split label: dev2.jsonl is a second dev batch.
+SPLIT_LABELS = {"dev2": "dev"}
 # Splits whose failures may be listed: never the held-out one.
 INSPECTABLE = ("tune", "dev")
 # Silence around an utterance, as a VAD segment carries some before and after the speech.
@@ -308,7 +311,8 @@ async def run_speech(
     """Render, (phone round trip), transcribe with the project's STT, parse and score."""
     stt = services.new_stt(ctx.contact_names)
     bias = whisper_bias(services.settings.whisper_bias, ctx.contact_names)
-    transcripts = TranscriptCache(services.settings.whisper_model, bias, reuse=reuse_transcripts)
+    stt_name = f"{services.settings.whisper_model}-{services.settings.whisper_window}"
+    transcripts = TranscriptCache(stt_name, bias, reuse=reuse_transcripts)
     results = {tier: TierResult() for tier in tiers}
     spoken = [u for u in corpus if speakable(u.text)]
     for n, utt in enumerate(spoken, 1):
@@ -393,7 +397,8 @@ def subset(
 ) -> list[Utterance]:
     """The utterances of a split (or one half of it, in file order), thinned evenly to
     ``limit`` (every intent keeps its share)."""
-    chosen = [u for u in corpus if split == "all" or u.split == split]
+    label = SPLIT_LABELS.get(split, split)
+    chosen = [u for u in corpus if split == "all" or u.split == label]
     if half is not None:
         middle = (len(chosen) + 1) // 2
         chosen = chosen[:middle] if half == 1 else chosen[middle:]
@@ -497,6 +502,7 @@ def main() -> None:
         "utterances": len(corpus),
         "voices": len(voices),
         "whisper_model": args.whisper,
+        "whisper_window": Settings().whisper_window,
         "bias": args.bias,
     }
     if args.compare_stt:

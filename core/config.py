@@ -163,6 +163,11 @@ class Settings(BaseSettings):
 
     # --- voice ---
     whisper_model: str = Field(default="tiny.en", description="Local Whisper size: tiny.en|base")
+    whisper_window: str = Field(
+        default="speech",
+        description="Audio the Whisper encoder sees per turn: speech (sized to the speech, "
+        "at least 10 s)|full (Whisper's fixed 30 s)",
+    )
     whisper_bias: str = Field(
         default="prompt",
         description="Bias speech recognition toward command words and the caller's contact "
@@ -173,7 +178,13 @@ class Settings(BaseSettings):
     voice_turn: str = Field(default="silence", description="End of turn: silence|smart_turn")
     voice_vad_stop_secs: float = Field(default=0.2, description="Silence that ends speech (VAD)")
     voice_turn_wait_secs: float = Field(
-        default=0.45, description="Extra silence before a turn ends (silence strategy)"
+        default=0.6,
+        description="Extra silence before a turn ends (silence strategy), unless the words "
+        "so far already read as a whole request",
+    )
+    voice_complete_turn_wait_secs: float = Field(
+        default=0.25,
+        description="Silence that ends a turn whose words already read as a whole request",
     )
     voice_run_wait_secs: float = Field(
         default=25.0, description="How long a call waits for a run before moving on"
@@ -314,7 +325,9 @@ def settings_table() -> str:
             shown = "(unset)"
         else:
             shown = f"`{default}`"
-        rows.append(f"| `BATON_{name.upper()}` | {shown} | {field.description or ''} |")
+        # An unescaped "|" in a description ("off|prompt") would split the cell in two.
+        meaning = (field.description or "").replace("|", "\\|")
+        rows.append(f"| `BATON_{name.upper()}` | {shown} | {meaning} |")
     return "\n".join(rows)
 
 

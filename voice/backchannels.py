@@ -16,14 +16,12 @@ sends a murmur back as "unclear" (asked again) rather than dropping a real "yes"
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     Frame,
     InputAudioRawFrame,
-    SystemFrame,
     TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
@@ -31,18 +29,11 @@ from pipecat.frames.frames import (
 from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_start.base_user_turn_start_strategy import BaseUserTurnStartStrategy
 
-from voice.turns import SegmentTranscribedFrame
+from voice.frames import AnswerAwaitedFrame, SegmentTranscribedFrame
 
 # Speech that goes on this long over the bot (from its onset) is a barge-in. Synthesised
 # "uh-huh" and "mhm" measured 0.6-0.7 s here once the VAD's smoothing is counted.
 BARGE_IN_SECS = 0.8
-
-
-@dataclass
-class AnswerAwaitedFrame(SystemFrame):
-    """Upstream from the bridge: whether the bot's last question awaits a yes/no answer."""
-
-    awaited: bool
 
 
 class BargeInStart(BaseUserTurnStartStrategy):

@@ -52,13 +52,12 @@ from voice.approvals import (
     pending_details,
     reask_question,
 )
-from voice.backchannels import AnswerAwaitedFrame
 from voice.composer import SpokenReply, compose_reply, fit_spoken, sentences_of, speech_chunks
 from voice.events import record_run_event
+from voice.frames import AnswerAwaitedFrame, SegmentTranscribedFrame
 from voice.services import VoiceServices
 from voice.session import CallSession
 from voice.speculation import Speculation
-from voice.turns import SegmentTranscribedFrame
 
 log = logging.getLogger(__name__)
 S = RunStatus

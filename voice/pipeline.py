@@ -57,11 +57,12 @@ def call_processors(
 ) -> list[FrameProcessor]:
     """The processors between a transport's input and output, for one call."""
     services.phrases.add_fixed(FIXED_PHRASES)
+    contacts = services.caller_contact_names(call.tenant_id, call.user_id)
     return [
         VADProcessor(vad_analyzer=services.new_vad()),
-        services.new_stt(services.caller_contact_names(call.tenant_id, call.user_id)),
+        services.new_stt(contacts),
         UserTurnProcessor(
-            user_turn_strategies=services.new_turn_strategies(),
+            user_turn_strategies=services.new_turn_strategies(contacts),
             user_turn_stop_timeout=USER_TURN_STOP_TIMEOUT,
         ),
         BatonBridge(call, services, metrics),

@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -38,9 +39,13 @@ from core.runs.service import RunStore
 from models.contract import Agent
 from models.weights import piper_voice, silero_vad, smart_turn, whisper_dir
 from voice.backchannels import BargeInStart
+from voice.frames import SegmentTranscribedFrame
 from voice.phrases import PhraseCache
+from voice.speech_pieces import speech_pieces
 from voice.stt_bias import WhisperBias, whisper_bias
-from voice.turns import SegmentTranscribedFrame, SilenceTurnStop, SmartTurnStop
+from voice.turn_complete import reads_complete
+from voice.turns import SilenceTurnStop, SmartTurnStop
+from voice.whisper_decode import GreedyWhisper, WhisperWindow
 
 log = logging.getLogger(__name__)
 
@@ -53,30 +58,6 @@ NO_SPEECH_THRESHOLD = 0.6
 # "No.") on 8 kHz phone audio; 0.15 s and 0.4 missed none, and start barge-in sooner.
 VAD_START_SECS = 0.15
 VAD_MIN_VOLUME = 0.4
-
-
-class GreedyWhisper:
-    """faster-whisper with greedy decoding and no timestamps, for short conversational turns.
-
-    faster-whisper defaults to beam search of 5; on two cores that costs several times the
-    latency of greedy decoding and changes nothing on a few words of speech.
-    """
-
-    def __init__(self, model: WhisperModel) -> None:
-        self._model = model
-        self.supported_languages = model.supported_languages
-
-    def transcribe(self, audio: Any, **kwargs: Any) -> Any:
-        """Transcribe like :meth:`WhisperModel.transcribe`, greedily."""
-        kwargs.update(
-            beam_size=1,
-            best_of=1,
-            temperature=0.0,
-            condition_on_previous_text=False,
-            without_timestamps=True,
-            vad_filter=False,
-        )
-        return self._model.transcribe(audio, **kwargs)
 
 
 class SharedWhisperSTTService(WhisperSTTService):
@@ -161,15 +142,16 @@ class SharedPiperTTSService(PiperTTSService):
             await self.stop_ttfb_metrics()
 
     async def _synthesise(self, text: str) -> AsyncIterator[bytes]:
-        chunks = iter(self._voice.synthesize(text))
         done: list[bytes] = []
-        while True:
-            async with inference_queue().slot_async(Priority.TURN):
-                chunk = await asyncio.to_thread(next, chunks, None)
-            if chunk is None:
-                break
-            done.append(chunk.audio_int16_bytes)
-            yield chunk.audio_int16_bytes
+        for piece in speech_pieces(text):
+            chunks = iter(self._voice.synthesize(piece))
+            while True:
+                async with inference_queue().slot_async(Priority.TURN):
+                    chunk = await asyncio.to_thread(next, chunks, None)
+                if chunk is None:
+                    break
+                done.append(chunk.audio_int16_bytes)
+                yield chunk.audio_int16_bytes
         self._phrases.put(text, done)
 
 
@@ -272,8 +254,12 @@ class VoiceServices:
         """A Piper TTS service for one call (fixed phrases come from the process's cache)."""
         return SharedPiperTTSService(voice=self.piper, phrases=self.phrases)
 
-    def new_turn_strategies(self) -> UserTurnStrategies:
-        """How a call decides that the caller has finished a turn (BATON_VOICE_TURN)."""
+    def new_turn_strategies(self, contact_names: Sequence[str] = ()) -> UserTurnStrategies:
+        """How a call decides that the caller has finished a turn (BATON_VOICE_TURN).
+
+        With the silence strategy a pause after a whole request ends the turn sooner
+        (``contact_names`` help read it).
+        """
         # Over the bot's speech only a real barge-in starts a turn (not "uh-huh").
         start = [BargeInStart(vad_stop_secs=self.settings.voice_vad_stop_secs)]
         if self.settings.voice_turn == "smart_turn":
@@ -287,7 +273,13 @@ class VoiceServices:
             )
         return UserTurnStrategies(
             start=list(start),
-            stop=[SilenceTurnStop(user_speech_timeout=self.settings.voice_turn_wait_secs)],
+            stop=[
+                SilenceTurnStop(
+                    user_speech_timeout=self.settings.voice_turn_wait_secs,
+                    complete=partial(reads_complete, contact_names=contact_names),
+                    complete_wait=self.settings.voice_complete_turn_wait_secs,
+                )
+            ],
         )
 
 
@@ -310,13 +302,19 @@ def load_voice_services(
     """Load Whisper, Piper, Silero (and Smart Turn when it is the turn strategy) from local weights.
 
     Raises :class:`models.weights.WeightError` naming the package to install when a weight
-    is missing, and ValueError for a BATON_VOICE_TURN or BATON_WHISPER_BIAS it does not know.
+    is missing, and ValueError for a BATON_VOICE_TURN, BATON_WHISPER_BIAS or
+    BATON_WHISPER_WINDOW it does not know.
     """
     if settings.voice_turn not in TURN_STRATEGIES:
         raise ValueError(
             f"BATON_VOICE_TURN={settings.voice_turn!r}: use one of {', '.join(TURN_STRATEGIES)}"
         )
     whisper_bias(settings.whisper_bias)  # an unknown mode fails at start-up, not on a call
+    windows = [w.value for w in WhisperWindow]
+    if settings.whisper_window not in windows:
+        raise ValueError(
+            f"BATON_WHISPER_WINDOW={settings.whisper_window!r}: use one of {', '.join(windows)}"
+        )
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     folder = whisper_dir(settings.whisper_model, settings.data_dir)
@@ -338,7 +336,7 @@ def load_voice_services(
     return VoiceServices(
         settings=settings,
         store=RunStore(engine, settings),
-        whisper=GreedyWhisper(model),
+        whisper=GreedyWhisper(model, WhisperWindow(settings.whisper_window)),
         whisper_name=str(folder),
         piper=voice,
         silero=silero,

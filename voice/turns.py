@@ -10,11 +10,11 @@ no segment is left untranscribed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
 from typing import Any
 
 from pipecat.frames.frames import (
-    DataFrame,
     Frame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
@@ -25,10 +25,7 @@ from pipecat.turns.user_stop import (
     TurnAnalyzerUserTurnStopStrategy,
 )
 
-
-@dataclass
-class SegmentTranscribedFrame(DataFrame):
-    """The STT finished one speech segment (with or without a transcript)."""
+from voice.frames import AnswerAwaitedFrame, SegmentTranscribedFrame
 
 
 class _AfterAllSegments:
@@ -58,7 +55,57 @@ class _AfterAllSegments:
 
 
 class SilenceTurnStop(_AfterAllSegments, SpeechTimeoutUserTurnStopStrategy):
-    """A turn ends after a stretch of silence, once everything said is transcribed."""
+    """A turn ends after a stretch of silence, once everything said is transcribed.
+
+    With ``complete``, a pause whose words read as a whole request (see
+    :mod:`voice.turn_complete`) ends the turn after ``complete_wait`` seconds of silence
+    instead of the full wait. Not while a yes/no answer is awaited: a "yes" followed by
+    "but..." must not be taken early.
+    """
+
+    def __init__(
+        self,
+        *,
+        complete: Callable[[str], bool] | None = None,
+        complete_wait: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._complete = complete
+        self._complete_wait = complete_wait
+        self._answer_awaited = False
+        self._silent_since = 0.0
+
+    async def process_frame(self, frame: Frame) -> ProcessFrameResult:
+        if isinstance(frame, AnswerAwaitedFrame):
+            self._answer_awaited = frame.awaited
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._silent_since = time.monotonic()
+        result = await super().process_frame(frame)
+        if isinstance(frame, SegmentTranscribedFrame) and self._reads_whole():
+            # The full wait's timer is replaced by the rest of the short one; speech that
+            # resumes cancels it like any other pending end of turn.
+            await self._cancel_all_tasks()
+            self._stt_wait_done = True
+            remaining = self._complete_wait - (time.monotonic() - self._silent_since)
+            self._user_speech_timeout_task = self.task_manager.create_task(
+                self._user_speech_timeout_handler(max(0.0, remaining)),
+                f"{self}::complete_turn_wait",
+            )
+        return result
+
+    def _reads_whole(self) -> bool:
+        # pipecat's own state: the VAD has stopped, nobody speaks, some words were heard.
+        return (
+            self._complete is not None
+            and not self._answer_awaited
+            and self._pending_segments == 0
+            and self._vad_stopped
+            and not self._vad_user_speaking
+            and not self._user_speech_wait_done
+            and bool(self._text.strip())
+            and self._complete(self._text)
+        )
 
 
 class SmartTurnStop(_AfterAllSegments, TurnAnalyzerUserTurnStopStrategy):

@@ -20,6 +20,7 @@ def _digest(run_id: str) -> bytes:
     return hashlib.sha256(run_id.encode()).digest()
 
 
+@lru_cache(maxsize=4096)
 def run_trace_id(run_id: str) -> int:
     """The run's trace id: the first 16 bytes of sha256(run_id), as OpenTelemetry's integer."""
     return int.from_bytes(_digest(run_id)[:16], "big") or 1
@@ -30,6 +31,7 @@ def run_root_span_id(run_id: str) -> int:
     return int.from_bytes(_digest(run_id)[16:24], "big") or 1
 
 
+@lru_cache(maxsize=4096)
 def run_span_context(run_id: str) -> SpanContext:
     """The run's root span context: what a span link (e.g. from a voice call) points at."""
     return SpanContext(
@@ -45,6 +47,7 @@ def run_context(run_id: str) -> Context:
     return trace.set_span_in_context(trace.NonRecordingSpan(run_span_context(run_id)))
 
 
+@lru_cache(maxsize=4096)
 def hex_trace_id(run_id: str) -> str:
     """The run's trace id as the 32 hex digits trace backends show."""
     return trace.format_trace_id(run_trace_id(run_id))

@@ -2,7 +2,7 @@
 the scoped read of one run's spans.
 
 Used when no OTLP endpoint is configured, so the embedded default still shows traces. The
-exporter runs on the batch processor's thread: a step never waits for a span to be written.
+exporter runs on the span batcher's thread: a step never waits for a span to be written.
 The owner of each span comes from the ``runs`` table (spans carry only the run id), and the
 table is kept to a bound by deleting the oldest rows after each batch.
 
@@ -12,35 +12,48 @@ itself (finding owners, building rows) happens before the write transaction open
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from opentelemetry.trace import StatusCode, format_span_id, format_trace_id
-from opentelemetry.util.types import Attributes
+from opentelemetry.trace import StatusCode
 from sqlalchemy import Connection, Engine, delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core.runs.log import RUNS
 from core.store.db import reader
 from core.tracing.attributes import RUN_ID
+from core.tracing.ids import hex_trace_id
+from core.tracing.recorder import RecordedSpan
 from core.tracing.tables import SPANS
 
 log = logging.getLogger(__name__)
-_INSERT = {
-    "postgresql": pg_insert(SPANS).on_conflict_do_nothing(),
-    "sqlite": sqlite_insert(SPANS).on_conflict_do_nothing(),
-}
+_COLUMNS = (
+    "tenant_id, user_id, run_id, trace_id, span_id, parent_span_id, name, status, start_ns, "
+    "end_ns, attributes, events"
+)
+# Rows go to the driver as they are, with the JSON already encoded: a batch needs none of
+# SQLAlchemy's per-value processing.
+_INSERT_SQLITE = (
+    f"INSERT OR IGNORE INTO spans ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# One per connection, emptied at every commit. Only the copied columns: the real table's id
+# comes from its own sequence when the rows are moved over.
+_SCRATCH_TABLE = (
+    "CREATE TEMP TABLE IF NOT EXISTS spans_batch (tenant_id varchar, user_id varchar, "
+    "run_id varchar, trace_id varchar, span_id varchar, parent_span_id varchar, name varchar, "
+    "status varchar, start_ns bigint, end_ns bigint, attributes jsonb, events jsonb) "
+    "ON COMMIT DELETE ROWS"
+)
 _STATUS = {StatusCode.UNSET: "unset", StatusCode.OK: "ok", StatusCode.ERROR: "error"}
 _OWNERS_CACHED = 10_000
+_json = json.JSONEncoder(separators=(",", ":"), default=str).encode
 Owner = tuple[str, str]
+Row = tuple[Any, ...]
 
 
-class LocalSpanExporter(SpanExporter):
+class LocalSpanExporter:
     """Writes each batch of spans in one transaction and keeps at most ``keep`` rows."""
 
     def __init__(self, engine: Engine, keep: int) -> None:
@@ -49,33 +62,27 @@ class LocalSpanExporter(SpanExporter):
         # A run never changes owner: each is looked up once while its steps keep coming.
         self._owners: OrderedDict[str, Owner] = OrderedDict()
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+    def export(self, spans: Sequence[RecordedSpan]) -> bool:
         """Store the spans that belong to a run; a span seen twice is stored once."""
         try:
             rows = _rows(spans, self._owners_of(spans))
             if rows:
                 with self.engine.begin() as conn:
                     if conn.dialect.name == "postgresql":
-                        # Spans lost to a server crash are not worth a WAL flush per batch.
-                        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-                    conn.execute(_INSERT[conn.dialect.name], rows)
+                        _copy_postgres(conn, rows)
+                    else:
+                        conn.exec_driver_sql(_INSERT_SQLITE, rows)
                     _prune(conn, self.keep)
         except Exception:
             log.exception("could not store %d spans", len(spans))
-            return SpanExportResult.FAILURE
-        return SpanExportResult.SUCCESS
+            return False
+        return True
 
     def shutdown(self) -> None:
         """Nothing to release: the engine belongs to the runtime."""
 
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Every export is written before it returns."""
-        return True
-
-    def _owners_of(self, spans: Sequence[ReadableSpan]) -> dict[str, Owner]:
-        run_ids = {
-            str(s.attributes[RUN_ID]) for s in spans if s.attributes and RUN_ID in s.attributes
-        }
+    def _owners_of(self, spans: Sequence[RecordedSpan]) -> dict[str, Owner]:
+        run_ids = {s.run_id for s in spans}
         unknown = sorted(r for r in run_ids if r not in self._owners)
         if unknown:
             with reader(self.engine).connect() as conn:
@@ -90,38 +97,51 @@ class LocalSpanExporter(SpanExporter):
         return {r: self._owners[r] for r in run_ids if r in self._owners}
 
 
-def _rows(spans: Sequence[ReadableSpan], owners: dict[str, Owner]) -> list[dict[str, Any]]:
-    rows = []
+def _copy_postgres(conn: Connection, rows: list[Row]) -> None:
+    """COPY the rows into a scratch table and move them over in one INSERT (which skips a
+    span already stored): COPY costs this process about half as much per row as an
+    executemany INSERT."""
+    # Spans lost to a server crash are not worth a WAL flush per batch.
+    conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+    conn.exec_driver_sql(_SCRATCH_TABLE)
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f"COPY spans_batch ({_COLUMNS}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+    conn.exec_driver_sql(
+        f"INSERT INTO spans ({_COLUMNS}) SELECT {_COLUMNS} FROM spans_batch ON CONFLICT DO NOTHING"
+    )
+
+
+def _rows(spans: Sequence[RecordedSpan], owners: dict[str, Owner]) -> list[Row]:
+    rows: list[Row] = []
     for s in spans:
-        attrs = dict(s.attributes or {})
-        owner = owners.get(str(attrs.get(RUN_ID)))
-        if owner is None or s.context is None:
+        owner = owners.get(s.run_id)
+        if owner is None:
             continue
         rows.append(
-            {
-                "tenant_id": owner[0],
-                "user_id": owner[1],
-                "run_id": str(attrs[RUN_ID]),
-                "trace_id": format_trace_id(s.context.trace_id),
-                "span_id": format_span_id(s.context.span_id),
-                "parent_span_id": format_span_id(s.parent.span_id) if s.parent else None,
-                "name": s.name[:128],
-                "status": _STATUS[s.status.status_code],
-                "start_ns": s.start_time or 0,
-                "end_ns": s.end_time or s.start_time or 0,
-                "attributes": _plain(attrs),
-                "events": [
-                    {"name": e.name, "time_ns": e.timestamp, "attributes": _plain(e.attributes)}
-                    for e in s.events
-                ],
-            }
+            (
+                owner[0],
+                owner[1],
+                s.run_id,
+                hex_trace_id(s.run_id),
+                f"{s.context.span_id:016x}",
+                f"{s.parent.span_id:016x}" if s.parent is not None else None,
+                s.name[:128],
+                _STATUS[s.status],
+                s.start_ns,
+                s.end_ns if s.end_ns is not None else s.start_ns,
+                _json(s.attributes),
+                _json([{"name": n, "time_ns": t, "attributes": a} for n, t, a in s.events])
+                if s.events
+                else "[]",
+            )
         )
     return rows
-
-
-def _plain(attributes: Attributes) -> dict[str, Any]:
-    """Attributes as JSON values (sequences arrive as tuples)."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in (attributes or {}).items()}
 
 
 def _prune(conn: Connection, keep: int) -> None:
@@ -135,9 +155,10 @@ def _prune(conn: Connection, keep: int) -> None:
 def stored_spans(
     conn: Connection, tenant_id: str, user_id: str, run_id: str
 ) -> list[dict[str, Any]]:
-    """The run's stored spans, scoped to its owner, earliest first."""
+    """The run's stored spans, scoped to its owner, earliest first; attributes include the
+    run id like exported spans' do."""
     return [
-        dict(r)
+        {**r, "attributes": {RUN_ID: run_id, **(r["attributes"] or {})}}
         for r in conn.execute(
             select(SPANS)
             .where(

@@ -11,7 +11,7 @@ from core.store.scoped import scoped_row
 from core.tracing.ids import hex_trace_id
 from core.tracing.local import stored_spans
 from core.tracing.setup import flush_tracing, tracing_mode
-from core.tracing.tree import RunTrace, build_tree
+from core.tracing.tree import RunTrace, TraceTimeline, build_tree, step_timings
 
 FLUSH_TIMEOUT_MS = 5_000
 
@@ -36,4 +36,16 @@ def run_trace(engine: Engine, tenant_id: str, user_id: str, run_id: str) -> RunT
         trace_id=hex_trace_id(run_id),
         exported_to=mode,
         spans=build_tree(rows),
+    )
+
+
+def run_timeline(engine: Engine, tenant_id: str, user_id: str, run_id: str) -> TraceTimeline:
+    """The run's trace summarised step by step (durations, model and tool calls, approvals,
+    understanding); NotFound unless the run belongs to this tenant and user."""
+    trace = run_trace(engine, tenant_id, user_id, run_id)
+    return TraceTimeline(
+        run_id=run_id,
+        trace_id=trace.trace_id,
+        exported_to=trace.exported_to,
+        steps=step_timings(trace.spans),
     )

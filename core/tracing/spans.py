@@ -7,34 +7,68 @@ these helpers cost a check and return a span that records nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, nullcontext
+from types import TracebackType
 
-from opentelemetry import trace
-from opentelemetry.context import Context
-from opentelemetry.trace import Span
-from opentelemetry.util.types import Attributes
+from opentelemetry import context, trace
+from opentelemetry.trace import Span, SpanContext, StatusCode
+from opentelemetry.util.types import Attributes, AttributeValue
 
 from core.tracing.attributes import RUN_ID
-from core.tracing.ids import run_context, run_trace_id
-from core.tracing.setup import current_tracer
+from core.tracing.ids import run_span_context, run_trace_id
+from core.tracing.recorder import RecordedSpan, start_span
+from core.tracing.setup import current_batcher
 
 
-def _parent(run_id: str) -> Context | None:
+def _start(
+    name: str, run_id: str, attributes: Attributes, start_ns: int | None = None
+) -> RecordedSpan | None:
+    batcher = current_batcher()
+    if batcher is None:
+        return None
+    trace_id = run_trace_id(run_id)
     current = trace.get_current_span().get_span_context()
-    return None if current.trace_id == run_trace_id(run_id) else run_context(run_id)
+    parent: SpanContext = current if current.trace_id == trace_id else run_span_context(run_id)
+    # The run id is the span's own field (its baton.run_id attribute when exported).
+    attrs: dict[str, AttributeValue] = dict(attributes) if attributes else {}
+    attrs.pop(RUN_ID, None)
+    return start_span(name, run_id, trace_id, parent, attrs, start_ns, batcher.on_end)
 
 
-@contextmanager
-def run_span(name: str, run_id: str, attributes: Attributes = None) -> Iterator[Span]:
-    """A span of the run around the block, current inside it; an exception marks it failed."""
-    tracer = current_tracer()
-    if tracer is None:
-        yield trace.INVALID_SPAN
-        return
-    attrs = {RUN_ID: run_id, **(attributes or {})}
-    with tracer.start_as_current_span(name, context=_parent(run_id), attributes=attrs) as span:
-        yield span
+class _Scope(AbstractContextManager[Span]):
+    """The span current inside a ``with`` block (a class: cheaper than a generator on a
+    path taken several times a step)."""
+
+    __slots__ = ("_span", "_token")
+
+    def __init__(self, span: RecordedSpan) -> None:
+        self._span = span
+
+    def __enter__(self) -> Span:
+        self._token = context.attach(trace.set_span_in_context(self._span))
+        return self._span
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        context.detach(self._token)
+        if exc is not None:
+            self._span.record_exception(exc)
+            self._span.set_status(StatusCode.ERROR)
+        self._span.end()
+
+
+_UNTRACED = nullcontext(trace.INVALID_SPAN)
+
+
+def run_span(name: str, run_id: str, attributes: Attributes = None) -> AbstractContextManager[Span]:
+    """A span of the run around the ``with`` block, current inside it; an exception marks it
+    failed."""
+    span = _start(name, run_id, attributes)
+    return _UNTRACED if span is None else _Scope(span)
 
 
 def past_span(
@@ -42,12 +76,9 @@ def past_span(
 ) -> None:
     """Record a span of the run that already happened (e.g. a model call reported by its
     caller after the fact), under the current span."""
-    tracer = current_tracer()
-    if tracer is None:
-        return
-    attrs = {RUN_ID: run_id, **(attributes or {})}
-    span = tracer.start_span(name, context=_parent(run_id), attributes=attrs, start_time=start_ns)
-    span.end(end_time=max(end_ns, start_ns))
+    span = _start(name, run_id, attributes, start_ns)
+    if span is not None:
+        span.end(end_ns)
 
 
 def annotate(attributes: Attributes) -> None:

@@ -28,13 +28,15 @@ _POLITE = re.compile(
     r"^(?:(?:so|and|oh|okay|ok|alright|right|now|then|also|well|hey|hi|hello|yes|yeah)[, ]+)*"
     r"(?:(?:could|can|would|will) you(?: please)?(?: go ahead and)?|please|kindly"
     r"|i(?:'d| would) like (?:you )?to|i want (?:you )?to|i wanna(?: know)?|i need (?:you )?to"
-    r"|i'd love (?:you )?to|go ahead and|let's|lets|i'd like|i would like"
+    r"|i'd love (?:you )?to|go ahead and|let's(?! not)|lets(?! not)|i'd like|i would like"
     # "help me find a time" wraps a request; "can you help me" is the request.
     r"|help me(?![ ,.!?]*(?:please|out)?[ ,.!?]*$)"
     r"|would you mind|do you mind|if you (?:don't|do not|wouldn't|would not) mind|you can"
     r"|you should|try to"
     # "I wanted to know what I have on Thursday": the question is what follows.
     r"|i (?:just )?(?:wanted|want|need|needed|'d like|would like) to know|let me know"
+    # "I was hoping to grab lunch with Zoe": the hope is the request.
+    r"|(?:i was|i'm|i am) hoping (?:to|you (?:could|can|would|'d))|(?:could|can|shall) we"
     r"|i was wondering|i'm wondering|i am wondering)\b[ ,]*",
     re.IGNORECASE,
 )
@@ -42,6 +44,7 @@ _POLITE = re.compile(
 # "no" and "yes" are kept: they answer a question and may carry a correction.
 _OPENER = re.compile(
     r"^(?:nah|oh|ok|okay|alright|all right|well|so|yeah|right|hmm|hey|actually|anyway"
+    r"|hang on|hold on|wait a (?:sec|second|minute)|one sec"
     r"|and|now)\b[ ,]+(?=\w)",
     re.IGNORECASE,
 )
@@ -75,7 +78,12 @@ _DAY = (
     rf"(?:(?:next |this |on )?{_WEEKDAY}|today|tomorrow|the day after tomorrow"
     r"|(?:on )?the \d{1,2}(?:st|nd|rd|th)?)"
 )
-_TIME_FIX = re.compile(rf"(?:\bat )?\b{_HOUR}{_CORRECTION}(?:at )?({_HOUR})", re.IGNORECASE)
+# "at ten tomorrow, actually make it eleven": a few words may come between time and correction.
+_TIME_FIX = re.compile(
+    rf"(?:\bat )?\b{_HOUR}((?:[ ,]+[a-z']+){{0,3}}?){_CORRECTION}(?:at )?({_HOUR})"
+    r"(?! ?(?:min|hour|hr|people|days?|weeks?)\b)",
+    re.IGNORECASE,
+)
 _DAY_FIX = re.compile(rf"\b{_DAY}{_CORRECTION}({_DAY})", re.IGNORECASE)
 _NAME_FIX = re.compile(
     rf"\b(with|to|email|for) ([a-z]+){_CORRECTION}(?:(?:with|to) )?([a-z]+)\b", re.IGNORECASE
@@ -88,6 +96,18 @@ _PM = re.compile(r"\b(\d{1,2}(?::\d{2})?)\s*-?\s*p\b\.?(?:\s*m\b\.?)?")
 _AM = re.compile(r"\b(\d{1,2}(?::\d{2})?)\s*-?\s*a\.?\s*m\b\.?")
 
 
+_HYPHENED_TIME = re.compile(
+    r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)-"
+    r"(?=(?:oh|o|ten|fifteen|twenty|thirty|forty|fifty)\b)"
+)
+_RUN_TOGETHER_TIME = re.compile(
+    r"\b(at|my|the|to|from|until|till|by|around|about|your|a) (1?\d|2[0-3])-?([0-5]\d)\b"
+    r"(?! (?:people|dollars|bucks|euros|miles|words|times|percent|calories)\b)"
+)
+_ISH = re.compile(r"\b(\d{1,2}(?::\d{2})?)\s?-?ish\b")
+_AT_LIKE = re.compile(r"\b(?:at|around) (?:like|about|roughly|maybe) (?=\d)")
+
+
 @dataclass(frozen=True)
 class Utterance:
     """One turn's text in the two views the parser reads."""
@@ -98,10 +118,18 @@ class Utterance:
     too_long: bool
 
 
+# "no no, stop": a "no" before stopping words is the stop said twice, not a correction.
+_NO_BEFORE_STOP = re.compile(
+    r"^(?:no+[,.!]*\s+)+(?=(?:stop|cancel|wait|never ?mind|forget it|don't|abort|enough)\b)",
+    re.IGNORECASE,
+)
+
+
 def _strip_wrappers(text: str) -> str:
     previous = None
     while previous != text:
         previous = text
+        text = _NO_BEFORE_STOP.sub("", text)
         text = _POLITE.sub("", text).strip(" ,")
         text = _OPENER.sub("", text).strip(" ,")
     if _DICTATION.search(text):  # "saying thank you": the closing words are the message
@@ -113,7 +141,7 @@ def _apply_corrections(text: str) -> str:
     """Keep the second of "at ten, no, eleven" / "Tuesday, sorry, Wednesday", and the second
     request of "book a table, I mean, book a meeting"."""
     text = _RESTART.sub("", text)
-    text = _TIME_FIX.sub(lambda m: f"at {m.group(1)}", text)
+    text = _TIME_FIX.sub(lambda m: f"at {m.group(2)}{m.group(1)}", text)
     text = _DAY_FIX.sub(lambda m: m.group(1), text)
     return _NAME_FIX.sub(lambda m: f"{m.group(1)} {m.group(3)}", text)
 
@@ -137,11 +165,21 @@ def normalise(raw: str) -> Utterance:
     text = _strip_wrappers(text)
     # text2num would read "one on one" as numbers; it names a meeting.
     spoken = _ONE_ON_ONE.sub("one-on-one", _HAVE.sub(r"\1 have", text.lower()))
+    # "two-thirty": text2num reads a clock time only when its words stand apart.
+    spoken = _HYPHENED_TIME.sub(r"\1 ", spoken)
     numeric = _CONTRACTION.sub(r"\1's", to_digits(spoken))
+    # "at 1230", "my 930": a clock time written without its colon.
+    numeric = _RUN_TOGETHER_TIME.sub(r"\1 \2:\3", numeric)
+    # "at half three" is said for half past three.
+    numeric = re.sub(
+        r"\bat half (\d{1,2})\b(?! (?:hours?|minutes?)\b)", r"at half past \1", numeric
+    )
+    # "at like 11ish": a hedged hour is still the hour.
+    numeric = _ISH.sub(r"\1", _AT_LIKE.sub("at ", numeric))
     numeric = _AM.sub(r"\1 am", _PM.sub(r"\1 pm", numeric))
     numeric = _apply_corrections(numeric)
     numeric = re.sub(r"[!?\"]+|(?<!\d)[.,;](?!\d)|(?<=\d)[.,;](?!\d)", " ", numeric)
-    numeric = re.sub(r"\b(\d{1,2})\.(\d{2})\b", r"\1:\2", numeric)
+    numeric = re.sub(r"\b(\d{1,2})\.(\d{2})(?!\d)", r"\1:\2", numeric)
     clean = _apply_corrections(text)
     return Utterance(
         raw=raw,

@@ -49,7 +49,7 @@ _RISKY = {
     Intent.MEMORY_FORGET,
 }
 _NOT_A_REQUEST = re.compile(
-    r"^(?:did|have|has|had|was|were) (?:i|you|we|they|he|she)\b"
+    r"^(?:did|have|has|had|was|were) (?:i|you|we|they|he|she)\b|^(?:did|didn't|hasn't|wasn't)\b"
     r"|\bhow (?:do|can|would|should) (?:i|you|we)\b|\bhow to\b|\bwhat (?:happens|would happen) if\b"
     r"|\bwhat if\b"
     r"|^(?:i|we|you|they) (?:already |just )?(?:cancelled|canceled|moved|booked|sent|emailed"
@@ -61,7 +61,11 @@ _HEDGE = re.compile(
     r"\b(?:might|may have to|maybe|perhaps|probably|not sure|unsure|thinking (?:about|of)"
     r"|wonder(?:ing)?|considering|should i|i think i(?:'ll| will| should| might)|^i(?:'ll| will"
     r"|'m going to|'m gonna| am going to)|(?:if|whether) (?!you\b|i\b)\w+ (?:will|would|can"
-    r"|could|should|is going to))\b"
+    r"|could|should|is going to)"
+    # Past plans and opinions order nothing: "I was going to cancel ...", "I hate when ...".
+    r"|i (?:was|were) (?:going|planning|meaning|about) to|i meant to|^i (?:wanted|almost) to"
+    r"|^i (?:hate|love|like|dislike|don't like|can't stand|prefer) (?:it )?when"
+    r"|when (?:people|someone|somebody|they|everyone) )\b"
 )
 # A turn that opens as a question asks about something; it does not order it ("do I have
 # meetings Wednesday", "is there room for a meeting"). Polite requests ("can you ...") were
@@ -79,13 +83,14 @@ _ASKING = re.compile(
     rf"^(?:(?:do|does|did) {_SUBJECT}|(?:is|are|am|was|were|have|has) (?:{_SUBJECT}|my|the|our"
     r"|your)|what|what's|when|when's|where"
     r"|which|who|whom|whose|why|how|how's|see if|check if|check whether|find out if"
-    r"|find out whether|i wonder)\b"
+    r"|find out whether|i wonder|would it|should (?:i|we)|is it (?:better|worth|ok|okay|wise))\b"
 )
 # "I can't remember if ...": a negated remember is no more a request than a negated action.
 _NEGATABLE = _RISKY | {Intent.MEMORY_REMEMBER}
 # A turn that opens by forbidding an action orders nothing ("don't book anything on Friday").
 _FORBIDDING = re.compile(
-    r"^(?:please )?(?:don't|do not|dont|never|no need to)\b(?! (?:forget|remember|send))"
+    r"^(?:please )?(?:don't|do not|dont|never|no need to|hold off(?: on)?)\b"
+    r"(?! (?:forget|remember|send))"
 )
 # Words that open dictated content: commands said after them belong to the message.
 _DICTATED = re.compile(
@@ -524,6 +529,14 @@ _VERBS = frozenset(
         "have",
         "call",
         "off",
+        "down",
+        "over",
+        "throw",
+        "stick",
+        "pop",
+        "slot",
+        "squeeze",
+        "fit",
         "drop",
         "remove",
         "clear",
@@ -711,6 +724,42 @@ def _cut(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(chars)
 
 
+_SOUNDS = (
+    (re.compile(r"^wh"), "w"),
+    (re.compile(r"ph"), "f"),
+    (re.compile(r"bh|mh"), "v"),
+    (re.compile(r"sch|sh|ch(?=[^aeiouy]|$)"), "s"),
+    (re.compile(r"c(?=[eiy])"), "s"),
+    (re.compile(r"ck|c|q"), "k"),
+    (re.compile(r"(?<=.)[aeiouyhw]+"), ""),
+    (re.compile(r"(.)\1+"), r"\1"),
+)
+
+
+def _sound_key(word: str, vowels: bool = False) -> str:
+    """A rough phonetic key: how a name sounds, not how a transcript spelled it
+    ("Carl"/"Karl", "Shawn"/"Sean", "Shivon"/"Siobhan", "Pria"/"Priya"); ``vowels`` keeps
+    the vowels, to tell apart names whose consonants agree ("Carl" is Karl, not Carol)."""
+    key = re.sub(r"[^a-z]", "", word.lower())
+    for pattern, repl in _SOUNDS if not vowels else (*_SOUNDS[:6], _SOUNDS[7]):
+        key = pattern.sub(repl, key)
+    return key
+
+
+def _heard_as(spoken: str, contacts: list[str]) -> str | None:
+    """The one contact (first or full name) that ``spoken`` sounds like, if exactly one does."""
+    if len(spoken) < 3:
+        return None
+    forms = {form for contact in contacts for form in (contact, contact.split()[0])}
+    for vowels in (False, True):
+        key = " ".join(_sound_key(w, vowels) for w in spoken.split())
+        matches = [f for f in forms if " ".join(_sound_key(w, vowels) for w in f.split()) == key]
+        if len(matches) <= 1:
+            return matches[0] if matches else None
+        forms = set(matches)
+    return None
+
+
 def _names(segment: str, contacts: list[str]) -> list[str]:
     """People in ``segment`` (the words after "with"/"to"), split on "and" and commas."""
     known = {c.lower(): c for c in contacts}
@@ -733,7 +782,10 @@ def _names(segment: str, contacts: list[str]) -> list[str]:
     def close() -> None:
         if current:
             spoken = " ".join(current)
-            names.append(known.get(spoken, spoken.title()))
+            if spoken in known or spoken in firsts:
+                names.append(known.get(spoken, spoken.title()))
+            else:
+                names.append(_heard_as(spoken, contacts) or spoken.title())
             current.clear()
 
     for raw in re.findall(r"[a-z][a-z'\-.]*|,|&", segment):
@@ -794,7 +846,7 @@ def _meeting_title(text: str, cue_end: int, intent: Intent) -> str | None:
         r"(meeting|call|appointment|appt|event|session|sync|catch ?up|chat|1:1|1 on 1|one on one"
         r"|one-on-one|lunch|coffee|dinner|breakfast|standup|stand-up|review|interview|demo"
         r"|presentation|workshop|huddle|check-in|retro|retrospective|planning|briefing|conference"
-        r"|brunch|drinks|class|lesson|consultation|party|zoom|touch ?base|block)s?\b",
+        r"|brunch|drinks|class|lesson|consultation|party|zoom|touch ?base|block|kick ?off)s?\b",
         text[max(0, cue_end - 60) :] if intent is not Intent.CALENDAR_BOOK else text,
     )
     # The last head noun names the meeting ("call off the budget review": review, not call).
@@ -804,14 +856,14 @@ def _meeting_title(text: str, cue_end: int, intent: Intent) -> str | None:
             head = candidate
     if head is None:
         return None
-    modifiers = [
-        w
-        for w in head.group(1).split()
-        if w not in _NAME_STOP
-        and "n't" not in w
-        and not re.fullmatch(r"[\d:]+|\w*day's|quick|short|new|team's|calendar|diary|schedule", w)
-        and w not in _VERBS
-    ]
+    # Only the words right before the noun describe it: "bail on the review" is a review.
+    modifiers: list[str] = []
+    for w in reversed(head.group(1).split()):
+        if re.fullmatch(r"[\d:]+|\w*day's|quick|short|new|team's", w):
+            continue
+        if w in _NAME_STOP or "n't" in w or w in _VERBS or w in ("calendar", "diary", "schedule"):
+            break
+        modifiers.insert(0, w)
     noun = head.group(2)
     words = [*modifiers, noun] if noun not in _GENERIC_HEADS else modifiers
     title = " ".join(words).strip()
@@ -826,10 +878,16 @@ def _meeting_title(text: str, cue_end: int, intent: Intent) -> str | None:
 _ACTION_VERB = re.compile(
     r"\b(?:book|schedule|set up|setup|arrange|organi[sz]e|plan|put(?: in)?|add|create|make"
     r"|pencil in|block(?: out| off)?|reserve|cancel|call off|delete|remove|drop|scrap|clear"
-    r"|axe|kill|scratch|get rid of|take off|move|reschedule|push(?: back)?|postpone|shift|bump"
-    r"|delay|bring forward|pull forward|rebook)\b"
+    r"|axe|kill|scratch|get rid of|take(?: off)?|move|reschedule|push(?: back)?|postpone|shift|bump"
+    r"|delay|bring forward|pull forward|rebook|switch|swap|change)\b"
 )
-_OBJECT_STOP = _NAME_STOP - {"the", "a", "an", "my", "our"} | {"to", "into", "calendar", "diary"}
+_OBJECT_STOP = _NAME_STOP - {"the", "a", "an", "my", "our"} | {
+    "to",
+    "into",
+    "calendar",
+    "diary",
+    "down",
+}
 
 
 def _object_title(text: str) -> str | None:
@@ -882,8 +940,9 @@ def _text_after(clean: str, pattern: str) -> str | None:
 _BODY = (
     r"\b(?:saying|that says|to say|and say|say(?:ing)? that|asking(?: (?:him|her|them))?"
     r"|telling (?:him|her|them)(?: that)?"
-    r"|and tell (?:him|her|them)(?: that)?|and ask (?:him|her|them)(?: (?:if|whether))?"
+    r"|(?:and )?tell (?:him|her|them)(?: that)?|and ask (?:him|her|them)(?: (?:if|whether))?"
     r"|letting (?:him|her|them) know(?: that)?|with the message"
+    r"|(?:by|via|over) e-?mail(?: that| saying)?|(?<=, )(?:the )?text"
     r"|the message|that reads|reading|know that|know|(?:with the |message )?body"
     # "send that email to Bob": "that" points at the email, it does not open the message.
     r"|that(?! (?:e-?mail|mail|message|draft|reply|note|one)\b))\b[:,]?\s*"
@@ -892,7 +951,9 @@ _BODY = (
 
 # How to deliver it is not part of the message: "..., don't send it yet", "... and send it".
 _DELIVERY = re.compile(
-    r"[ ,]*\b(?:and|but|then)?\s*(?:don't|do not|dont) send (?:it|this|that)?(?: (?:yet|now"
+    r"[ ,.?!]*\b(?:and|but|then|just)?\s*(?:save|keep|leave) it (?:as a draft|in (?:my )?drafts)"
+    r"(?: for now)?[.!]?\s*$"
+    r"|[ ,]*\b(?:and|but|then)?\s*(?:don't|do not|dont) send (?:it|this|that)?(?: (?:yet|now"
     r"|right away))?[.!]?\s*$|[ ,]*\b(?:and|then) send (?:it|this|that)(?: (?:off|now|right away))?"
     r"[.!]?\s*$|[ ,]*\b(?:and|but|then)?\s*(?:hold (?:it|off)(?: on sending(?: it)?)?|keep it as a"
     r" draft|leave it as a draft)[.!]?\s*$",
@@ -902,7 +963,9 @@ _DELIVERY = re.compile(
 
 # "about the budget but let me check it first": the subject ends where a new clause starts.
 _CLAUSE_END = re.compile(
-    r"[ ,]+(?:but|and then|then|so that|so i|and let me|let me|and don't|don't|and do not)\b",
+    r"[ ,]+(?:but|and then|then|so that|so i|and let me|let me|and don't|don't|and do not)\b"
+    # "about the offsite, I'll look it over": after a comma a new subject opens a new clause.
+    r"|[,;.?!]+\s*(?:i|i'll|i'd|i'm|we|we'll|you|just|please|and|so|it|this)\b",
     re.I,
 )
 _GETS_MAIL = re.compile(
@@ -924,6 +987,10 @@ def _email_slots(u: Utterance, slots: Slots, ctx: ParseContext) -> None:
         ctx.contact_names,
     )
     slots.attendees = [p for p in people if p.lower() not in ("an", "the", "a")]
+    known = {n.lower() for c in ctx.contact_names for n in (c, c.split()[0])}
+    if any(a.lower() in known for a in slots.attendees):
+        # "shoot an email over to Caleb": beside a contact, a word no one is called is no one.
+        slots.attendees = [a for a in slots.attendees if a.lower() in known]
     if not slots.attendees and (gets := _GETS_MAIL.search(text)):
         # "make sure Bob gets an email saying ...": the one who gets it.
         slots.attendees = _names(gets.group(1), ctx.contact_names)
@@ -932,15 +999,21 @@ def _email_slots(u: Utterance, slots: Slots, ctx: ParseContext) -> None:
         body = clean.split(":", 1)[1].strip() or None
     if body is not None:
         body = _CHANNEL.sub("", body).strip(" ?") or None
+    if body is not None and re.match(r"(?:about|regarding)\b", body, re.IGNORECASE):
+        # "message Bob by email about the invoice": after the channel, what it is about.
+        body = None
     subject_m = re.search(
-        r"\b(?:about|regarding|re|with (?:the )?subject(?: line)?|subject(?: line)?)[:,]?\s+(.+?)"
+        r"\b(?:about|regarding|(?<!')re|with (?:the )?subject(?: line)?|subject(?: line)?)[:,]?"
+        r"\s+(.+?)"
         rf"(?={_BODY}|$)",
         clean,
         re.IGNORECASE,
     )
     if subject_m:
         subject = _CLAUSE_END.split(subject_m.group(1), maxsplit=1)[0]
-        slots.subject = subject.strip(" ,.:") or None
+        # "subject budget and the body ...": the words joining subject and body are neither.
+        subject = re.sub(r"(?:[ ,]+(?:and|the|with|a|an|then))+\s*$", "", subject)
+        slots.subject = subject.strip(" ,.:?!") or None
     slots.text = body
 
 
@@ -991,31 +1064,39 @@ def _free_text(u: Utterance, intent: Intent, slots: Slots) -> None:
             clean,
             re.IGNORECASE,
         )
+        if add and add.group(1).lower() in ("this", "that", "it", "these", "the following"):
+            # "put this in my notes: renew the gym": what follows the notes is the note.
+            slots.text = clean[add.end() :].strip(" :,.-") or None
+            return
         if add:
             slots.text = add.group(1).strip()
             return
         slots.text = _strip_lead(
             clean,
-            r"^(?:(?:take|make|write|jot|add|save|create|leave|record|keep|put)(?: down)? (?:a |"
-            r"me a |"
+            r"^(?:(?:take|make|write|jot|add|save|create|leave|record|keep|put|log)(?: down)? "
+            r"(?:a |me a |"
             r"this |that |the |another |one )?(?:quick |new |short |little )?(?:note|notes|memo|"
             r"reminder"
             r"|to-?do|todo)(?: in| down)?|(?:add|put|save|write|jot)(?: down)? (?:this |that |it )?"
             r"(?:to|in|into|on) (?:my |the )?(?:notes?|to-?do(?: list)?|to do(?: list)?|list)"
-            r"|(?:save|store|record) (?:that|this)(?= \w+ \w)|(?:save|keep|store) (?:this|that|it)"
+            r"|(?:save|store|record|keep) (?:that|this)(?=:? \w+ \w)"
+            r"|(?:a|an|another) (?:quick |short |new )?(?:note|memo)"
+            r"|(?:save|keep|store) (?:this|that|it)"
             r" (?:as a note|in my notes)"
             r"|new note|note to self|note down|(?:write|jot|note|take|put|get)(?: (?:this|that|it"
             r"|something|these|a few things|some things))? down(?: for me)?|put down"
-            r"|take this down|remind me(?: (?!to\b)[^,]{1,30}? to\b| that| about)?|remember|note"
+            r"|take this down|remind me(?: (?!to\b)[^,]{1,30}? to\b| that| about)?"
+            r"|(?:don't|do not) let me forget(?: to)?|remember|note"
             r"|record)\b"
             r"(?: (?:that"
             r"|saying|to say|of|called|titled|named|"
             r"about|for"
-            r" me|to))?[:,]?\s*",
+            r" me|to))?(?: please)?[:,]?\s*",
         )
     elif intent is Intent.NOTES_SEARCH:
         m = re.search(
-            r"\b(?:about|on|for|regarding|mentioning|with|containing|called|titled)\s+(.+)$",
+            r"\b(?:about|on|for|regarding|mentioning|mentions?|with|containing|called|titled)\s+"
+            r"(.+)$",
             clean,
             re.IGNORECASE,
         )
@@ -1036,33 +1117,51 @@ def _free_text(u: Utterance, intent: Intent, slots: Slots) -> None:
         slots.text = _strip_lead(
             clean,
             r"^(?:please )?(?:remember|keep in mind|bear in mind|don't forget|do not forget"
-            r"|you should know|know that"
+            r"|you should know|know(?: that)?|want you to know(?: that)?"
+            r"|keep track of(?: the fact)?|commit (?:this |that |it )?to memory"
+            r"|(?:add|save|put|store) (?:this |that |it )?(?:to|in) (?:your )?memory"
             r"|(?:note |remember )?for (?:the )?future(?: reference)?"
             r"|for the record|note that"
-            r"|for your information|fyi|just so you know|memori[sz]e|commit (?:this|that|it) to"
+            r"|for your information|fyi|just so you know|just so you(?:'re| are) aware"
+            r"|memori[sz]e|commit (?:this|that|it) to"
             r" memory)\b(?: (?:for (?:next time|later|the future|future reference)|going forward"
             r"|from now on))?(?: (?:that|this|the fact that))?[:,]?\s*",
         )
+        said_first = re.match(
+            r"^(.+?)[ ,.]+(?:so )?(?:please )?(?:remember|keep in mind) (?:that|this)[.!]?$",
+            clean,
+            re.IGNORECASE,
+        )
+        if said_first:
+            # "I prefer window seats, remember that": what to keep was said first.
+            slots.text = said_first.group(1)
     elif intent is Intent.MEMORY_FORGET:
         rest = _strip_lead(
             clean,
-            r"^(?:please )?(?:forget|delete|erase|remove|drop|wipe|don't remember|stop remembering"
+            r"^(?:please )?(?:forget|delete|erase|remove|drop|wipe|clear|don't remember"
+            r"|stop remembering|clear (?:your )?memory of"
             r"|unlearn|(?:you )?(?:don't|do not) (?:need|have) to remember|no longer remember)\b"
             r"(?: (?:what i (?:just )?(?:said|told you)|everything i (?:said|told you)"
             r"|(?:all|any) (?:of )?(?:the |my |your )?memor(?:y|ies)"
             r"|(?:what|everything|anything|all) you (?:know|remember|have|(?:'ve|have) (?:got|saved"
-            r"|stored))|the memory|the memories|memories|memory|everything"
+            r"|stored))|(?:the |your )?memor(?:y|ies)(?: of)?|everything"
             r"|anything|(?:all )?(?:that |the |this )?(?:thing|things|stuff|info|information"
             r"|details)))?(?: (?:about|regarding|of|on))?\s*",
         )
         if rest is not None:
             rest = re.sub(r"\s+(?:anymore|any more|now)$", "", rest).strip() or None
+        if rest is not None:
+            rest = re.sub(r"\s+(?:from|in|out of) (?:your |my )?memor(?:y|ies)[.!]?$", "", rest)
+        if rest is not None:
+            # "the shellfish thing": the topic, without the word that points at it.
+            rest = re.sub(r"^(?:the|my) (.+) (?:thing|stuff|business|bit)[.!]?$", r"\1", rest)
         if rest is not None and re.fullmatch(r"(?:me|myself)[.!]?", rest, re.I):
             rest = None
         if rest is not None and re.fullmatch(
             r"(?:that|this|it|what i (?:just )?said)[.!]?", rest, re.I
         ):
             rest = None
+        rest = rest.strip(" ?.!") if rest else None
         slots.text = _strip_lead(rest, r"^(?:the fact that|that)\s+", False) if rest else None
 
 
@@ -1080,6 +1179,9 @@ def _meeting_slots(u: Utterance, intent: Intent, cue_end: int, ctx: ParseContext
         after, before = find_when(new, now), find_when(old, now)
         # "instead of 3": after "instead of" a bare number is the old time.
         before.time = before.time or find_when(f"at {old}", now).time
+        bare_new = re.search(r"\b(\d{1,2}(?::\d{2})?)\s*$", new)
+        if after.time is None and bare_new:
+            after.time = find_when(f"at {bare_new.group(1)}", now).time
         before.spans = [(s + len(new) + 12, e + len(new) + 12) for s, e in before.spans]
         spans = before.spans + after.spans
         slots = Slots(
@@ -1120,7 +1222,9 @@ def _meeting_slots(u: Utterance, intent: Intent, cue_end: int, ctx: ParseContext
     text = _cut(u.numeric, spans)
     others = re.sub(r"\b(?:me|myself|us) and\b|\band (?:me|myself)\b", " ", text)
     slots.attendees = _people_after(
-        others, r"(?:with|and invite|invite|inviting|between|^meet|^see)", ctx.contact_names
+        others,
+        r"(?:with|and invite|invite|inviting|between|^meet|^see|am i (?:seeing|meeting))",
+        ctx.contact_names,
     )
     together = re.search(
         r"\b(?:when(?:'s| are| is| can)|^is|^are) (.+?) (?:both |all |and i )?(?:free|available|"
@@ -1132,6 +1236,10 @@ def _meeting_slots(u: Utterance, intent: Intent, cue_end: int, ctx: ParseContext
     )
     if intent is Intent.CALENDAR_FREE and not slots.attendees and together:
         slots.attendees = _names(together.group(1), ctx.contact_names)
+    owner = re.search(r"\b([a-z]+)'s (?:calendar|diary|schedule)\b", text)
+    if intent is Intent.CALENDAR_BOOK and not slots.attendees and owner:
+        # "get me on Erin's calendar": a meeting with the calendar's owner.
+        slots.attendees = _names(owner.group(1), ctx.contact_names)
     if intent in (Intent.CALENDAR_FREE, Intent.CALENDAR_BOOK) and not slots.attendees:
         # "do Karl and I have any overlap", "Karl and I need a meeting": the others and me.
         both = _WITH_ME.search(text)
@@ -1154,10 +1262,24 @@ def _meeting_slots(u: Utterance, intent: Intent, cue_end: int, ctx: ParseContext
         if slots.title is None and intent is Intent.CALENDAR_BOOK:
             purpose = _TRAILING_PURPOSE.search(text)
             slots.title = purpose.group(1) if purpose else None
+        if intent is Intent.CALENDAR_BOOK and not slots.attendees and ctx.contact_names:
+            # "make time for me and Karl": contacts named without "with" are still invited.
+            slots.attendees = _contacts_in(text, ctx.contact_names)
         if slots.title is not None:
             # "meet Carol for coffee": the people are not what the meeting is.
             people = {w for a in slots.attendees for w in a.lower().split()}
-            slots.title = " ".join(w for w in slots.title.split() if w not in people) or None
+            people |= {"me", "us", "and", "myself", "i", "with", "all", "everything", "same", "my"}
+            firsts = {c.split()[0].lower(): c.split()[0] for c in ctx.contact_names}
+            named = [firsts[w] for w in slots.title.split() if w in firsts]
+            if named and not slots.attendees:
+                # "move the Grace meeting": the person it is with, not what it is.
+                slots.attendees = named
+                people |= set(firsts)
+            words = [w for w in slots.title.split() if w not in people]
+            # "for a call with Erin": a generic noun alone names nothing.
+            if all(w in _GENERIC_HEADS for w in words):
+                words = []
+            slots.title = " ".join(words) or None
     if intent is Intent.CALENDAR_MOVE and slots.new_time is None and "same time" in text:
         slots.new_time = slots.time
     return slots
@@ -1207,6 +1329,66 @@ def _abstain(u: Utterance, ctx: ParseContext, confidence: float) -> Command:
         slots=_answer_slots(u, ctx),
         confidence=round(min(confidence, _UNSURE), 3),
     )
+
+
+# "how do I cancel a meeting", "what would it take to move it": how to, not an order.
+_HOW_TO = re.compile(
+    r"^(?:how (?:do|can|would|should|could) (?:i|we|one)|how to|what would it take to"
+    r"|what do i (?:need to )?(?:do|say) to|is it possible to|is there a way to)\b"
+)
+# "Email? No.": the caller says no to the action they name.
+_REFUSED = re.compile(r"\?\s*(?:no|nope|nah)\b", re.IGNORECASE)
+_CAPABILITY = re.compile(r"^\W*(?:can|could|do|are|will) you\b", re.IGNORECASE)
+_GENERIC_OBJECT = re.compile(
+    r"\b(?:meetings|e-?mails|appointments|events|messages)\b(?! (?:with|on|at))"
+)
+# "get together with Bob sometime Thursday": no time said, so the time is still to be found.
+_VAGUE_TIME = re.compile(
+    r"\b(?:sometime|some time|at some point|whenever|a good time|a time that works)\b"
+)
+_CANCEL_WORD = re.compile(r"\b(?:cancel|call off|delete|remove|scrap|drop)\b")
+_CALLED_OFF = re.compile(r"[ ,]+(?:but |so |oh )?(?:never ?mind|forget it|don't bother)\s*$")
+_SENT_NOTE = re.compile(r"^(?:send|shoot|drop|mail|e-?mail)\b.*\bnote\b|\bby e-?mail\b")
+_SAVE_NOTE = re.compile(
+    r"\b(?:store|save|make|take|write|add|jot|create|leave|keep) (?:a |an |another |this )?"
+    r"(?:quick |new |short )?note\b(?! (?:of mine|i|you))"
+)
+_RECALL_QUESTION = re.compile(r"^(?:what|which|do you|did i|have i|what's|whats|anything)\b")
+
+
+def _refine(u: Utterance, intent: Intent, ctx: ParseContext, said: When) -> Intent:
+    """The intent a reading's wording narrows to: a how-to question is help, a booking with
+    no time said (``said``: the turn's dates and times) is a search for one, a question about
+    what is remembered lists it."""
+    if intent in _RISKY and _HOW_TO.search(u.numeric):
+        return Intent.HELP
+    if (
+        intent in _RISKY
+        and _CAPABILITY.search(u.raw)
+        and _GENERIC_OBJECT.search(u.numeric)
+        and not (said.date or said.time or _contacts_in(u.numeric, ctx.contact_names))
+    ):
+        # "can you cancel meetings?": what Baton can do, not an order.
+        return Intent.HELP
+    if intent is Intent.CALENDAR_BOOK and " instead of " in u.numeric:
+        # "make lunch 1 instead of 12": something already planned gets a new time.
+        return Intent.CALENDAR_MOVE
+    if intent is Intent.CALENDAR_BOOK and _VAGUE_TIME.search(u.numeric) and said.time is None:
+        return Intent.CALENDAR_FREE
+    if intent is Intent.NOTES_SAVE and _SENT_NOTE.search(u.numeric):
+        # "send a thank you note to Carol by email": a note that is sent is a message.
+        return Intent.EMAIL_SEND
+    if intent is Intent.NOTES_SAVE and re.match(
+        r"(?:read|show|list|find|pull up|open)\b", u.numeric
+    ):
+        # "read back my last note": a note to look at, not to write.
+        return Intent.NOTES_SEARCH
+    if intent is Intent.NOTES_SEARCH and _SAVE_NOTE.search(u.numeric):
+        # "store a note about the car insurance": a note about something, to be kept.
+        return Intent.NOTES_SAVE
+    if intent is Intent.MEMORY_REMEMBER and _RECALL_QUESTION.search(u.numeric):
+        return Intent.MEMORY_LIST
+    return intent
 
 
 def parse(text: str, ctx: ParseContext) -> Command:
@@ -1261,16 +1443,36 @@ def parse(text: str, ctx: ParseContext) -> Command:
         return _abstain(u, ctx, _UNSURE)
     confidence, intent, hit = scored[0]
     if len(scored) > 1 and scored[1][0] >= confidence - 0.02 and scored[1][1] is not intent:
-        rival = scored[1][1]
-        related = {intent, rival} <= _MEETING_INTENTS or {intent, rival} <= {
-            Intent.EMAIL_SEND,
-            Intent.EMAIL_DRAFT,
-        }
+        rival, rival_hit = scored[1][1], scored[1][2]
+        if (
+            hit.start > rival_hit.start
+            and hit.end <= rival_hit.end
+            and Intent.OUT_OF_SCOPE not in (intent, rival)
+        ):
+            # "let Hannah know that ...": a phrase inside a longer one is part of it.
+            confidence, intent, hit = scored[1]
+            rival, rival_hit = scored[0][1], scored[0][2]
+        nested = hit.start < rival_hit.start and rival_hit.end <= hit.end
+        related = (
+            nested
+            or {intent, rival} <= _MEETING_INTENTS
+            or {intent, rival}
+            <= {
+                Intent.EMAIL_SEND,
+                Intent.EMAIL_DRAFT,
+            }
+        )
         if {intent, rival} == {Intent.CALENDAR_CANCEL, Intent.CANCEL_TASK} and _names_meeting(
             u, ctx
         ):
             # "the standup on Wednesday, cancel it": "it" is the meeting just named.
             intent, related = Intent.CALENDAR_CANCEL, True
+            hit = next(s[2] for s in scored if s[1] is intent)
+        if {intent, rival} == {Intent.MEMORY_FORGET, Intent.CANCEL_TASK} and re.search(
+            r"\bforget (?:about )?it\b", u.numeric
+        ):
+            # "forget it" drops what is under way; no memory is named.
+            intent, related = Intent.CANCEL_TASK, True
             hit = next(s[2] for s in scored if s[1] is intent)
         if not related and Intent.OUT_OF_SCOPE not in (intent, rival):
             confidence -= 0.1
@@ -1279,13 +1481,28 @@ def parse(text: str, ctx: ParseContext) -> Command:
     ):
         return _abstain(u, ctx, _UNSURE)
     if intent in _RISKY and (
-        _NOT_A_REQUEST.search(u.numeric)
+        _REFUSED.search(u.raw)
+        or _NOT_A_REQUEST.search(u.numeric)
         or _HEDGE.search(u.numeric)
         or _ASKING.search(u.numeric)
         or _THIRD_PARTY.search(u.numeric)
     ):
         # A question about how, or a report of what happened, is not an order to act.
         confidence = min(confidence, _UNSURE)
+    said = find_when(u.numeric, ctx.now)
+    if intent is Intent.MEMORY_FORGET and _names_meeting(u, ctx) and (said.date or said.time):
+        # "forget the team sync on Friday, cancel it": a meeting, not a memory.
+        if _CANCEL_WORD.search(u.numeric):
+            intent = Intent.CALENDAR_CANCEL
+        else:
+            confidence = min(confidence, _UNSURE)
+    if intent is not Intent.CANCEL_TASK and _CALLED_OFF.search(u.numeric):
+        # "I was going to email Zoe but never mind": the last word drops the request.
+        return Command(intent=Intent.CANCEL_TASK, confidence=CONFIDENT)
+    refined = _refine(u, intent, ctx, said)
+    if refined is Intent.HELP and intent is not Intent.HELP:
+        confidence = max(confidence, CONFIDENT + 0.1)
+    intent = refined
     if intent in _MEETING_INTENTS:
         slots = _meeting_slots(u, intent, hit.end, ctx)
         if intent is not Intent.CALENDAR_LIST and (slots.date or slots.time or slots.attendees):

@@ -4,7 +4,7 @@ Everything is resolved in the caller's time zone (``now`` is aware and already i
 
 - "today", "tomorrow", "the day after tomorrow", "tonight";
 - a weekday ("on Wednesday", "next Tuesday", "this Friday") is its next occurrence after today;
-  "this <weekday>" may also be today;
+  "this <weekday>" too;
 - "this week" / "next week" / "this weekend" are ranges (``date`` .. ``date_to``, Monday first);
 - "the 14th", "December 3rd", "3rd of December", "12/3" and ISO dates are the next such day
   on or after today;
@@ -49,6 +49,7 @@ _RANGES: list[tuple[re.Pattern[str], str]] = [
 _WEEK_DAYS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"\bnext week(?: on)? {_WD}\b"), "next_week_day"),
     (re.compile(rf"\b(?:a|1) week (?:from|after) (today|tomorrow|{_WD})\b"), "week_from"),
+    (re.compile(rf"\b{_WD}(?:'?s)? (?:of )?next week\b"), "next_week_day"),
     (re.compile(r"\bin (?:a|1) week(?:'s time)?\b"), "in_a_week"),
 ]
 _DAYS: list[tuple[re.Pattern[str], str]] = [
@@ -80,7 +81,8 @@ _TIMES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:at )?(\d{1,2}) (?:minutes? )?(?:past|after) (\d{1,2})\b"), "min_past"),
     (
         re.compile(
-            r"\b(?:at )?(\d{1,2}) (?:minutes? )?(?:to|till|before) (\d{1,2})\b(?! (?:min|hour))"
+            r"\b(?<!from )(?<!between )(?:at )?(\d{1,2}) (?:minutes? )?(?:to|till|before) (\d{1,2})"
+            r"\b(?! (?:min|hour))"
         ),
         "min_to",
     ),
@@ -109,6 +111,11 @@ _TIMES: list[tuple[re.Pattern[str], str]] = [
         "named",
     ),
 ]
+# "from 2 to 4", "between 10 and 11:30": a start time and how long, not "2 minutes to 4".
+_TIME_RANGE = re.compile(
+    rf"\b(?:from|between) (\d{{1,2}})(?::(\d{{2}}))?\s?{_AMPM}? (?:to|till|until|and|-) "
+    rf"(\d{{1,2}})(?::(\d{{2}}))?\s?{_AMPM}?(?![\w:])"
+)
 _PARTS: list[tuple[re.Pattern[str], PartOfDay]] = [
     (re.compile(r"\b(?:mornings?|a\.?m\.? hours|before noon|before lunch)\b"), PartOfDay.MORNING),
     (re.compile(r"\b(?:afternoons?|after lunch)\b"), PartOfDay.AFTERNOON),
@@ -200,7 +207,7 @@ def _resolve_day(kind: str, m: re.Match[str], today: date) -> tuple[date, date |
     if kind == "weekday":
         target = _weekday_index(m[2])
         ahead = (target - today.weekday()) % 7
-        if ahead == 0 and m[1] != "this":
+        if ahead == 0:  # "this Monday" said on a Monday is next week's, as is "Monday"
             ahead = 7
         if m.group(0).endswith("next week"):
             monday = today - timedelta(days=today.weekday()) + timedelta(days=7)
@@ -320,6 +327,24 @@ def _duration(text: str, taken: list[tuple[int, int]]) -> tuple[int | None, tupl
     return None, None
 
 
+def _time_range(text: str, part: PartOfDay | None) -> tuple[str, int, tuple[int, int]] | None:
+    """Start, length and span of "from 2 to 4" (an end before its start is 12 hours on)."""
+    m = _TIME_RANGE.search(text)
+    if m is None:
+        return None
+    start = _with_meridiem(int(m[1]), m[3], part)
+    end = _with_meridiem(int(m[4]), m[6], part)
+    if start is None or end is None:
+        return None
+    first = start * 60 + int(m[2] or 0)
+    last = end * 60 + int(m[5] or 0)
+    if last <= first and not m[6] and last + 720 > first:
+        last += 720
+    if not 0 < last - first <= 720:
+        return None
+    return f"{first // 60:02d}:{first % 60:02d}", last - first, m.span()
+
+
 def find_when(text: str, now: datetime) -> When:
     """Every date, range, time, duration and part of day in ``text`` (the numeric view).
 
@@ -332,8 +357,11 @@ def find_when(text: str, now: datetime) -> When:
         if m:
             found.part_of_day = part
             break
+    if (ranged := _time_range(text, found.part_of_day)) is not None:
+        found.time, found.duration_minutes, range_span = ranged
+        found.spans.append(range_span)
     # Durations first: "for 30 minutes" must not become a time, "in 2 hours" not a date.
-    minutes, span = _duration(text, [])
+    minutes, span = _duration(text, []) if found.duration_minutes is None else (None, None)
     if minutes is not None and span is not None:
         before = text[max(0, span[0] - 16) : span[0]]
         # "in 2 hours" is when; "squeeze in half an hour" is how long.

@@ -23,6 +23,7 @@ from core.auth.keys import KEY, verify_key
 from core.auth.scopes import Scope, require_scope
 from core.runs.service import RunStore
 from core.runs.states import TERMINAL, RunStatus
+from core.tracing.service import run_timeline
 from handoff.api.artifacts import public_artifact
 from handoff.links import WEB_PREFIX
 from handoff.push.vapid import application_server_key, load_vapid_key, vapid_key_path
@@ -36,7 +37,7 @@ from handoff.web.session import (
     set_session_cookie,
     signer,
 )
-from handoff.web.timeline import timeline
+from handoff.web.timeline import timeline, trace_view
 
 STATIC = Path(__file__).parent / "static"
 MAX_SESSION_RUNS = 20
@@ -287,6 +288,7 @@ def run_view(run_id: str, request: Request, who: IdentityDep, rt: RuntimeDep) ->
         ),
         "artifacts": artifacts,
         "timeline": timeline(events),
+        "trace": trace_view(run_timeline(rt.engine, who.tenant_id, who.user_id, run_id)),
         "follow_ups": children,
         "actions": actions_for(run, approval is not None),
     }

@@ -36,7 +36,7 @@ from core.tracing import (
     shutdown_tracing,
 )
 from core.tracing.decisions import record_decision
-from core.tracing.spans import run_span
+from core.tracing.spans import run_span, span_event
 from core.tracing.tables import SPANS
 from core.understanding.agent import CommandAgent
 from models.contract import ModelCallRecord
@@ -252,6 +252,32 @@ def test_the_local_store_keeps_only_the_newest_spans(engine, gate):
     assert len(rows) == 3
     # The last span to end is the step that completed the run: it is among those kept.
     assert rows[-1]["name"] == "run.step"
+
+
+def test_every_span_ended_on_any_thread_is_stored(engine, local_tracing):
+    store = RunStore(engine)
+    run_ids = [store.create_run("acme", "alice", f"run {i}")["run_id"] for i in range(3)]
+    per_thread = 400
+    # Characters that text encodings of a batch (JSON, COPY) must escape.
+    awkward = 'tab\there\nnew line "quoted" back\\slash é'
+
+    def record(run_id: str) -> None:
+        for i in range(per_thread):
+            with run_span("run.step", run_id, {"baton.step": i, "baton.error": awkward}):
+                span_event("tool.proposed", {"baton.tool.name": "echo"})
+
+    threads = [threading.Thread(target=record, args=(r,)) for r in run_ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert flush_tracing()
+    for run_id in run_ids:
+        rows = stored(engine, run_id)
+        assert sorted(r["attributes"]["baton.step"] for r in rows) == list(range(per_thread))
+        assert {r["trace_id"] for r in rows} == {hex_trace_id(run_id)}
+        assert all(r["events"][0]["name"] == "tool.proposed" for r in rows)
+        assert {r["attributes"]["baton.error"] for r in rows} == {awkward}
 
 
 def test_tracing_off_records_nothing(engine, gate):

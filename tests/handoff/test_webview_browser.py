@@ -1,5 +1,5 @@
 """End to end in a real browser: a push arrives with a deep link, the phone opens it, reads the
-artifact, approves, and watches the run complete live.
+artifact, approves, watches the run complete live, and reads the run's steps from its trace.
 
 Real parts: `baton serve`'s app and in-process workers (scripted agent), the outbox hook and
 delivery thread, pywebpush to a local RFC 8030/8291 push service, headless Chromium.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -147,6 +148,7 @@ def test_phone_opens_pushed_link_sees_artifact_approves_and_run_completes(tmp_pa
                 "approval": str(SHOTS / "handoff-phone-approval.png"),
                 "completed": str(SHOTS / "handoff-phone-completed.png"),
                 "full": str(SHOTS / "handoff-phone-completed-full.png"),
+                "trace": str(tmp_path / "handoff-phone-trace.png"),
             },
         }  # fmt: skip
         done = subprocess.run(
@@ -173,6 +175,20 @@ def test_phone_opens_pushed_link_sees_artifact_approves_and_run_completes(tmp_pa
         assert seen["stranger_sees_sign_in"]
         for shot in cfg["shots"].values():
             assert Path(shot).stat().st_size > 10_000
+        assert Path(cfg["shots"]["trace"]).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+        # Every step shows its duration; the model call its model, tokens, latency and cost.
+        assert seen["trace_steps"] and all(
+            re.fullmatch(r"Step \d+ · [\d.]+ (ms|s)", t) for t in seen["trace_steps"]
+        ), seen["trace_steps"]
+        lines = seen["trace_lines"]
+        assert "Model openai/gpt-4o-mini · 812 → 23 tokens · 41.5 ms · $0.0002" in lines, lines
+        assert "Understood by the model: email.send (87% sure)" in lines, lines
+        assert any(
+            re.fullmatch(r"Tool email\.send · [\d.]+ m?s · succeeded, approved", t) for t in lines
+        )
+        assert "Proposed email.send: needs your approval" in lines and "Approval asked" in lines
+        assert seen["trace_cost"].startswith("Model cost in total: $0.000")
+        assert seen["horizontal_overflow"] <= 0
         final = httpx.get(f"{base}/runs/{run['run_id']}/approvals", headers=auth).json()
         assert [(a["status"], a["channel"]) for a in final] == [("approved", "web")]
     finally:

@@ -45,6 +45,23 @@ try {
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: cfg.shots.completed });
   await page.screenshot({ path: cfg.shots.full, fullPage: true });
+
+  // The steps from the run's trace, read on the phone without scrolling sideways. The
+  // approved step's spans are stored after it ends, so reload until it shows its tool call.
+  const trace = page.getByTestId("trace");
+  for (let i = 0; i < 50; i++) {
+    if ((await trace.count()) && (await trace.innerText()).includes("succeeded, approved")) break;
+    await page.waitForTimeout(200);
+    await page.reload();
+    await page.getByTestId("timeline").waitFor({ timeout: 10000 });
+  }
+  out.trace_steps = await page.locator("[data-testid=trace] li .step-title").allInnerTexts();
+  out.trace_lines = await page.locator("[data-testid=trace] li .detail").allInnerTexts();
+  out.trace_cost = await page.getByTestId("trace-cost").innerText();
+  out.horizontal_overflow = await page.evaluate(
+    () => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  await trace.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: cfg.shots.trace });
   out.service_worker = await page.evaluate(async () => {
     const reg = await navigator.serviceWorker.getRegistration("/app/");
     return reg ? reg.scope : null;

@@ -308,3 +308,110 @@ def test_noise_and_rambling_are_not_understood_confidently(text):
 def test_an_open_question_is_left_to_the_model():
     command = parse("how should I prepare for a job interview", CTX)
     assert command.confidence < CONFIDENT
+
+
+WIDER = CTX.model_copy(
+    update={"contact_names": [*CTX.contact_names, "Karl Becker", "Sean Murphy", "Siobhan Kelly"]}
+)
+FAMILIES: list[tuple[str, Intent, dict[str, object]]] = [
+    # A name as speech recognition misspells it is the contact it sounds like.
+    ("book a meeting with carl at 3 on thursday", It.CALENDAR_BOOK, {"attendees": ["Karl"]}),
+    ("send an email to shawn saying see you monday", It.EMAIL_SEND, {"attendees": ["Sean"]}),
+    ("find an hour with shivon this week", It.CALENDAR_FREE, {"attendees": ["Siobhan"]}),
+    # A range of clock times is a start and a length.
+    (
+        "block off wednesday from two to four for focus time",
+        It.CALENDAR_BOOK,
+        {"date": WED, "time": "14:00", "duration_minutes": 120},
+    ),
+    # A correction a few words after the time still replaces it.
+    (
+        "book a call with bob at ten tomorrow, actually make it eleven",
+        It.CALENDAR_BOOK,
+        {"date": TUE, "time": "11:00"},
+    ),
+    ("set up lunch with carol at 1230 on friday", It.CALENDAR_BOOK, {"time": "12:30"}),
+    ("move it to 4.30pm", It.CALENDAR_MOVE, {"new_time": "16:30"}),
+    ("I gotta meet with Karl tomorrow at like 11ish", It.CALENDAR_BOOK, {"time": "11:00"}),
+    # Meeting someone, said without a booking verb.
+    (
+        "let's meet with Bob Jones next Thursday at 9 a.m.",
+        It.CALENDAR_BOOK,
+        {"date": THU, "time": "09:00", "attendees": ["Bob Jones"]},
+    ),
+    ("Bob and I need to talk Friday at 10", It.CALENDAR_BOOK, {"attendees": ["Bob"]}),
+    # No time said: the time is still to be found.
+    ("I need to get together with Bob sometime Thursday", It.CALENDAR_FREE, {"date": THU}),
+    ("is Thursday good for a meeting with Karl", It.CALENDAR_FREE, {"date": THU}),
+    ("Get me on Carol's calendar Friday at 10.30", It.CALENDAR_BOOK, {"attendees": ["Carol"]}),
+    ("move the Karl meeting to Friday", It.CALENDAR_MOVE, {"attendees": ["Karl"]}),
+    ("can we make lunch with Carol 1 instead of 12", It.CALENDAR_MOVE, {"new_time": "13:00"}),
+    ("take the dentist off my calendar", It.CALENDAR_CANCEL, {"title": "dentist"}),
+    ("how's friday looking for me", It.CALENDAR_LIST, {"date": FRI}),
+    # Email wording around the message.
+    (
+        "can you write something to carol saying I'll be late",
+        It.EMAIL_DRAFT,
+        {"attendees": ["Carol"]},
+    ),
+    (
+        "email bob about the offsite, I'll look it over before it goes out",
+        It.EMAIL_SEND,
+        {"subject": "the offsite"},
+    ),
+    ("tell Carol by email the deck is ready", It.EMAIL_SEND, {"text": "the deck is ready"}),
+    ("let Karl know that I'll be there at 5", It.EMAIL_SEND, {"text": "I'll be there at 5"}),
+    ("type up an email to Carol about the budget", It.EMAIL_DRAFT, {"subject": "the budget"}),
+    (
+        "email to Bob: subject lunch, text see you at noon",
+        It.EMAIL_SEND,
+        {"subject": "lunch", "text": "see you at noon"},
+    ),
+    ("message Bob by email about the invoice", It.EMAIL_SEND, {"subject": "the invoice"}),
+    ("can you cancel meetings?", It.HELP, {}),
+    (
+        "put this in my notes renew the gym membership",
+        It.NOTES_SAVE,
+        {"text": "renew the gym membership"},
+    ),
+    ("save this: the locker code is 456", It.NOTES_SAVE, {"text": "the locker code is 456"}),
+    ("which things have I asked you to remember", It.MEMORY_LIST, {}),
+    ("book a call with bob tomorrow at two-thirty", It.CALENDAR_BOOK, {"time": "14:30"}),
+    ("what do I have Thursday next week", It.CALENDAR_LIST, {"date": "2026-12-10"}),
+    ("forget the standup on Friday, cancel it", It.CALENDAR_CANCEL, {"date": FRI}),
+    ("remove my boss from your memory", It.MEMORY_FORGET, {"text": "my boss"}),
+    ("I prefer window seats, remember that", It.MEMORY_REMEMBER, {"text": "I prefer window seats"}),
+    ("read back my last note", It.NOTES_SEARCH, {}),
+    ("don't let me forget to renew the lease", It.NOTES_SAVE, {"text": "renew the lease"}),
+    ("how do I cancel a meeting", It.HELP, {}),
+    ("hang on, forget about it", It.CANCEL_TASK, {}),
+    ("no no stop", It.CANCEL_TASK, {}),
+]
+
+
+@pytest.mark.parametrize(("text", "intent", "slots"), FAMILIES, ids=[c[0][:50] for c in FAMILIES])
+def test_new_families_of_phrasing_are_understood(text, intent, slots):
+    command = parse(text, WIDER)
+    assert command.intent == intent, command
+    said = command.slots.model_dump(mode="json", exclude_defaults=True)
+    for name, value in slots.items():
+        assert said.get(name) == value, (name, command.slots)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Did Bob reply to my email?",
+        "I was going to email Carol but never mind",
+        "There's a meeting with Karl on Friday I need to cancel.",
+        "What if I cancelled the standup?",
+        "I hate when people move meetings.",
+        "Hold off on booking lunch with Carol.",
+        "Would it be better to move the standup?",
+        "Email? No.",
+    ],
+)
+def test_reports_and_second_thoughts_take_no_side_effect(text):
+    command = parse(text, WIDER)
+    risky = {It.CALENDAR_BOOK, It.CALENDAR_CANCEL, It.CALENDAR_MOVE, It.EMAIL_SEND}
+    assert command.intent not in risky or command.confidence < CONFIDENT, command

@@ -1,11 +1,14 @@
-"""Turn-taking pieces without models: speculative readings of a paused answer and the
-fixed-phrase cache."""
+"""Turn-taking pieces without models: speculative readings of a paused answer, the
+fixed-phrase cache, backchannels and when a pause ends a turn."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import cast
 
+import pytest
+from pipecat.clocks.system_clock import SystemClock
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
@@ -15,10 +18,16 @@ from pipecat.frames.frames import (
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
+from pipecat.pipeline.worker import PipelineWorker
+from pipecat.processors.frame_processor import FrameProcessorSetup
+from pipecat.utils.asyncio.task_manager import TaskManager
 
-from voice.backchannels import AnswerAwaitedFrame, BargeInStart
+from voice.backchannels import BargeInStart
+from voice.frames import AnswerAwaitedFrame, SegmentTranscribedFrame
 from voice.phrases import PhraseCache
 from voice.speculation import Speculation
+from voice.turn_complete import reads_complete
+from voice.turns import SilenceTurnStop
 
 
 def test_a_speculation_for_the_final_words_is_used_once():
@@ -137,3 +146,74 @@ def test_long_speech_over_the_bot_is_a_barge_in():
     audio = InputAudioRawFrame(audio=b"\0\0" * 16000, sample_rate=16000, num_channels=1)
     frames = [BotStartedSpeakingFrame(), VADUserStartedSpeakingFrame(start_secs=0.2), audio]
     assert _started_turns(frames) == 1
+
+
+def _turn_ended(said: str, *, answer_awaited: bool = False) -> bool:
+    """Whether a pause after ``said`` ends the turn within two seconds, where the full
+    silence wait is a minute."""
+
+    strategy = SilenceTurnStop(
+        user_speech_timeout=60.0, complete=reads_complete, complete_wait=0.05
+    )
+    stopped: list[object] = []
+
+    async def on_stopped(_strategy: object, *_args: object) -> None:
+        stopped.append(True)
+
+    strategy.add_event_handler("on_user_turn_stopped", on_stopped)
+
+    async def feed() -> None:
+        tasks = TaskManager(loop=asyncio.get_running_loop())
+        # A stop strategy uses only the clock and the task manager of its setup.
+        no_worker = cast(PipelineWorker, None)
+        await strategy.setup(
+            FrameProcessorSetup(clock=SystemClock(), task_manager=tasks, pipeline_worker=no_worker)
+        )
+        frames: list[Frame] = [
+            AnswerAwaitedFrame(awaited=answer_awaited),
+            VADUserStartedSpeakingFrame(start_secs=0.2),
+            VADUserStoppedSpeakingFrame(stop_secs=0.2),
+            TranscriptionFrame(text=said, user_id="caller", timestamp="now", finalized=True),
+            SegmentTranscribedFrame(),
+        ]
+        for frame in frames:
+            await strategy.process_frame(frame)
+        for _ in range(100):
+            if stopped:
+                break
+            await asyncio.sleep(0.02)
+        await strategy.cleanup()
+
+    asyncio.run(feed())
+    return bool(stopped)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "What do I have on Wednesday?",
+        "Cancel the 4 p.m. meeting on Monday.",
+        "Take a note to buy milk.",
+        "Remember that I like aisle seats.",
+    ],
+)
+def test_a_pause_after_a_whole_request_ends_the_turn_at_once(said: str) -> None:
+    assert _turn_ended(said)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "What is the capital of France,",
+        "Book a meeting with",
+        "Email Bob saying.",
+        "Could you.",
+        "Um.",
+    ],
+)
+def test_a_pause_after_an_unfinished_or_open_request_waits_for_more(said: str) -> None:
+    assert not _turn_ended(said)
+
+
+def test_a_yes_awaited_by_a_question_gets_the_full_wait() -> None:
+    assert not _turn_ended("Cancel the 4 p.m. meeting on Monday.", answer_awaited=True)

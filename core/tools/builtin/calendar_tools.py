@@ -337,7 +337,13 @@ INTENTS: tuple[IntentPhrases, ...] = (
             r"(?:meet|get together|catch up|sync|talk|have a (?:call|meeting|chat)) with \w+",
             0.8,
         ),
-        (r"\bmeet(?:ing)? (?:up )?with \w+ (?:on|at|tomorrow|today|next|this)\b", 0.8),
+        # "meet with Grace Lee next Thursday", "catch up with Mateo over coffee Wednesday".
+        (
+            r"\b(?:meet(?:ing)?(?: up)?|catch(?:ing)? up|get(?:ting)? together|sit down) with"
+            r" (?!me\b|you\b|us\b)\w+(?: \w+){0,2}? (?:on|at|over|for|tomorrow|today|tonight|next"
+            r"|this|\w+day)\b",
+            0.8,
+        ),
         (
             r"^(?:meet|see|meet up with|catch up with|get together with) (?!me\b|you\b|us\b)"
             r"(?:[a-z]+ ){1,2}(?:on|at|tomorrow|today|tonight|next|this|\w+day)\b",

@@ -234,6 +234,7 @@ function drawRun(data) {
       el("ul", {}, data.follow_ups.map((f) => el("li", {},
         el("a", { href: `/app/runs/${encodeURIComponent(f.run_id)}`, text: f.goal }), " ", badge(f.status))))));
   }
+  if (data.trace && data.trace.steps.length) parts.push(traceCard(data.trace));
   parts.push(timelineCard(data.timeline));
   view().replaceChildren(...parts.filter(Boolean));
   // Open at what the notification announced, once; later live updates keep the scroll.
@@ -335,6 +336,18 @@ function timelineCard(items) {
       items.map((i) => el("li", { class: `t-${i.kind}`, "data-type": i.type },
         el("div", { class: "row" }, el("strong", { text: i.title }), el("span", { class: "muted", text: when(i.at) })),
         i.detail ? el("div", { class: "detail", text: i.detail }) : null))));
+}
+
+// Each step from the run's trace: how long it took, and its model calls (cost, latency),
+// tool calls (latency, outcome), approvals and how the turn was understood.
+function traceCard(trace) {
+  return el("section", { class: "card" }, el("h2", { text: "Steps" }),
+    trace.cost_usd > 0 ? el("p", { class: "muted", "data-testid": "trace-cost",
+      text: `Model cost in total: $${Number(trace.cost_usd.toPrecision(3))}` }) : null,
+    el("ol", { class: "timeline trace", "data-testid": "trace" },
+      trace.steps.map((s) => el("li", { class: s.status === "error" ? "t-error" : "t-step", "data-step": s.step },
+        el("strong", { class: "step-title", text: s.title }),
+        s.lines.map((l) => el("div", { class: `detail l-${l.kind}`, text: l.text }))))));
 }
 
 // ------------------------------------------------------------------ contacts

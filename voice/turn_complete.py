@@ -1,0 +1,65 @@
+"""Whether the words of a pause already make a whole request, so the turn may end at once.
+
+The silence strategy waits a fixed stretch after every pause because a caller may go on.
+A pause after a request the command layer reads with confidence, which Whisper closed as a
+sentence and which does not end on a word that wants more ("with", "and", "saying"), is
+almost always the end: waiting the full stretch there only delays the answer. When the caller
+does go on after such a request, the rest arrives as the next turn, which the run's slot
+filling takes as the missing detail ("Book a meeting with Alice." / "tomorrow at ten").
+Open questions and anything not understood keep the full wait.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from core.understanding.command import Intent, ParseContext
+from core.understanding.parser import CONFIDENT, parse
+
+# Intents whose request may be cut short without harm if the caller goes on.
+_OPEN_ENDED = frozenset({Intent.NOT_UNDERSTOOD, Intent.OUT_OF_SCOPE})
+# A sentence ending on one of these words is not finished, whatever Whisper punctuated.
+_WANTS_MORE = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "with",
+        "to",
+        "at",
+        "for",
+        "on",
+        "in",
+        "about",
+        "saying",
+        "that",
+        "from",
+        "of",
+        "my",
+        "by",
+        "um",
+        "uh",
+        "so",
+        "like",
+        "which",
+        "who",
+    ]
+)
+_LAST_WORD = re.compile(r"([A-Za-z']+)\W*$")
+
+
+def reads_complete(text: str, contact_names: Sequence[str] = ()) -> bool:
+    """Whether ``text`` (all the turn's words so far) is a whole, confidently read request."""
+    said = text.strip()
+    if not said or said[-1] not in ".?!":
+        return False
+    last = _LAST_WORD.search(said)
+    if last is not None and last.group(1).lower() in _WANTS_MORE:
+        return False
+    command = parse(said, ParseContext(now=datetime.now(UTC), contact_names=list(contact_names)))
+    return command.intent not in _OPEN_ENDED and command.confidence >= CONFIDENT
