@@ -52,15 +52,40 @@ class Heard:
     no_speech_prob: float
 
 
-def drop_repeats(text: str) -> str:
-    """``text`` without the decoder saying it again: "Stop. Stop. Stop." is "Stop."
+def _loop_at(plain: list[str], i: int) -> tuple[int, int]:
+    """The shortest phrase (up to four words) said three or more times in a row from word
+    ``i``: its length and how many times, or (1, 1)."""
+    for size in range(1, 5):
+        unit = plain[i : i + size]
+        if len(unit) < size:
+            break
+        times = 1
+        while plain[i + times * size : i + (times + 1) * size] == unit:
+            times += 1
+        if times >= 3:
+            return size, times
+    return 1, 1
 
-    A transcript whose words, from some point on, restate its own opening word for word
-    (at least two words, or the whole of a one- or two-word phrase) is cut where the
+
+def drop_repeats(text: str) -> str:
+    """``text`` without the decoder saying things again: "Stop. Stop. Stop." is "Stop.",
+    "Yes, go, go, go, go," is "Yes, go,".
+
+    A phrase of up to four words said three or more times in a row is kept once. A
+    transcript whose words, from some point on, restate its own opening word for word (at
+    least two words, or the whole of a one- or two-word phrase) is cut where the
     restatement starts.
     """
     words = text.split()
     plain = [_WORD.sub("", w.lower()) for w in words]
+    kept: list[int] = []
+    i = 0
+    while i < len(words):
+        size, times = _loop_at(plain, i)
+        kept.extend(range(i, i + size))
+        i += size * times
+    words = [words[k] for k in kept]
+    plain = [plain[k] for k in kept]
     n = len(plain)
     for period in range(1, n):
         overlap = n - period
@@ -68,7 +93,7 @@ def drop_repeats(text: str) -> str:
             break
         if all(plain[i] == plain[i + period] for i in range(overlap)):
             return " ".join(words[:period])
-    return text
+    return " ".join(words)
 
 
 class GreedyWhisper:
@@ -86,6 +111,11 @@ class GreedyWhisper:
             model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en"
         )
         self._suppressed = get_suppressed_tokens(self._tokenizer, [-1])
+
+    @property
+    def model(self) -> WhisperModel:
+        """The faster-whisper model decoded with."""
+        return self._model
 
     def transcribe(
         self,

@@ -16,6 +16,7 @@ import soxr
 from core.config import Settings
 from tests.voice.server import STT_RATE, EmailOutbox
 from voice.services import VoiceServices, load_voice_services
+from voice.whisper_decode import GreedyWhisper, WhisperWindow
 
 
 @pytest.fixture(scope="session")
@@ -59,12 +60,17 @@ def speech(voice_models: VoiceServices) -> Callable[..., np.ndarray]:
 
 @pytest.fixture
 def transcribe(voice_models: VoiceServices) -> Callable[[np.ndarray, int], str]:
-    """What Whisper hears in bot audio (float samples at ``rate``)."""
+    """What Whisper hears in bot audio (float samples at ``rate``).
+
+    The listener decodes over Whisper's full 30 s window, its most faithful reading: it
+    checks what the bot said, it is not the product's STT under test.
+    """
+    listener = GreedyWhisper(voice_models.whisper.model, WhisperWindow.FULL)
 
     def run(audio: np.ndarray, rate: int) -> str:
         if rate != STT_RATE:
             audio = soxr.resample(audio, rate, STT_RATE).astype(np.float32)
-        segments, _ = voice_models.whisper.transcribe(audio, language="en")
+        segments, _ = listener.transcribe(audio, language="en")
         return " ".join(s.text.strip() for s in segments)
 
     return run

@@ -43,7 +43,8 @@ ROUGH_MARGIN = 0.15
 CAPITAL_ANSWER = "The capital of France is Paris."
 SENT_ANSWER = "Done. The email to Alice is on its way."
 DENIED_ANSWER = "Okay, I won't send it."
-BOOKED_ANSWER = "Booked."
+# A one-word reply ("Booked.") is heard as "book" or "buck" as often as not on phone audio.
+BOOKED_ANSWER = "The meeting is booked."
 NOT_BOOKED_ANSWER = "Okay, I won't book it."
 BOT_LINES = (
     CAPITAL_ANSWER,

@@ -68,7 +68,9 @@ async def test_refusals_corrections_and_a_question_back(
         ]:
             asked = await _turn(call, speech(request), transcribe)
             assert sounds_like(asked, email_question), asked
-            heard = await _turn(call, speech(answer, speed=1.05), transcribe)
+            # tiny.en hears "I mean no" as "Let me know" on some noisier renderings: steadier
+            # speech keeps this test about reading the answer, not about the recogniser.
+            heard = await _turn(call, speech(answer, speed=1.05, variability=0.4), transcribe)
             assert sounds_like(heard, DENIED_ANSWER), (answer, heard)
 
         meeting_question = approval_question(BOOKING)

@@ -25,6 +25,8 @@ from voice.whisper_decode import drop_repeats
         ),
         ("Come again, come again, come again,", "Come again,"),
         ("Yes, yes, yes, yes", "Yes,"),
+        ("Yes, go, go, go, go, go, go, go, go,", "Yes, go,"),
+        ("Book it for, for the, for the, for the, for the", "Book it for, for the,"),
     ],
 )
 def test_a_transcript_said_again_by_the_decoder_is_kept_once(heard: str, kept: str) -> None:
