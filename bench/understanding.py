@@ -18,12 +18,13 @@ exact command match, the wrong side-effecting action rate, parse latency p50/p95
 STT excluded) and STT p50.
 ``--compare-stt`` instead scores tiny.en and base, each with and without biasing, on phone audio.
 Failures are listed for the tune and dev splits only: the held-out part is never looked at.
-``--split dev`` reads ``dev.jsonl`` alone, ``--split dev2`` the second dev batch ``dev2.jsonl``
-(and ``--split tune`` ``tune.jsonl`` alone), so tuning runs never load the held-out file;
+``--split dev`` reads ``dev.jsonl`` alone, ``--split dev2`` and ``--split dev3`` the later dev
+batches ``dev2.jsonl`` and ``dev3.jsonl`` (and ``--split tune`` ``tune.jsonl`` alone), so
+tuning runs never load the held-out file;
 ``--half 1`` / ``--half 2`` keeps the first or second half of the chosen split in file order.
 
     .venv/bin/python bench/understanding.py [--tiers text,clean,phone] [--voices 5]
-        [--limit N] [--split all|tune|heldout|dev|dev2] [--half 1|2] [--whisper tiny.en]
+        [--limit N] [--split all|tune|heldout|dev|dev2|dev3] [--half 1|2] [--whisper tiny.en]
         [--bias prompt] [--compare-stt] [--show-failures]
 
 Ends with one JSON line.
@@ -90,9 +91,10 @@ SPLIT_FILES = {
     "heldout": ("heldout.jsonl",),
     "dev": (DEV_FILE,),
     "dev2": ("dev2.jsonl",),
+    "dev3": ("dev3.jsonl",),
 }
-# A --split choice whose lines carry another split label: dev2.jsonl is a second dev batch.
-SPLIT_LABELS = {"dev2": "dev"}
+# A --split choice whose lines carry another split label: the later dev batches.
+SPLIT_LABELS = {"dev2": "dev", "dev3": "dev"}
 # Splits whose failures may be listed: never the held-out one.
 INSPECTABLE = ("tune", "dev")
 # Silence around an utterance, as a VAD segment carries some before and after the speech.

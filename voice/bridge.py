@@ -54,7 +54,7 @@ from voice.approvals import (
 )
 from voice.composer import SpokenReply, compose_reply, fit_spoken, sentences_of, speech_chunks
 from voice.events import record_run_event
-from voice.frames import AnswerAwaitedFrame, SegmentTranscribedFrame
+from voice.frames import AnswerAwaitedFrame, SegmentTranscribedFrame, TurnTranscriptFrame
 from voice.services import VoiceServices
 from voice.session import CallSession
 from voice.speculation import Speculation
@@ -213,6 +213,8 @@ class BatonBridge(FrameProcessor):
             # Words that started no turn (a backchannel over the bot): never part of one.
             self.backchannels.extend(self._unclaimed)
             self._unclaimed.clear()
+        elif isinstance(frame, TurnTranscriptFrame) and self._user_turn_open:
+            self._reread_turn(frame)
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._caller_speaking = False
             self._timing().vad_stopped = time.monotonic()
@@ -244,6 +246,16 @@ class BatonBridge(FrameProcessor):
     async def _heard_words(self, text: str) -> None:
         self._heard.append(text)
         self._timing().transcribed = time.monotonic()
+        self._read_ahead()
+
+    def _reread_turn(self, frame: TurnTranscriptFrame) -> None:
+        """The STT read the turn's segments again as one clip: that reading replaces theirs."""
+        if frame.replaces < 1 or len(self._heard) < frame.replaces:
+            return
+        self._heard[-frame.replaces :] = [frame.text.strip()] if frame.text.strip() else []
+        self._read_ahead()
+
+    def _read_ahead(self) -> None:
         # A transcript comes after the VAD heard silence: read the answer now, not after the
         # turn-end wait and the grace (used only if the turn ends with exactly these words).
         words = " ".join([*self._held, *self._heard]).strip()

@@ -17,3 +17,15 @@ class AnswerAwaitedFrame(SystemFrame):
     """Upstream from the bridge: whether the bot's last question awaits a yes/no answer."""
 
     awaited: bool
+
+
+@dataclass
+class TurnTranscriptFrame(DataFrame):
+    """The STT's reading of the caller's turn so far, decoded as one clip.
+
+    It replaces the last ``replaces`` transcripts of the turn (see
+    :mod:`voice.turn_transcript`).
+    """
+
+    text: str
+    replaces: int

@@ -23,7 +23,14 @@ from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn, SmartTu
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
-from pipecat.frames.frames import ErrorFrame, Frame
+from pipecat.frames.frames import (
+    ErrorFrame,
+    Frame,
+    TranscriptionFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.piper.tts import PiperTTSService
 from pipecat.services.tts_service import TTSService
 from pipecat.services.whisper.stt import WhisperSTTService
@@ -39,11 +46,12 @@ from core.runs.service import RunStore
 from models.contract import Agent
 from models.weights import piper_voice, silero_vad, smart_turn, whisper_dir
 from voice.backchannels import BargeInStart
-from voice.frames import SegmentTranscribedFrame
+from voice.frames import SegmentTranscribedFrame, TurnTranscriptFrame
 from voice.phrases import PhraseCache
 from voice.speech_pieces import speech_pieces
 from voice.stt_bias import WhisperBias, whisper_bias
 from voice.turn_complete import reads_complete
+from voice.turn_transcript import TurnAudio, words_after
 from voice.turns import SilenceTurnStop, SmartTurnStop
 from voice.whisper_decode import GreedyWhisper, WhisperWindow
 
@@ -73,6 +81,7 @@ class SharedWhisperSTTService(WhisperSTTService):
     ) -> None:
         self._shared_model = model
         bias = bias or WhisperBias()
+        self._turn = TurnAudio()
         super().__init__(
             settings=WhisperSTTService.Settings(
                 model=model_name,
@@ -86,20 +95,55 @@ class SharedWhisperSTTService(WhisperSTTService):
     def _load(self) -> None:
         self._model = self._shared_model  # type: ignore[assignment]
 
-    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
-        """Transcribe one segment, then mark it done (see :mod:`voice.turns`).
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        """Follow the caller's turn (its start and end come upstream from the turn processor)."""
+        if isinstance(frame, UserStartedSpeakingFrame):
+            self._turn.start()
+        elif isinstance(frame, UserStoppedSpeakingFrame):
+            self._turn.end()
+        await super().process_frame(frame, direction)
 
-        The decode waits for a turn slot of the process's inference queue, ahead of
+    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
+        """Transcribe one segment, in the context of its turn, then mark it done (see
+        :mod:`voice.turns` and :mod:`voice.turn_transcript`).
+
+        Decodes wait for a turn slot of the process's inference queue, ahead of
         background work.
         """
         try:
-            async with inference_queue().slot_async(Priority.TURN):
-                frames = [frame async for frame in super().run_stt(audio)]
-            for frame in frames:
+            for frame in await self._transcribe_in_turn(audio):
                 yield frame
         except Exception as exc:  # a failed segment must still count as finished
             yield ErrorFrame(f"transcription failed: {exc}")
         yield SegmentTranscribedFrame()
+
+    async def _transcribe_in_turn(self, segment: bytes) -> list[Frame]:
+        context = self._turn.context_for(segment, self.sample_rate)
+        if context is not None:
+            frames, whole = await self._decode(context)
+            rest = words_after(" ".join(self._turn.heard), whole) if whole else None
+            if rest is not None:
+                self._turn.add(segment, rest)
+                replaced = self._turn.replace_heard(whole)
+                out: list[Frame] = []
+                for frame in frames:
+                    if isinstance(frame, TranscriptionFrame):
+                        if rest:
+                            frame.text = rest
+                            out.append(frame)
+                    else:
+                        out.append(frame)
+                out.append(TurnTranscriptFrame(text=whole, replaces=replaced))
+                return out
+        frames, text = await self._decode(segment)
+        self._turn.add(segment, text)
+        return frames
+
+    async def _decode(self, audio: bytes) -> tuple[list[Frame], str]:
+        async with inference_queue().slot_async(Priority.TURN):
+            frames = [frame async for frame in super().run_stt(audio)]
+        text = " ".join(f.text.strip() for f in frames if isinstance(f, TranscriptionFrame))
+        return frames, text.strip()
 
 
 class SharedPiperTTSService(PiperTTSService):

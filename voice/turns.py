@@ -25,7 +25,7 @@ from pipecat.turns.user_stop import (
     TurnAnalyzerUserTurnStopStrategy,
 )
 
-from voice.frames import AnswerAwaitedFrame, SegmentTranscribedFrame
+from voice.frames import AnswerAwaitedFrame, SegmentTranscribedFrame, TurnTranscriptFrame
 
 
 class _AfterAllSegments:
@@ -79,6 +79,9 @@ class SilenceTurnStop(_AfterAllSegments, SpeechTimeoutUserTurnStopStrategy):
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
         if isinstance(frame, AnswerAwaitedFrame):
             self._answer_awaited = frame.awaited
+        elif isinstance(frame, TurnTranscriptFrame):
+            # The turn read again as one clip is what decides whether it is whole.
+            self._text = frame.text
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._silent_since = time.monotonic()
         result = await super().process_frame(frame)

@@ -57,6 +57,8 @@ _PARTS = {
 }
 _DEFAULT_MINUTES = 30
 _SEARCH_DAYS = 14
+# A meeting asked about by what it is ("when is the budget review") is looked for this far on.
+TITLE_SEARCH_DAYS = 30
 _TOOL_OF = {
     Intent.CALENDAR_LIST: ("calendar_list_events",),
     Intent.CALENDAR_FREE: ("calendar_find_slots",),
@@ -186,7 +188,16 @@ class CommandAgent:
             said = next((m.content for m in reversed(messages) if m.role == "assistant"), None)
             return _Plan(RespondDecision(message=said or "I haven't said anything yet."))
         if intent is Intent.CALENDAR_LIST:
-            return self._tool(call, "calendar_list_events", self._window_args(command, call))
+            args = self._window_args(command, call)
+            if slots.title:
+                # "when is the budget review": the next month from the call, by title.
+                if not args:
+                    args = {
+                        "from": call.ctx.now.isoformat(),
+                        "to": (call.ctx.now + timedelta(days=TITLE_SEARCH_DAYS)).isoformat(),
+                    }
+                args["title"] = slots.title
+            return self._tool(call, "calendar_list_events", args)
         if intent is Intent.CALENDAR_FREE:
             args = self._window_args(command, call)
             if slots.duration_minutes:
@@ -528,12 +539,17 @@ class CommandAgent:
             when = "then"
         elif slots.date:
             when = spoken_day(datetime.fromisoformat(slots.date).date(), today)
+        elif slots.title:
+            when = "in the next month"
         else:
             when = "in the next week"
+        if not events and slots.title:
+            return f"I don't see {slots.title} on your calendar {when}."
         if not events:
             return f"You have nothing on your calendar {when}."
         starts = [datetime.fromisoformat(e["start"]).astimezone(call.tz) for e in events]
-        several_days = len({s.date() for s in starts}) > 1
+        # Over a window longer than a day, even one meeting needs its day said.
+        several_days = len({s.date() for s in starts}) > 1 or not slots.date or bool(slots.date_to)
         items = []
         for event, start in zip(events, starts, strict=True):
             day = f" {spoken_day(start.date(), today)}" if several_days else ""

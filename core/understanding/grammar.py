@@ -55,6 +55,12 @@ CONVERSATION: tuple[IntentPhrases, ...] = (
         (r"\bwhat you(?:'ve| have) (?:remembered|learned|stored|saved|got on me)\b", 0.9),
         (r"\b(?:list|show|tell me|read|what are) (?:me )?(?:all )?(?:of )?my memories\b", 0.95),
         (r"\bwhat (?:things )?do you know about me\b", 0.95),
+        (
+            r"\b(?:list|show|tell me|read(?: out)?|go through|what are) (?:me )?(?:all )?(?:of )?"
+            r"(?:the )?(?:things|stuff|everything|facts) (?:that )?you(?:'ve| have)? (?:remembered"
+            r"|saved|stored|learned|memori[sz]ed|kept|know about me)\b",
+            0.95,
+        ),
         (r"\bwhat(?:'s| is) (?:stored |saved |kept )?in your memory\b", 0.9),
         (r"\bdo you remember anything about me\b", 0.9),
         (
@@ -98,6 +104,12 @@ CONVERSATION: tuple[IntentPhrases, ...] = (
             0.96,
         ),
         (r"^(?:please )?(?:delete|erase|remove) what you (?:know|remember) about ", 0.9),
+        (
+            r"^(?:please )?(?:delete|erase|remove|scrap|drop|wipe|clear)"
+            r" (?:what|everything|anything) i (?:said|told you|mentioned|shared)"
+            r" (?:about|regarding|on) ",
+            0.95,
+        ),
         (
             r"^(?:please )?(?:delete|erase|remove|forget|wipe) (?:everything|all|anything) you"
             r" (?:know|remember|have|(?:'ve|have) (?:got|saved|stored))\b",
@@ -162,7 +174,8 @@ CONVERSATION: tuple[IntentPhrases, ...] = (
             0.95,
         ),
         (
-            r"^(?:actually |oh |no )?(?:i(?:'ve| have)? changed my mind|never ?mind|forget it"
+            r"^(?:actually |oh |no )?(?:just )?(?:i(?:'ve| have)? changed my mind|never ?mind"
+            r"|forget it"
             r"|scrap that|scratch that)\b",
             0.9,
         ),

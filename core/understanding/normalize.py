@@ -26,7 +26,7 @@ _FILLERS = re.compile(
 )
 _POLITE = re.compile(
     r"^(?:(?:so|and|oh|okay|ok|alright|right|now|then|also|well|hey|hi|hello|yes|yeah)[, ]+)*"
-    r"(?:(?:could|can|would|will) you(?: please)?(?: go ahead and)?|please|kindly"
+    r"(?:(?:could|can|would|will) you(?! mind)(?: please)?(?: go ahead and)?|please|kindly"
     r"|i(?:'d| would) like (?:you )?to|i want (?:you )?to|i wanna(?: know)?|i need (?:you )?to"
     r"|i'd love (?:you )?to|go ahead and|let's(?! not)|lets(?! not)|i'd like|i would like"
     # "help me find a time" wraps a request; "can you help me" is the request.
@@ -37,7 +37,11 @@ _POLITE = re.compile(
     r"|i (?:just )?(?:wanted|want|need|needed|'d like|would like) to know|let me know"
     # "I was hoping to grab lunch with Zoe": the hope is the request.
     r"|(?:i was|i'm|i am) hoping (?:to|you (?:could|can|would|'d))|(?:could|can|shall) we"
-    r"|i was wondering|i'm wondering|i am wondering)\b[ ,]*",
+    r"|i was wondering|i'm wondering|i am wondering"
+    # "would it be possible to move my 10 am": a request asked as a question.
+    r"|(?:would|will) it be possible(?: for you)? to|would you be able to|are you able to"
+    r"|do you think you (?:could|can)|any chance you (?:could|can)|is there any chance you"
+    r" (?:could|can))\b[ ,]*",
     re.IGNORECASE,
 )
 # Discourse markers that open a turn without changing it ("nah, forget it", "ok so what's on").
@@ -125,7 +129,58 @@ _NO_BEFORE_STOP = re.compile(
 )
 
 
+# "would you mind cancelling the review": the request is the verb in its -ing form.
+_GERUNDS = {
+    "cancelling": "cancel",
+    "canceling": "cancel",
+    "moving": "move",
+    "booking": "book",
+    "sending": "send",
+    "emailing": "email",
+    "scheduling": "schedule",
+    "rescheduling": "reschedule",
+    "checking": "check",
+    "finding": "find",
+    "pushing": "push",
+    "writing": "write",
+    "adding": "add",
+    "putting": "put",
+    "taking": "take",
+    "saving": "save",
+    "reading": "read",
+    "telling": "tell",
+    "looking": "look",
+    "setting": "set",
+    "drafting": "draft",
+    "noting": "note",
+    "deleting": "delete",
+    "removing": "remove",
+    "clearing": "clear",
+    "listing": "list",
+    "searching": "search",
+    "forgetting": "forget",
+    "making": "make",
+    "creating": "create",
+    "blocking": "block",
+    "remembering": "remember",
+    "shifting": "shift",
+    "bumping": "bump",
+    "calling": "call",
+    "jotting": "jot",
+}
+_MIND_GERUND = re.compile(
+    r"^((?:would|do) you mind|if you (?:don't|do not|wouldn't|would not) mind)[ ,]+"
+    rf"({'|'.join(_GERUNDS)})\b",
+    re.IGNORECASE,
+)
+
+
+def _base_verb(m: re.Match[str]) -> str:
+    return f"{m.group(1)} {_GERUNDS[m.group(2).lower()]}"
+
+
 def _strip_wrappers(text: str) -> str:
+    text = _MIND_GERUND.sub(_base_verb, text)
     previous = None
     while previous != text:
         previous = text
@@ -137,12 +192,20 @@ def _strip_wrappers(text: str) -> str:
     return _TRAILING_POLITE.sub("", text).strip(" ,")
 
 
+# "email Aaron, Aaron Katz I mean, about ...": the name said last, then "I mean".
+_NAME_FIX_AFTER = re.compile(
+    r"\b(with|to|email|for) [a-z]+,? ((?!and\b|or\b)[a-z]+(?: (?!and\b|or\b)[a-z]+)?),? i mean\b,?",
+    re.IGNORECASE,
+)
+
+
 def _apply_corrections(text: str) -> str:
     """Keep the second of "at ten, no, eleven" / "Tuesday, sorry, Wednesday", and the second
     request of "book a table, I mean, book a meeting"."""
     text = _RESTART.sub("", text)
     text = _TIME_FIX.sub(lambda m: f"at {m.group(2)}{m.group(1)}", text)
     text = _DAY_FIX.sub(lambda m: m.group(1), text)
+    text = _NAME_FIX_AFTER.sub(lambda m: f"{m.group(1)} {m.group(2)}", text)
     return _NAME_FIX.sub(lambda m: f"{m.group(1)} {m.group(3)}", text)
 
 

@@ -846,8 +846,10 @@ def _meeting_title(text: str, cue_end: int, intent: Intent) -> str | None:
         r"(meeting|call|appointment|appt|event|session|sync|catch ?up|chat|1:1|1 on 1|one on one"
         r"|one-on-one|lunch|coffee|dinner|breakfast|standup|stand-up|review|interview|demo"
         r"|presentation|workshop|huddle|check-in|retro|retrospective|planning|briefing|conference"
-        r"|brunch|drinks|class|lesson|consultation|party|zoom|touch ?base|block|kick ?off)s?\b",
-        text[max(0, cue_end - 60) :] if intent is not Intent.CALENDAR_BOOK else text,
+        r"|brunch|drinks|class|lesson|consultation|party|zoom|touch ?base|block|kick ?off"
+        r"|haircut|yoga|gym|workout|pilates|rehearsal|massage|therapy|physio|tutoring|lecture"
+        r"|webinar|seminar|training|offsite|meetup|check-?up)s?\b",
+        text[max(0, cue_end - 90) :] if intent is not Intent.CALENDAR_BOOK else text,
     )
     # The last head noun names the meeting ("call off the budget review": review, not call).
     head = None
@@ -858,7 +860,9 @@ def _meeting_title(text: str, cue_end: int, intent: Intent) -> str | None:
         return None
     # Only the words right before the noun describe it: "bail on the review" is a review.
     modifiers: list[str] = []
-    for w in reversed(head.group(1).split()):
+    # Read from the text, not the match: an earlier head noun ("offsite planning") may be
+    # one of the words before this one.
+    for w in reversed(text[: head.start(2)].split()[-3:]):
         if re.fullmatch(r"[\d:]+|\w*day's|quick|short|new|team's", w):
             continue
         if w in _NAME_STOP or "n't" in w or w in _VERBS or w in ("calendar", "diary", "schedule"):
@@ -956,9 +960,20 @@ _DELIVERY = re.compile(
     r"|[ ,]*\b(?:and|but|then)?\s*(?:don't|do not|dont) send (?:it|this|that)?(?: (?:yet|now"
     r"|right away))?[.!]?\s*$|[ ,]*\b(?:and|then) send (?:it|this|that)(?: (?:off|now|right away))?"
     r"[.!]?\s*$|[ ,]*\b(?:and|but|then)?\s*(?:hold (?:it|off)(?: on sending(?: it)?)?|keep it as a"
-    r" draft|leave it as a draft)[.!]?\s*$",
+    r" draft|leave it as a draft)[.!]?\s*$"
+    r"|[ ,.]*\b(?:and|but|then)?\s*(?:just )?draft (?:it|this|that)(?: (?:for now|first|up))?"
+    r"[.!]?\s*$",
     re.IGNORECASE,
 )
+
+
+def _without_delivery(text: str) -> str:
+    """``text`` without the closing words on how to deliver it ("..., but just draft it,
+    don't send it")."""
+    previous = None
+    while previous != text:
+        previous, text = text, _DELIVERY.sub("", text)
+    return text
 
 
 # "about the budget but let me check it first": the subject ends where a new clause starts.
@@ -977,8 +992,8 @@ _CHANNEL = re.compile(r"^(?:by|via|over|through) e-?mail\b[ ,:]*(?:(?:that|sayin
 
 
 def _email_slots(u: Utterance, slots: Slots, ctx: ParseContext) -> None:
-    text = _DELIVERY.sub("", u.numeric)
-    clean = _DELIVERY.sub("", u.clean)
+    text = _without_delivery(u.numeric)
+    clean = _without_delivery(u.clean)
     # Recipients are named before the message; names inside it are its content.
     body_at = re.search(_BODY, text)
     people = _people_after(
@@ -1255,8 +1270,16 @@ def _meeting_slots(u: Utterance, intent: Intent, cue_end: int, ctx: ParseContext
         # The caller is always in a free-time search: "me and Karl" is Karl.
         others = re.sub(r"\b(?:me|myself|i) and\b|\band (?:me|myself|i)\b", " ", text)
         slots.attendees = _people_after(others, r"(?:for|when|meet|see)", ctx.contact_names)
-    if intent in (Intent.CALENDAR_BOOK, Intent.CALENDAR_CANCEL, Intent.CALENDAR_MOVE):
-        slots.title = (
+    asked = _ASKED_MEETING.search(text) if intent is Intent.CALENDAR_LIST else None
+    if asked:
+        # "when is my dentist appointment": the meeting asked about, by what it is.
+        slots.title = asked.group(1).strip() or None
+    if slots.title is not None or intent in (
+        Intent.CALENDAR_BOOK,
+        Intent.CALENDAR_CANCEL,
+        Intent.CALENDAR_MOVE,
+    ):
+        slots.title = slots.title or (
             _meeting_title(text, cue_end, intent) or _object_title(text) or _with_thing(text)
         )
         if slots.title is None and intent is Intent.CALENDAR_BOOK:
@@ -1270,12 +1293,14 @@ def _meeting_slots(u: Utterance, intent: Intent, cue_end: int, ctx: ParseContext
             people = {w for a in slots.attendees for w in a.lower().split()}
             people |= {"me", "us", "and", "myself", "i", "with", "all", "everything", "same", "my"}
             firsts = {c.split()[0].lower(): c.split()[0] for c in ctx.contact_names}
-            named = [firsts[w] for w in slots.title.split() if w in firsts]
+            # "Karl's meeting": a possessive names the person too.
+            said = [w.removesuffix("'s") for w in slots.title.split()]
+            named = [firsts[w] for w in said if w in firsts]
             if named and not slots.attendees:
                 # "move the Grace meeting": the person it is with, not what it is.
                 slots.attendees = named
                 people |= set(firsts)
-            words = [w for w in slots.title.split() if w not in people]
+            words = [w for w in said if w not in people]
             # "for a call with Erin": a generic noun alone names nothing.
             if all(w in _GENERIC_HEADS for w in words):
                 words = []
@@ -1285,6 +1310,14 @@ def _meeting_slots(u: Utterance, intent: Intent, cue_end: int, ctx: ParseContext
     return slots
 
 
+# "when is the budget review", "is the team standup still on": one meeting, named.
+_ASKED_MEETING = re.compile(
+    r"^(?:(?:when|what time|what day)(?:'s| is| s| was) (?:(?:my|the|our) )?|is (?:my|the|our) )"
+    r"(?!(?:my|the|our|next|first|last|earliest|latest|day|week|morning|afternoon|evening|calendar"
+    r"|schedule|agenda|it|that|this|there|anything|everything)\b)([a-z][a-z'\- ]*?)"
+    r"(?: (?:meeting|appointment|appt|call|session|event)s?)?"
+    r"(?: (?:with|on|at|in|still|happening|scheduled|going ahead|booked|planned)\b.*)?\s*$"
+)
 # "... forward to ten", "... to 4 pm": where a meeting goes, which anchors a move.
 _DESTINATION = re.compile(r"\b(?:to|till|until) (?:\d+|noon|tomorrow|today|next|\w+day)\b")
 
@@ -1476,6 +1509,14 @@ def parse(text: str, ctx: ParseContext) -> Command:
             hit = next(s[2] for s in scored if s[1] is intent)
         if not related and Intent.OUT_OF_SCOPE not in (intent, rival):
             confidence -= 0.1
+    if (
+        intent is Intent.CANCEL_TASK
+        and hit.start > 0
+        and re.match(r"(?:cancel|call off) that\b", u.numeric[hit.start :])
+        and _names_meeting(u, ctx)
+    ):
+        # "Karl's meeting on the 14th, cancel that": "that" is the meeting just named.
+        intent, confidence = Intent.CALENDAR_CANCEL, max(confidence, CONFIDENT)
     if (intent in _MEETING_INTENTS or intent is Intent.EMAIL_SEND) and _FORBIDDING.search(
         u.numeric
     ):

@@ -126,7 +126,13 @@ _DURATIONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(\d{1,3}) and a half hours?\b"), "h_half"),
     (re.compile(r"\b(?:a )?half(?: an)? hour\b|\bhalf-hour\b"), "30"),
     (re.compile(r"\b(?:a )?quarter (?:of an )?hour\b"), "15"),
-    (re.compile(r"\b(\d{1,2}) (?:hours?|hrs?|h)(?: and (\d{1,2}) min(?:ute)?s?)?\b"), "hours"),
+    (
+        re.compile(
+            r"\b(\d{1,2}) (?:free |full |whole |spare |open |extra |solid |clear )?"
+            r"(?:hours?|hrs?|h)(?: and (\d{1,2}) min(?:ute)?s?)?\b"
+        ),
+        "hours",
+    ),
     (
         re.compile(
             r"\b(?:an?|one) (?:free |full |whole |spare |open |extra |quick |solid )?(?:hour|hr)"
@@ -134,7 +140,10 @@ _DURATIONS: list[tuple[re.Pattern[str], str]] = [
         ),
         "60",
     ),
-    (re.compile(r"\b(\d{1,3})(?: |-)?(?:minutes?|mins?|min)\b"), "minutes"),
+    (
+        re.compile(r"\b(\d{1,3})(?: |-)?(?:free |spare |open |clear )?(?:minutes?|mins?|min)\b"),
+        "minutes",
+    ),
     (re.compile(r"\b(?:a |one )?couple (?:of )?hours\b"), "120"),
 ]
 

@@ -69,6 +69,17 @@ def test_a_calendar_question_is_answered_from_the_calendar_without_a_model(engin
     assert first["understanding"]["confidence"] >= 0.75
 
 
+def test_a_meeting_asked_about_by_what_it_is_is_found_with_its_day(engine, tmp_path):
+    s = settings(tmp_path)
+    seed(engine, s)
+    run = run_command(engine, s, "When's the budget review?")
+    assert run["result"] == (
+        "You have one meeting in the next month: Budget review on Monday, January 14th at 4."
+    )
+    missing = run_command(engine, s, "when is my dentist appointment")
+    assert missing["result"] == "I don't see dentist on your calendar in the next month."
+
+
 def test_cancel_by_time_reads_back_the_meeting_and_cancels_it_once(engine, tmp_path):
     s = settings(tmp_path)
     seed(engine, s)

@@ -386,6 +386,35 @@ FAMILIES: list[tuple[str, Intent, dict[str, object]]] = [
     ("how do I cancel a meeting", It.HELP, {}),
     ("hang on, forget about it", It.CANCEL_TASK, {}),
     ("no no stop", It.CANCEL_TASK, {}),
+    (
+        "would it be possible to move my 11 am tomorrow to 2",
+        It.CALENDAR_MOVE,
+        {"time": "11:00", "new_time": "14:00"},
+    ),
+    (
+        "would you mind cancelling the design review on Friday",
+        It.CALENDAR_CANCEL,
+        {"title": "design review", "date": FRI},
+    ),
+    ("I was wondering when I'm free on Wednesday morning", It.CALENDAR_FREE, {}),
+    ("when is my physio appointment", It.CALENDAR_LIST, {"title": "physio"}),
+    (
+        "is the budget sync still happening on Friday",
+        It.CALENDAR_LIST,
+        {"title": "budget sync", "date": FRI},
+    ),
+    ("what was the note I took about the plumber", It.NOTES_SEARCH, {"text": "the plumber"}),
+    ("show me the things you've learned", It.MEMORY_LIST, {}),
+    ("delete what I told you about my sister", It.MEMORY_FORGET, {"text": "my sister"}),
+    ("book yoga on Saturday morning", It.CALENDAR_BOOK, {"title": "yoga"}),
+    ("find three free hours next week", It.CALENDAR_FREE, {"duration_minutes": 180}),
+    ("Bob's review on the 14th, cancel that", It.CALENDAR_CANCEL, {"attendees": ["Bob"]}),
+    ("email Carol, Karl I mean, about the invoice", It.EMAIL_SEND, {"attendees": ["Karl"]}),
+    (
+        "email Zoe saying the keys are under the mat, but draft it, don't send it",
+        It.EMAIL_DRAFT,
+        {"text": "the keys are under the mat"},
+    ),
 ]
 
 
@@ -409,6 +438,9 @@ def test_new_families_of_phrasing_are_understood(text, intent, slots):
         "Hold off on booking lunch with Carol.",
         "Would it be better to move the standup?",
         "Email? No.",
+        "cancel that then",
+        "I need to get to the gym",
+        "put on workout music",
     ],
 )
 def test_reports_and_second_thoughts_take_no_side_effect(text):

@@ -23,7 +23,7 @@ from pipecat.processors.frame_processor import FrameProcessorSetup
 from pipecat.utils.asyncio.task_manager import TaskManager
 
 from voice.backchannels import BargeInStart
-from voice.frames import AnswerAwaitedFrame, SegmentTranscribedFrame
+from voice.frames import AnswerAwaitedFrame, SegmentTranscribedFrame, TurnTranscriptFrame
 from voice.phrases import PhraseCache
 from voice.speculation import Speculation
 from voice.turn_complete import reads_complete
@@ -148,9 +148,9 @@ def test_long_speech_over_the_bot_is_a_barge_in():
     assert _started_turns(frames) == 1
 
 
-def _turn_ended(said: str, *, answer_awaited: bool = False) -> bool:
+def _turn_ended(said: str, *, answer_awaited: bool = False, read_again: str = "") -> bool:
     """Whether a pause after ``said`` ends the turn within two seconds, where the full
-    silence wait is a minute."""
+    silence wait is a minute. ``read_again`` is the STT's reading of the whole turn."""
 
     strategy = SilenceTurnStop(
         user_speech_timeout=60.0, complete=reads_complete, complete_wait=0.05
@@ -174,6 +174,7 @@ def _turn_ended(said: str, *, answer_awaited: bool = False) -> bool:
             VADUserStartedSpeakingFrame(start_secs=0.2),
             VADUserStoppedSpeakingFrame(stop_secs=0.2),
             TranscriptionFrame(text=said, user_id="caller", timestamp="now", finalized=True),
+            *([TurnTranscriptFrame(text=read_again, replaces=2)] if read_again else []),
             SegmentTranscribedFrame(),
         ]
         for frame in frames:
@@ -217,3 +218,9 @@ def test_a_pause_after_an_unfinished_or_open_request_waits_for_more(said: str) -
 
 def test_a_yes_awaited_by_a_question_gets_the_full_wait() -> None:
     assert not _turn_ended("Cancel the 4 p.m. meeting on Monday.", answer_awaited=True)
+
+
+def test_the_turn_read_again_as_one_clip_decides_whether_it_is_whole() -> None:
+    # Segment by segment the words ran "Take a" + "note, by", which reads unfinished.
+    assert not _turn_ended("Take a note, by")
+    assert _turn_ended("note, by", read_again="Take a note to buy milk.")

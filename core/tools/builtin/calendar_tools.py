@@ -45,6 +45,12 @@ MEETING = (
     r"|visit|date|party|booking|reservation|kick ?off|kick-off|offsite|meetup|training"
     r"|webinar|seminar|haircut|check-?up|zoom|touch ?base|focus time|deep work|block)s?"
 )
+# Things a person books time for that are also everyday words ("get to the gym", "put on
+# workout music"): only a verb that can only mean booking makes them a booking.
+ACTIVITY = (
+    r"(?:yoga|gym|workout|pilates|practice|rehearsal|massage|therapy|physio|tutoring|lecture"
+    r"|run|swim|dentist|doctor)s?"
+)
 _LIST_DAY = r"(?:today|tomorrow|tonight|this|next|on|monday|tuesday|wednesday|thursday|friday"
 _LIST_DAY += r"|saturday|sunday|the \d|for the)"
 INTENTS: tuple[IntentPhrases, ...] = (
@@ -113,6 +119,11 @@ INTENTS: tuple[IntentPhrases, ...] = (
             0.9,
         ),
         (r"\bwhat(?:'s| is) next\b|\bwho am i meeting\b", 0.85),
+        (
+            r"^is (?:my|the|our) (?:[\w'-]+ ){1,3}still (?:on|happening|scheduled|going ahead"
+            r"|planned|booked)\b",
+            0.9,
+        ),
         (r"\b(?:who|when|where) am i (?:seeing|meeting|having \w+ with)\b", 0.85),
         (r"\bam i (?:meeting|seeing) (?:anyone|anybody|someone)\b", 0.85),
         (
@@ -151,7 +162,7 @@ INTENTS: tuple[IntentPhrases, ...] = (
         (rf"\b(?:(?:do|did) i have|have i got) (?:{MEETING}|plans|anything)\b", 0.85),
         (
             r"\b(?:what time|when)(?:'s| is| are) (?:(?:my|the|our) )?"
-            rf"(?:[\w'-]+ ){{0,3}}{MEETING}\b",
+            rf"(?:[\w'-]+ ){{0,3}}(?:{MEETING}|{ACTIVITY})\b",
             0.9,
         ),
         (
@@ -199,7 +210,8 @@ INTENTS: tuple[IntentPhrases, ...] = (
             0.95,
         ),
         (
-            r"\bwhen (?:am i|are we|is \w+|are \w+(?: and \w+)?|are both of us|are they) (?:both )?"
+            r"\bwhen (?:am i|i'm|i am|are we|we're|we are|is \w+|are \w+(?: and \w+)?"
+            r"|are both of us|are they) (?:both )?"
             r"(?:free|available|open)\b",
             0.95,
         ),
@@ -301,6 +313,12 @@ INTENTS: tuple[IntentPhrases, ...] = (
             r"|\d+(?: |-)?(?:minute|min|hour)s? |half(?: an)? hour |one hour |hour(?: |-)long |"
             r"team "
             rf"|follow(?: |-)?up |weekly |(?:\w+ ){{0,2}})?{MEETING}\b",
+            0.95,
+        ),
+        (
+            r"\b(?:book|schedule|set up|arrange|pencil in|reserve|block(?: out| off)?|put in"
+            r"|slot in) (?:me |us )?(?:in )?(?:for )?(?:a |an |the |some |my |another |our )?"
+            rf"(?:[a-z]+ )?{ACTIVITY}\b",
             0.95,
         ),
         # "on my calendar" outweighs a reminder or a note said on the way.
@@ -543,9 +561,15 @@ class CalendarTools:
     # ----- tools ---------------------------------------------------------------------------
 
     async def list_events(self, args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
-        """The user's meetings in a window (default: the next 7 days)."""
+        """The user's meetings in a window (default: the next 7 days), or those whose title
+        has every word of ``title`` (default window: the next month)."""
+        wanted = str(args.get("title") or "").lower().split()
+        if wanted and not {"date", "from", "to"} & set(args):
+            args = {**args, "to": (utcnow() + timedelta(days=MAX_SEARCH_DAYS - 1)).isoformat()}
         start, end = self._window(args)
         rows = await read(ctx.engine, lambda c: self._booked(c, ctx, start, end))
+        if wanted:
+            rows = [r for r in rows if all(w in str(r["title"]).lower() for w in wanted)]
         return {"events": [self._public(r) for r in rows], "timezone": str(self.tz)}
 
     async def find_slots(self, args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
@@ -803,11 +827,17 @@ class CalendarTools:
         return [
             ToolSpec(
                 name="calendar_list_events",
-                description="List the user's meetings on a day or in a time window.",
+                description=(
+                    "List the user's meetings on a day or in a time window, or find meetings "
+                    "by words of their title."
+                ),
                 fn=self.list_events,
                 input_schema={
                     "type": "object",
-                    "properties": window,
+                    "properties": {
+                        **window,
+                        "title": {"type": "string", "minLength": 1, "maxLength": 200},
+                    },
                     "additionalProperties": False,
                 },
                 risk_level=RiskLevel.PURE_READ,

@@ -105,6 +105,11 @@ INTENTS: tuple[IntentPhrases, ...] = (
         ),
         (r"\bwhat(?:'s| is| are| s)? (?:in |on )?my notes?\b", 0.95),
         (r"\bmy notes? (?:about|on|for|from|regarding|mentioning)\b", 0.9),
+        (
+            r"^(?:what|which)(?:'s| is| was| were)? (?:that|the|those|my) (?:notes?|memos?)"
+            r" (?:(?:that )?i (?:made|took|wrote|saved|left|had) )?(?:about|on|regarding|for)\b",
+            0.93,
+        ),
         (r"\b(?:any|a|some|that|the|my) notes? (?:about|on|for|regarding|mentioning)\b", 0.9),
         (
             r"\b(?:written|jotted|noted|saved|wrote|put) down (?:about|on|for|regarding)\b"
