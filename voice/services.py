@@ -45,6 +45,7 @@ from core.inference import Priority, inference_queue
 from core.runs.service import RunStore
 from models.contract import Agent
 from models.weights import piper_voice, silero_vad, smart_turn, whisper_dir
+from voice.audio_trim import without_leading_silence
 from voice.backchannels import BargeInStart
 from voice.frames import SegmentTranscribedFrame, TurnTranscriptFrame
 from voice.phrases import PhraseCache
@@ -172,11 +173,12 @@ class SharedPiperTTSService(PiperTTSService):
         chunk (each chunk in a turn slot of the inference queue, so a long reply never holds
         up another call's transcription for more than one sentence)."""
         cached = self._phrases.get(text)
+        rate = self._voice.config.sample_rate
         source = _replay(cached) if cached is not None else self._synthesise(text)
         try:
             await self.start_tts_usage_metrics(text)
             async for frame in self._stream_audio_frames_from_iterator(
-                source, in_sample_rate=self._voice.config.sample_rate, context_id=context_id
+                without_leading_silence(source, rate), in_sample_rate=rate, context_id=context_id
             ):
                 await self.stop_ttfb_metrics()
                 yield frame

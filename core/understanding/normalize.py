@@ -90,7 +90,7 @@ _TIME_FIX = re.compile(
 )
 _DAY_FIX = re.compile(rf"\b{_DAY}{_CORRECTION}({_DAY})", re.IGNORECASE)
 _NAME_FIX = re.compile(
-    rf"\b(with|to|email|for) ([a-z]+){_CORRECTION}(?:(?:with|to) )?([a-z]+)\b", re.IGNORECASE
+    rf"\b(with|to|email|for),? ([a-z]+){_CORRECTION}(?:(?:with|to) )?([a-z]+)\b", re.IGNORECASE
 )
 
 
