@@ -185,8 +185,25 @@ async def bench_single(server: Any, caller: Caller, turns: int) -> dict[str, Any
     }
     stages = breakdown([worker], server.settings.voice_vad_stop_secs)
     figures.update({f"phone_{k}": v for k, v in stages.items()})
+    print_slowest(worker.call_metrics.turns, server.settings.voice_vad_stop_secs)
     await call.hang_up()
     return figures
+
+
+def print_slowest(turns: list[Any], vad_stop_s: float, count: int = 5) -> None:
+    """The slowest answered turns, heard text and server stages, to see what the tail is."""
+    answered = [t.as_dict() for t in turns]
+    answered = [t for t in answered if t["first_audio_ms"] is not None]
+    answered.sort(key=lambda t: -t["first_audio_ms"])
+    base = vad_stop_s * 1000
+    print(f"slowest {min(count, len(answered))} turns (ms from end of speech, server side):")
+    for t in answered[:count]:
+        stages = " ".join(
+            f"{name}={base + t[f'{name}_ms']:.0f}"
+            for name in ("transcribed", "turn_ended", "first_text", "first_audio")
+            if t[f"{name}_ms"] is not None
+        )
+        print(f"  {stages}  heard {t['text']!r}")
 
 
 async def bench_barge_in(server: Any, caller: Caller, times: int) -> dict[str, Any]:

@@ -8,9 +8,9 @@ earlier would read the old state and sleep again with nothing left to wake it):
   returned or begins its next transaction after the COMMIT;
 * other processes hear it through Postgres ``LISTEN/NOTIFY`` (``pg_notify`` runs inside the
   transaction, so Postgres itself delivers it at commit and drops it on rollback);
-* on SQLite a watcher checks ``PRAGMA data_version`` (a counter that moves when another
-  connection commits, costing microseconds) and wakes every waiter when it moves; it runs
-  only while someone waits.
+* on SQLite a watcher checks the database and WAL files' modification time and size (every
+  commit writes one of them; a stat costs microseconds) and wakes every waiter when they
+  move; it runs only while someone waits.
 
 Waiters subscribe before they read the state they wait on, so no change is lost between
 their read and their wait; a wake-up only says "look again", never what changed.
@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
+import os
 import threading
 import uuid
 from collections import deque
@@ -281,20 +281,28 @@ def _listen_postgres(changes: RunChanges, engine: Engine, watch: _Watch) -> None
                 changes.publish(changed)
 
 
+def _file_state(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
 def _watch_sqlite(changes: RunChanges, engine: Engine, watch: _Watch) -> None:
+    # The files, not a connection: a connection of its own maps the WAL index (-shm), and a
+    # process that maps it while another process resets it dies of SIGBUS. Every commit
+    # writes the WAL (or, outside WAL mode, the database file), which moves its mtime or size.
     path = engine.url.database
     assert path is not None
-    conn = sqlite3.connect(path, timeout=5, check_same_thread=False)
-    try:
-        last = conn.execute("PRAGMA data_version").fetchone()[0]
-        _listening(changes, watch)
-        while not watch.stop.wait(SQLITE_WATCH_SECONDS):
-            version = conn.execute("PRAGMA data_version").fetchone()[0]
-            if version != last:
-                last = version
-                changes.wake_all()
-    finally:
-        conn.close()
+    files = (path, f"{path}-wal")
+    last = [_file_state(f) for f in files]
+    _listening(changes, watch)
+    while not watch.stop.wait(SQLITE_WATCH_SECONDS):
+        now = [_file_state(f) for f in files]
+        if now != last:
+            last = now
+            changes.wake_all()
 
 
 _SET = threading.Event()
