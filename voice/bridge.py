@@ -58,6 +58,7 @@ from voice.frames import AnswerAwaitedFrame, SegmentTranscribedFrame, TurnTransc
 from voice.services import VoiceServices
 from voice.session import CallSession
 from voice.speculation import Speculation
+from voice.turn_complete import reads_new_request
 
 log = logging.getLogger(__name__)
 S = RunStatus
@@ -237,7 +238,9 @@ class BatonBridge(FrameProcessor):
             self._timing().turn_ended = time.monotonic()
             self._held.extend(self._heard)
             self._heard.clear()
-            if self.mode == "idle":
+            if self.mode == "idle" or reads_new_request(" ".join(self._held)):
+                # A new request instead of an answer has nothing to wait for: an answer's
+                # grace is for "yes" followed by "but...".
                 await self._release_turn()
             else:
                 self._grace = self.create_task(self._release_after_grace(), name="answer-grace")
@@ -577,6 +580,12 @@ class BatonBridge(FrameProcessor):
             details = pending_details(approval, reading.question)
             await self._approval_unclear(epoch, timing, lead=details)
             return
+        if reading.answer == "unclear" and reads_new_request(text):
+            # The caller asked for something else: that is answered, and the question stays
+            # pending for the phone or the web view rather than being asked again.
+            await self._set_aside_approval()
+            await self._submit(text, epoch, timing)
+            return
         if reading.answer == "unclear":
             await self._approval_unclear(epoch, timing)
             return
@@ -635,6 +644,13 @@ class BatonBridge(FrameProcessor):
             return None
         c = self.call
         return agent_classifier(build(), c.tenant_id, c.user_id, approval["run_id"])
+
+    async def _set_aside_approval(self) -> None:
+        """Leave the open approval pending and hand it to the phone and web view."""
+        await self._set_mode("idle")
+        await asyncio.to_thread(self._handoff, "approval_set_aside")
+        self._approval = None
+        self._keypad_approval = None
 
     async def _approval_unclear(self, epoch: int, timing: TurnTiming, lead: str = "") -> None:
         """Ask once more (after ``lead``, an answer to the caller's question), or leave it."""

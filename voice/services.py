@@ -51,7 +51,7 @@ from voice.frames import SegmentTranscribedFrame, TurnTranscriptFrame
 from voice.phrases import PhraseCache
 from voice.speech_pieces import speech_pieces
 from voice.stt_bias import WhisperBias, whisper_bias
-from voice.turn_complete import reads_complete
+from voice.turn_complete import reads_complete, reads_new_request
 from voice.turn_transcript import TurnAudio, words_after
 from voice.turns import SilenceTurnStop, SmartTurnStop
 from voice.whisper_decode import GreedyWhisper, WhisperWindow
@@ -323,6 +323,7 @@ class VoiceServices:
                 SilenceTurnStop(
                     user_speech_timeout=self.settings.voice_turn_wait_secs,
                     complete=partial(reads_complete, contact_names=contact_names),
+                    new_request=partial(reads_new_request, contact_names=contact_names),
                     complete_wait=self.settings.voice_complete_turn_wait_secs,
                 )
             ],

@@ -17,9 +17,13 @@ from datetime import UTC, datetime
 
 from core.understanding.command import Intent, ParseContext
 from core.understanding.parser import CONFIDENT, parse
+from voice.answers import read_answer
 
 # Intents whose request may be cut short without harm if the caller goes on.
 _OPEN_ENDED = frozenset({Intent.NOT_UNDERSTOOD, Intent.OUT_OF_SCOPE})
+# What a caller may say instead of answering a yes/no question: a task of its own. "Cancel
+# it", "repeat that" or "help" answer or ask about the question, so they are not among them.
+_TASKS = frozenset(Intent) - _OPEN_ENDED - {Intent.CANCEL_TASK, Intent.REPEAT, Intent.HELP}
 # A sentence ending on one of these words is not finished, whatever Whisper punctuated.
 _WANTS_MORE = frozenset(
     [
@@ -63,3 +67,15 @@ def reads_complete(text: str, contact_names: Sequence[str] = ()) -> bool:
         return False
     command = parse(said, ParseContext(now=datetime.now(UTC), contact_names=list(contact_names)))
     return command.intent not in _OPEN_ENDED and command.confidence >= CONFIDENT
+
+
+def reads_new_request(text: str, contact_names: Sequence[str] = ()) -> bool:
+    """Whether ``text``, said while a yes/no question waits, is a whole new request (a task
+    read with confidence) rather than an answer, an unclear answer or a question about it."""
+    reading = read_answer(text)
+    if reading.answer != "unclear" or reading.question is not None:
+        return False
+    if not reads_complete(text, contact_names):
+        return False
+    now = datetime.now(UTC)
+    return parse(text, ParseContext(now=now, contact_names=list(contact_names))).intent in _TASKS

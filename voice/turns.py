@@ -59,19 +59,21 @@ class SilenceTurnStop(_AfterAllSegments, SpeechTimeoutUserTurnStopStrategy):
 
     With ``complete``, a pause whose words read as a whole request (see
     :mod:`voice.turn_complete`) ends the turn after ``complete_wait`` seconds of silence
-    instead of the full wait. Not while a yes/no answer is awaited: a "yes" followed by
-    "but..." must not be taken early.
+    instead of the full wait. While a yes/no answer is awaited only ``new_request`` words
+    do (a task instead of an answer): a "yes" followed by "but..." must not be taken early.
     """
 
     def __init__(
         self,
         *,
         complete: Callable[[str], bool] | None = None,
+        new_request: Callable[[str], bool] | None = None,
         complete_wait: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._complete = complete
+        self._new_request = new_request
         self._complete_wait = complete_wait
         self._answer_awaited = False
         self._silent_since = 0.0
@@ -99,16 +101,19 @@ class SilenceTurnStop(_AfterAllSegments, SpeechTimeoutUserTurnStopStrategy):
 
     def _reads_whole(self) -> bool:
         # pipecat's own state: the VAD has stopped, nobody speaks, some words were heard.
-        return (
+        ready = (
             self._complete is not None
-            and not self._answer_awaited
             and self._pending_segments == 0
             and self._vad_stopped
             and not self._vad_user_speaking
             and not self._user_speech_wait_done
             and bool(self._text.strip())
-            and self._complete(self._text)
         )
+        if not ready or self._complete is None:
+            return False
+        if self._answer_awaited:
+            return self._new_request is not None and self._new_request(self._text)
+        return self._complete(self._text)
 
 
 class SmartTurnStop(_AfterAllSegments, TurnAnalyzerUserTurnStopStrategy):

@@ -13,6 +13,7 @@ from tests.voice.server import (
     BOOKED_ANSWER,
     DENIED_ANSWER,
     MEETING,
+    NOT_BOOKED_ANSWER,
     serve_voice,
     sounds_like,
     wait_for,
@@ -86,15 +87,46 @@ async def test_refusals_corrections_and_a_question_back(
         assert [s["arguments"] for s in outbox.sent] == [MEETING]
         runs = sorted(srv.store.list_runs("acme", "dana"), key=lambda r: r["created_at"])
         decided = [_decisions(srv.store, "acme", "dana", r["run_id"]) for r in runs]
-        assert [[(d["channel"], d["method"]) for d in ds] for ds in decided] == [
-            [("voice", "lexicon")]
-        ] * 3
+        # Read from the words, exactly or by their sound ("No, crap it." is "No, scrap it.").
+        assert [[d["channel"] for d in ds] for ds in decided] == [["voice"]] * 3
+        assert all(d["method"] in ("lexicon", "fuzzy") for ds in decided for d in ds), decided
         (first,), (second,), (booked,) = (
             srv.store.approvals("acme", "dana", r["run_id"]) for r in runs
         )
         assert [first["status"], second["status"], booked["status"]] == [
             "denied", "denied", "approved",
         ]  # fmt: skip
+
+
+async def test_a_new_request_instead_of_an_answer_is_taken_and_the_question_left_pending(
+    voice_models, engine, tmp_path, outbox, speech, transcribe
+):
+    link_number(engine, "acme", "fay", "+15551230006")
+    async with serve_voice(voice_models, engine, tmp_path, outbox) as srv:
+        call = TwilioCall(srv.url, caller="+15551230006")
+        await _greeting(call, transcribe)
+        asked = await _turn(call, speech("Email Alice about the budget, please."), transcribe)
+        assert sounds_like(asked, approval_question(EMAIL)), asked
+        # Not an answer: another task, which gets its own question.
+        other = await _turn(call, speech("Book the budget review meeting with Bob."), transcribe)
+        assert sounds_like(other, approval_question(BOOKING)), other
+        done = await _turn(call, speech("No."), transcribe)
+        assert sounds_like(done, NOT_BOOKED_ANSWER, 0.6), done
+        await call.hang_up()
+
+        assert outbox.sent == []
+        email_run, meeting_run = sorted(
+            srv.store.list_runs("acme", "fay"), key=lambda r: r["created_at"]
+        )
+        # The email's question was set aside, not answered: it waits for the phone or web.
+        assert email_run["status"] == "waiting_for_human" and email_run["pending_approval_id"]
+        handoffs = [
+            e["data"] for e in srv.store.events("acme", "fay", email_run["run_id"])
+            if e["type"] == "HandoffRequested"
+        ]  # fmt: skip
+        assert [h["reason"] for h in handoffs] == ["approval_set_aside"]
+        (denied,) = srv.store.approvals("acme", "fay", meeting_run["run_id"])
+        assert denied["status"] == "denied"
 
 
 async def test_after_two_unclear_answers_the_keypad_approves(

@@ -26,7 +26,7 @@ from voice.backchannels import BargeInStart
 from voice.frames import AnswerAwaitedFrame, SegmentTranscribedFrame, TurnTranscriptFrame
 from voice.phrases import PhraseCache
 from voice.speculation import Speculation
-from voice.turn_complete import reads_complete
+from voice.turn_complete import reads_complete, reads_new_request
 from voice.turns import SilenceTurnStop
 
 
@@ -153,7 +153,10 @@ def _turn_ended(said: str, *, answer_awaited: bool = False, read_again: str = ""
     silence wait is a minute. ``read_again`` is the STT's reading of the whole turn."""
 
     strategy = SilenceTurnStop(
-        user_speech_timeout=60.0, complete=reads_complete, complete_wait=0.05
+        user_speech_timeout=60.0,
+        complete=reads_complete,
+        new_request=reads_new_request,
+        complete_wait=0.05,
     )
     stopped: list[object] = []
 
@@ -217,10 +220,36 @@ def test_a_pause_after_an_unfinished_or_open_request_waits_for_more(said: str) -
 
 
 def test_a_yes_awaited_by_a_question_gets_the_full_wait() -> None:
-    assert not _turn_ended("Cancel the 4 p.m. meeting on Monday.", answer_awaited=True)
+    assert not _turn_ended("Yes, go ahead.", answer_awaited=True)
+    assert not _turn_ended("Which meeting is that?", answer_awaited=True)
+
+
+def test_a_new_task_instead_of_an_awaited_answer_ends_the_turn_at_once() -> None:
+    assert _turn_ended("Take a note to buy milk.", answer_awaited=True)
 
 
 def test_the_turn_read_again_as_one_clip_decides_whether_it_is_whole() -> None:
     # Segment by segment the words ran "Take a" + "note, by", which reads unfinished.
     assert not _turn_ended("Take a note, by")
     assert _turn_ended("note, by", read_again="Take a note to buy milk.")
+
+
+@pytest.mark.parametrize(
+    ("said", "new"),
+    [
+        ("Take a note to buy milk.", True),
+        ("Book the budget review meeting with Bob.", True),
+        # A question is read as one about the pending action and answered from it.
+        ("What do I have on Wednesday?", False),
+        ("Yes, go ahead.", False),
+        ("No, don't send it.", False),
+        ("Which meeting is that?", False),
+        ("Cancel it.", False),
+        ("Let me think about it.", False),
+        ("What is the capital of France?", False),
+    ],
+)
+def test_only_a_whole_task_counts_as_a_new_request_over_a_yes_no_question(
+    said: str, new: bool
+) -> None:
+    assert reads_new_request(said) is new
