@@ -108,7 +108,9 @@ async def test_unclear_answer_is_left_pending_then_approved_on_callback(
         assert "open task" in offer and sounds_like(offer, OFFER), offer
         asked = await _turn(back, speech("Yes, please.", speed=0.95), transcribe)
         assert sounds_like(asked, QUESTION), asked
-        done = await _turn(back, speech("Yes.", speed=1.05), transcribe)
+        # A one-word "Yes." over 8 kHz audio was once missed by the VAD altogether; this test
+        # is about the callback, so the answer is one the VAD always hears.
+        done = await _turn(back, speech("Yes, send it.", speed=1.05), transcribe)
         assert sounds_like(done, SENT_ANSWER), done
         await back.hang_up()
 
