@@ -57,16 +57,23 @@ _WANTS_MORE = frozenset(
 _LAST_WORD = re.compile(r"([A-Za-z']+)\W*$")
 
 
-def reads_complete(text: str, contact_names: Sequence[str] = ()) -> bool:
-    """Whether ``text`` (all the turn's words so far) is a whole, confidently read request."""
+def _whole_request(text: str, contact_names: Sequence[str]) -> Intent | None:
+    """The intent of ``text`` when it is a whole, confidently read request, else None."""
     said = text.strip()
     if not said or said[-1] not in ".?!":
-        return False
+        return None
     last = _LAST_WORD.search(said)
     if last is not None and last.group(1).lower() in _WANTS_MORE:
-        return False
+        return None
     command = parse(said, ParseContext(now=datetime.now(UTC), contact_names=list(contact_names)))
-    return command.intent not in _OPEN_ENDED and command.confidence >= CONFIDENT
+    if command.intent in _OPEN_ENDED or command.confidence < CONFIDENT:
+        return None
+    return command.intent
+
+
+def reads_complete(text: str, contact_names: Sequence[str] = ()) -> bool:
+    """Whether ``text`` (all the turn's words so far) is a whole, confidently read request."""
+    return _whole_request(text, contact_names) is not None
 
 
 def reads_new_request(text: str, contact_names: Sequence[str] = ()) -> bool:
@@ -75,7 +82,4 @@ def reads_new_request(text: str, contact_names: Sequence[str] = ()) -> bool:
     reading = read_answer(text)
     if reading.answer != "unclear" or reading.question is not None:
         return False
-    if not reads_complete(text, contact_names):
-        return False
-    now = datetime.now(UTC)
-    return parse(text, ParseContext(now=now, contact_names=list(contact_names))).intent in _TASKS
+    return _whole_request(text, contact_names) in _TASKS
