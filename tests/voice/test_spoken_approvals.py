@@ -110,7 +110,7 @@ async def test_unclear_answer_is_left_pending_then_approved_on_callback(
         assert sounds_like(asked, QUESTION), asked
         # A one-word "Yes." over 8 kHz audio was once missed by the VAD altogether; this test
         # is about the callback, so the answer is one the VAD always hears.
-        done = await _turn(back, speech("Yes, send it.", speed=1.05), transcribe)
+        done = await _turn(back, speech("Yes, go ahead.", variability=0.4), transcribe)
         assert sounds_like(done, SENT_ANSWER), done
         await back.hang_up()
 
