@@ -20,7 +20,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pipecat.frames.frames import (
@@ -40,7 +39,6 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from core.errors import BatonError, Conflict
-from core.metrics.voice import turn_latency
 from core.runs.states import TERMINAL, RunStatus
 from voice.answers import DecidedBy, Reading
 from voice.approvals import (
@@ -59,6 +57,7 @@ from voice.services import VoiceServices
 from voice.session import CallSession
 from voice.speculation import Speculation
 from voice.turn_complete import reads_new_request
+from voice.turn_timing import CallMetrics, TurnTiming
 
 log = logging.getLogger(__name__)
 S = RunStatus
@@ -89,59 +88,6 @@ FIXED_PHRASES = (
     CANCELLED, ALREADY_DECIDED, NEW_TASK, "Okay, continuing.",
 )  # fmt: skip
 """What the bot says word for word: synthesised once per process (voice.phrases)."""
-
-
-@dataclass
-class TurnTiming:
-    """Monotonic timestamps of one user turn, for the latency benchmark."""
-
-    vad_stopped: float | None = None
-    transcribed: float | None = None
-    turn_ended: float | None = None
-    submitted: float | None = None
-    settled: float | None = None
-    first_text: float | None = None
-    first_audio: float | None = None
-    text: str = ""
-    keypad: str = ""
-    """The key pressed, when the turn is a keypad answer rather than speech."""
-
-    def as_dict(self) -> dict[str, Any]:
-        """The timings in milliseconds relative to the VAD stop."""
-        base = self.vad_stopped or self.turn_ended or 0.0
-        out: dict[str, Any] = {"text": self.text}
-        for name in ("transcribed", "turn_ended", "submitted", "settled", "first_text"):
-            value = getattr(self, name)
-            out[f"{name}_ms"] = None if value is None else round((value - base) * 1000, 1)
-        out["first_audio_ms"] = (
-            None if self.first_audio is None else round((self.first_audio - base) * 1000, 1)
-        )
-        return out
-
-
-@dataclass
-class CallMetrics:
-    """Per-call timings shared by the bridge and the audio tap after TTS."""
-
-    connected: float = field(default_factory=time.monotonic)
-    first_greeting_audio: float | None = None
-    turns: list[TurnTiming] = field(default_factory=list)
-    _awaiting_audio: TurnTiming | None = None
-    _awaiting_greeting: bool = True
-
-    def audio_out(self) -> None:
-        """Called by the tap for every TTS audio frame."""
-        now = time.monotonic()
-        if self._awaiting_greeting:
-            self.first_greeting_audio = now
-            self._awaiting_greeting = False
-        turn = self._awaiting_audio
-        if turn is not None and turn.first_audio is None:
-            turn.first_audio = now
-            spoke = turn.vad_stopped or turn.turn_ended
-            if spoke is not None:
-                turn_latency(now - spoke)
-            self._awaiting_audio = None
 
 
 class BatonBridge(FrameProcessor):
@@ -355,8 +301,8 @@ class BatonBridge(FrameProcessor):
     def _mark_first_text(self, timing: TurnTiming | None) -> None:
         if timing is not None and timing.first_text is None:
             timing.first_text = time.monotonic()
-            self.metrics.turns.append(timing)
-            self.metrics._awaiting_audio = timing
+            timing.run_id = self.call.run_id
+            self.metrics.reply_started(timing)
 
     async def _set_mode(self, mode: Mode) -> None:
         """Enter ``mode``; the turn-start strategy hears whether a yes/no answer is awaited."""

@@ -22,9 +22,10 @@ from pipecat.turns.user_turn_processor import UserTurnProcessor
 from pipecat.workers.runner import WorkerRunner
 
 from core.metrics.voice import call_ended, call_started
-from voice.bridge import FIXED_PHRASES, BatonBridge, CallMetrics
+from voice.bridge import FIXED_PHRASES, BatonBridge
 from voice.services import VoiceServices
 from voice.session import CallSession
+from voice.turn_timing import CallMetrics
 
 # Whisper needs 16 kHz; every transport resamples its input to this rate.
 STT_SAMPLE_RATE = 16000
@@ -98,7 +99,7 @@ def build_call_pipeline(
         end it with ``await worker.cancel()`` when the caller hangs up. ``worker.call_metrics``
         holds the call's timings and ``worker.bridge`` the bridge processor.
     """
-    metrics = CallMetrics()
+    metrics = CallMetrics(call_id=call.call_id, channel=call.channel)
     processors = [transport.input(), *call_processors(call, services, metrics), transport.output()]
     if audio_out_sample_rate is None:
         audio_out_sample_rate = (

@@ -39,10 +39,11 @@ class _Scope(AbstractContextManager[Span]):
     """The span current inside a ``with`` block (a class: cheaper than a generator on a
     path taken several times a step)."""
 
-    __slots__ = ("_span", "_token")
+    __slots__ = ("_end_ns", "_span", "_token")
 
-    def __init__(self, span: RecordedSpan) -> None:
+    def __init__(self, span: RecordedSpan, end_ns: int | None = None) -> None:
         self._span = span
+        self._end_ns = end_ns
 
     def __enter__(self) -> Span:
         self._token = context.attach(trace.set_span_in_context(self._span))
@@ -58,7 +59,7 @@ class _Scope(AbstractContextManager[Span]):
         if exc is not None:
             self._span.record_exception(exc)
             self._span.set_status(StatusCode.ERROR)
-        self._span.end()
+        self._span.end(self._end_ns)
 
 
 _UNTRACED = nullcontext(trace.INVALID_SPAN)
@@ -79,6 +80,15 @@ def past_span(
     span = _start(name, run_id, attributes, start_ns)
     if span is not None:
         span.end(end_ns)
+
+
+def past_span_scope(
+    name: str, run_id: str, start_ns: int, end_ns: int, attributes: Attributes = None
+) -> AbstractContextManager[Span]:
+    """A span of the run that already happened, current inside the ``with`` block so the
+    past spans recorded there nest under it (e.g. the stages of a voice turn)."""
+    span = _start(name, run_id, attributes, start_ns)
+    return _UNTRACED if span is None else _Scope(span, end_ns)
 
 
 def annotate(attributes: Attributes) -> None:

@@ -16,7 +16,6 @@ import soxr
 from core.config import Settings
 from tests.voice.server import STT_RATE, EmailOutbox
 from voice.services import VoiceServices, load_voice_services
-from voice.whisper_decode import GreedyWhisper, WhisperWindow
 
 
 @pytest.fixture(scope="session")
@@ -62,15 +61,18 @@ def speech(voice_models: VoiceServices) -> Callable[..., np.ndarray]:
 def transcribe(voice_models: VoiceServices) -> Callable[[np.ndarray, int], str]:
     """What Whisper hears in bot audio (float samples at ``rate``).
 
-    The listener decodes over Whisper's full 30 s window, its most faithful reading: it
-    checks what the bot said, it is not the product's STT under test.
+    The listener is faster-whisper's own decoding (beam search of 5, with timestamps), its
+    most faithful reading: greedy decoding can end a long reply early and drop its last
+    clause. It checks what the bot said; it is not the product's STT under test.
     """
-    listener = GreedyWhisper(voice_models.whisper.model, WhisperWindow.FULL)
+    model = voice_models.whisper.model
 
     def run(audio: np.ndarray, rate: int) -> str:
         if rate != STT_RATE:
             audio = soxr.resample(audio, rate, STT_RATE).astype(np.float32)
-        segments, _ = listener.transcribe(audio, language="en")
+        segments, _ = model.transcribe(
+            audio, language="en", beam_size=5, condition_on_previous_text=False, vad_filter=False
+        )
         return " ".join(s.text.strip() for s in segments)
 
     return run

@@ -22,9 +22,9 @@ from tests.voice.server import (
     sounds_like,
     voice_settings,
 )
-from voice.bridge import CallMetrics
 from voice.pipeline import call_processors
 from voice.session import CallSession
+from voice.turn_timing import CallMetrics
 
 pytestmark = pytest.mark.slow
 FRAME_BYTES = 640  # 20 ms of 16 kHz mono int16
