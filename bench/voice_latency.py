@@ -8,7 +8,8 @@ everyday commands as 8 kHz µ-law in real time. ``--agent scripted`` (an echo ag
 for debugging the harness only: its figures are not latency figures. Measured:
 
 * per turn, end of the caller's speech -> first bot audio at the client, p50/p95 over
-  ``--turns`` turns, with the server's breakdown (turn-end wait, STT, run/LLM, TTS first chunk);
+  ``--turns`` turns, with the server's breakdown (turn-end wait, STT, run/LLM, TTS first chunk)
+  and how the turn's traced latency compares with the caller's;
 * call connect -> first greeting audio;
 * barge-in: caller speech onset -> Twilio "clear" (bot audio stopped);
 * ``--concurrent`` calls at once: per-turn p50/p95 and greeting;
@@ -185,9 +186,26 @@ async def bench_single(server: Any, caller: Caller, turns: int) -> dict[str, Any
     }
     stages = breakdown([worker], server.settings.voice_vad_stop_secs)
     figures.update({f"phone_{k}": v for k, v in stages.items()})
+    figures["phone_traced_over_heard_ratio_p50"] = traced_over_heard(
+        worker.call_metrics.turns, latencies
+    )
     print_slowest(worker.call_metrics.turns, server.settings.voice_vad_stop_secs)
     await call.hang_up()
     return figures
+
+
+def traced_over_heard(turns: list[Any], heard_ms: list[float]) -> float | None:
+    """Median of each turn's traced latency (its ``voice.turn`` span: the VAD's end of speech
+    to the first audio out) over the latency the caller measured; None when the server's
+    turns do not pair one to one with the caller's (a request split into two turns)."""
+    traced = [
+        (t.first_audio - t.speech_ended) * 1000
+        for t in turns
+        if t.first_audio is not None and t.speech_ended is not None
+    ]
+    if len(traced) != len(heard_ms) or not traced:
+        return None
+    return round(float(np.median([a / b for a, b in zip(traced, heard_ms, strict=True)])), 3)
 
 
 def print_slowest(turns: list[Any], vad_stop_s: float, count: int = 5) -> None:

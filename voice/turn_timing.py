@@ -3,8 +3,12 @@ and as spans of the run the turn drove.
 
 A turn's spans join the run's trace (see :mod:`core.tracing`), so one trace shows the call's
 turn beside the run's steps: ``voice.turn`` from the end of the caller's speech to the first
-audio of the answer, and under it one span per stage in order (``voice.turn_end``,
-``voice.hand_over``, ``voice.run``, ``voice.reply``, ``voice.tts``), which add up to it.
+audio of the answer, and under it one span per stage in order (``voice.vad_end``,
+``voice.turn_end``, ``voice.hand_over``, ``voice.run``, ``voice.reply``, ``voice.tts``),
+which add up to it.
+
+The end of speech is when the VAD heard the last speech, ``stop_secs`` before it reported
+the stop: the caller has been waiting since then.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from core.tracing import past_span, past_span_scope
 
 # Each stage is named for the moment that ends it (TurnTiming's field names).
 STAGES = (
+    ("vad_stopped", "voice.vad_end"),
     ("turn_ended", "voice.turn_end"),
     ("submitted", "voice.hand_over"),
     ("settled", "voice.run"),
@@ -32,6 +37,8 @@ STAGES = (
 class TurnTiming:
     """Monotonic timestamps of one user turn (metrics, traces and the latency benchmark)."""
 
+    speech_ended: float | None = None
+    """When the caller's speech ended (the VAD confirms it ``stop_secs`` later)."""
     vad_stopped: float | None = None
     transcribed: float | None = None
     turn_ended: float | None = None
@@ -84,7 +91,7 @@ class CallMetrics:
         turn = self._awaiting_audio
         if turn is not None and turn.first_audio is None:
             turn.first_audio = now
-            spoke = turn.vad_stopped or turn.turn_ended
+            spoke = turn.speech_ended or turn.turn_ended
             if spoke is not None:
                 turn_latency(now - spoke)
                 trace_turn(turn, spoke, self.call_id, self.channel, len(self.turns))
@@ -107,20 +114,23 @@ def trace_turn(turn: TurnTiming, spoke: float, call_id: str, channel: str, index
         "baton.voice.turn": index,
         "baton.voice.latency_ms": round((turn.first_audio - spoke) * 1000, 1),
     }
-    stt_ms = None if turn.transcribed is None else (turn.transcribed - spoke) * 1000
+    heard_from = turn.vad_stopped or spoke
+    # The STT decodes a segment once the VAD has closed it.
+    stt_ms = None if turn.transcribed is None else (turn.transcribed - heard_from) * 1000
     if stt_ms is not None and stt_ms >= 0:
         attrs["baton.voice.stt_ms"] = round(stt_ms, 1)
     with past_span_scope("voice.turn", turn.run_id, wall(spoke), wall(turn.first_audio), attrs):
         begun = spoke
         for mark_name, span_name in STAGES:
             mark = getattr(turn, mark_name)
-            # A stage that did not happen (a fixed prompt runs no step) or whose mark is
-            # out of order joins the next one.
-            if mark is None or mark < begun:
+            # A stage that did not happen (a fixed prompt runs no step, a keypad turn has no
+            # VAD) or whose mark is out of order joins the next one.
+            if mark is None or mark <= begun:
                 continue
             with past_span_scope(span_name, turn.run_id, wall(begun), wall(mark)):
                 if mark_name == "turn_ended" and turn.transcribed is not None:
                     # The transcript arrives during the end-of-turn wait (clamped to it).
-                    heard = min(max(turn.transcribed, spoke), mark)
-                    past_span("voice.stt", turn.run_id, wall(spoke), wall(heard))
+                    stt_from = max(heard_from, begun)
+                    heard = min(max(turn.transcribed, stt_from), mark)
+                    past_span("voice.stt", turn.run_id, wall(stt_from), wall(heard))
             begun = mark

@@ -22,7 +22,14 @@ from voice.identity import link_number
 pytestmark = pytest.mark.slow
 CALLER = "+15551230011"
 LATENCY_SUM = "baton_voice_turn_latency_seconds_sum"
-STAGES = ["voice.turn_end", "voice.hand_over", "voice.run", "voice.reply", "voice.tts"]
+STAGES = [
+    "voice.vad_end",
+    "voice.turn_end",
+    "voice.hand_over",
+    "voice.run",
+    "voice.reply",
+    "voice.tts",
+]
 
 
 def _walk(nodes: list[SpanNode]) -> Iterator[SpanNode]:

@@ -37,26 +37,27 @@ def _turn_span(engine: Engine, run_id: str) -> SpanNode:
 
 def _answer(turn: TurnTiming, call_id: str = "call_x", channel: str = "phone") -> None:
     turn.first_audio = (turn.first_text or 0.0) + 0.05
-    trace_turn(turn, turn.vad_stopped or 0.0, call_id, channel, index=1)
+    trace_turn(turn, turn.speech_ended or turn.vad_stopped or 0.0, call_id, channel, index=1)
 
 
 def test_a_turn_answered_by_a_run_has_every_stage_in_order(engine, store):
     run_id = store.create_run("acme", "ivy", "what is on today")["run_id"]
     turn = TurnTiming(
-        vad_stopped=100.0, transcribed=100.1, turn_ended=100.3, submitted=100.31,
+        speech_ended=99.8, vad_stopped=100.0, transcribed=100.1, turn_ended=100.3, submitted=100.31,
         settled=100.5, first_text=100.52, run_id=run_id,
     )  # fmt: skip
     _answer(turn)
 
     span = _turn_span(engine, run_id)
     assert [c.name for c in span.children] == [
-        "voice.turn_end", "voice.hand_over", "voice.run", "voice.reply", "voice.tts",
+        "voice.vad_end", "voice.turn_end", "voice.hand_over", "voice.run", "voice.reply",
+        "voice.tts",
     ]  # fmt: skip
-    assert [round(c.duration_ms) for c in span.children] == [300, 10, 190, 20, 50]
-    assert round(span.duration_ms) == 570 == round(span.attributes["baton.voice.latency_ms"])
+    assert [round(c.duration_ms) for c in span.children] == [200, 300, 10, 190, 20, 50]
+    assert round(span.duration_ms) == 770 == round(span.attributes["baton.voice.latency_ms"])
     assert span.attributes["baton.call_id"] == "call_x"
     assert span.attributes["baton.voice.stt_ms"] == pytest.approx(100.0, abs=0.1)
-    (stt,) = span.children[0].children
+    (stt,) = span.children[1].children
     assert (stt.name, round(stt.duration_ms)) == ("voice.stt", 100)
 
 
