@@ -196,7 +196,25 @@ class Settings(BaseSettings):
         default="twilio", description="Phone provider: twilio|telnyx|plivo"
     )
     twilio_auth_token: str | None = Field(
-        default=None, description="Validates X-Twilio-Signature when set"
+        default=None,
+        description="Validates X-Twilio-Signature when set; with the account SID, places "
+        "call-backs",
+    )
+    twilio_account_sid: str | None = Field(
+        default=None, description="Twilio account that places call-backs (unset: no call-backs)"
+    )
+    twilio_from_number: str | None = Field(
+        default=None, description="Caller ID of call-backs: a number of the Twilio account"
+    )
+    twilio_api_url: str = Field(
+        default="https://api.twilio.com", description="Twilio's REST API (call-backs)"
+    )
+    voice_callback_ring_secs: int = Field(
+        default=25,
+        ge=5,
+        le=600,
+        description="How long a call-back rings before it counts as "
+        "unanswered (a push is sent instead)",
     )
     voice_preload: bool = Field(
         default=True, description="Load the speech models when the server starts"

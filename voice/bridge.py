@@ -115,6 +115,7 @@ class BatonBridge(FrameProcessor):
         self._keypad_approval: dict[str, Any] | None = None
         """The approval a key press decides (phone calls; it outlives "left pending")."""
         self._current: TurnTiming | None = None
+        self._waiting_on_run = False
         self._user_turn_open = False
         self._caller_speaking = False
         self._unclaimed: list[str] = []
@@ -164,7 +165,9 @@ class BatonBridge(FrameProcessor):
             self._reread_turn(frame)
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._caller_speaking = False
-            self._timing().vad_stopped = time.monotonic()
+            timing = self._timing()
+            timing.vad_stopped = time.monotonic()
+            timing.speech_ended = timing.vad_stopped - frame.stop_secs
         elif isinstance(frame, InputDTMFFrame):
             digit = str(frame.button.value)
             if self._keypad_approval is not None and digit in KEYPAD_ANSWERS:
@@ -250,6 +253,7 @@ class BatonBridge(FrameProcessor):
         if self._closed:
             return
         self._closed = True
+        was_waiting = self._waiting_on_run
         if self._grace is not None:
             await self.cancel_task(self._grace)
             self._grace = None
@@ -260,6 +264,10 @@ class BatonBridge(FrameProcessor):
             # Hung up with the question unanswered: it stays pending for the phone / web view.
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self._handoff, "call_ended_with_approval_pending")
+        elif was_waiting and self.call.run_id:
+            # Hung up while the run worked: its outcome goes to the phone (or a call-back).
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self._handoff, "call_ended_while_working")
 
     async def _work(self) -> None:
         """Handle turns one at a time, in order (the run core sees them in spoken order)."""
@@ -322,6 +330,9 @@ class BatonBridge(FrameProcessor):
         if self.call.ready is not None:
             await self.call.ready()
         epoch = self.epoch
+        if self.call.meta.get("callback") and self.call.run_id:
+            await self._open_callback(epoch)
+            return
         offer: dict[str, Any] | None = None
         if self.call.run_id:
             with contextlib.suppress(BatonError):
@@ -349,6 +360,31 @@ class BatonBridge(FrameProcessor):
         sep = ":" if count == 1 else " is:"
         await self._ask(f"{lead}{sep} {task}. Continue?", epoch, None)
 
+    async def _open_callback(self, epoch: int) -> None:
+        """A call-back opens with its reason: the run's result or its one yes/no question."""
+        try:
+            run = await asyncio.to_thread(self._run)
+        except BatonError:
+            self.call.run_id = None
+            await self._say(GREETING, epoch)
+            return
+        await self._say(
+            f"Hi, this is Baton, calling back about: {_task_summary(run['goal'])}.", epoch
+        )
+        await self._continue_run(run, epoch, None)
+
+    async def _continue_run(
+        self, run: dict[str, Any], epoch: int, timing: TurnTiming | None
+    ) -> None:
+        """Say where the attached run stands; if it still works, wait for its outcome."""
+        if run["status"] in SETTLED:
+            await self._outcome(run, epoch, timing)
+            return
+        await self._say("Okay, continuing.", epoch, timing)
+        settled = await self._wait(int(run["last_event_seq"]), epoch, None)
+        if settled is not None:
+            await self._outcome(settled, epoch, None)
+
     async def _answer_resume_offer(self, text: str, epoch: int, timing: TurnTiming) -> None:
         offer = self._offer_run
         assert offer is not None
@@ -364,13 +400,7 @@ class BatonBridge(FrameProcessor):
             return
         self.call.run_id = offer["run_id"]
         run = await asyncio.to_thread(self._run)
-        if run["status"] in SETTLED:
-            await self._outcome(run, epoch, timing)
-            return
-        await self._say("Okay, continuing.", epoch, timing)
-        settled = await self._wait(int(run["last_event_seq"]), epoch, None)
-        if settled is not None:
-            await self._outcome(settled, epoch, None)
+        await self._continue_run(run, epoch, timing)
 
     # ----- turns ---------------------------------------------------------------------------
 
@@ -433,6 +463,16 @@ class BatonBridge(FrameProcessor):
             await self._outcome(settled, epoch, timing)
 
     async def _wait(
+        self, after_seq: int, epoch: int, timing: TurnTiming | None
+    ) -> dict[str, Any] | None:
+        """Wait until the attached run settles after ``after_seq``; None on timeout."""
+        self._waiting_on_run = True
+        try:
+            return await self._await_settled(after_seq, epoch, timing)
+        finally:
+            self._waiting_on_run = False
+
+    async def _await_settled(
         self, after_seq: int, epoch: int, timing: TurnTiming | None
     ) -> dict[str, Any] | None:
         """Wait until the attached run settles after ``after_seq``; None on timeout.
@@ -620,7 +660,12 @@ class BatonBridge(FrameProcessor):
         run_id = self.call.run_id
         if not run_id:
             return
-        data: dict[str, Any] = {"reason": reason, "channel": "voice", "call_id": self.call.call_id}
+        data: dict[str, Any] = {
+            "reason": reason,
+            "channel": "voice",
+            "call_channel": self.call.channel,
+            "call_id": self.call.call_id,
+        }
         if self._approval is not None:
             data["approval_id"] = self._approval["approval_id"]
         record_run_event(

@@ -2,7 +2,9 @@
 
 In the app: the process's voice runtime (models loaded once, in the background at start-up,
 so the first caller does not wait for them), the phone webhook and media-stream websocket,
-and the browser call page with WebRTC signalling. In the CLI: ``baton phones``.
+the browser call page with WebRTC signalling, and call-backs (their preferences, the dialer
+and Twilio's webhooks). In every process: call-backs queued with the run events that call
+for them. In the CLI: ``baton phones``.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ class _Plugin:
 
     def setup_app(self, app: FastAPI) -> None:
         """Mount phone and browser calls, and load the speech models when the app starts."""
-        from voice.routes import telephony
+        from voice.routes import callback_prefs, callbacks, telephony
         from voice.runtime import VoiceRuntime
 
         voice = VoiceRuntime(app.state.settings)
         app.state.voice = voice
         app.include_router(telephony.router)
+        app.include_router(callbacks.router)
+        app.include_router(callback_prefs.router)
         _install_browser(app, voice)
         preload: list[asyncio.Future[Any]] = []
 
@@ -45,14 +49,47 @@ class _Plugin:
                     with contextlib.suppress(Exception):
                         await task
 
-        app.state.startup_hooks.append(load_models)
-        app.state.shutdown_hooks.append(hang_up)
+        dialers: list[Any] = []
+
+        async def start_dialer(_app: FastAPI) -> None:
+            dialer = _callback_dialer(app, voice)
+            if dialer is not None:
+                dialers.append(dialer)
+                dialer.start()
+
+        async def stop_dialer(_app: FastAPI) -> None:
+            for dialer in dialers:
+                await asyncio.to_thread(dialer.stop)
+            dialers.clear()
+
+        app.state.startup_hooks.extend([load_models, start_dialer])
+        app.state.shutdown_hooks.extend([stop_dialer, hang_up])
+
+    def setup_process(self) -> None:
+        """Queue call-backs with the run events that call for them."""
+        from core.runs.log import register_tx_hook
+        from voice.callbacks.queue import callback_hook
+
+        register_tx_hook(callback_hook)
 
     def setup_cli(self, typer_app: Any) -> None:
         """Add ``baton phones``."""
         from voice.cli import phones_app
 
         typer_app.add_typer(phones_app, name="phones")
+
+
+def _callback_dialer(app: FastAPI, voice: Any) -> Any:
+    """The call-back dialer of this server, or None when call-backs are not configured."""
+    from core.runtime import get_runtime
+    from voice.callbacks.dialer import Dialer, missing_settings
+
+    settings = app.state.settings
+    missing = missing_settings(settings)
+    if missing:
+        log.info("call-backs off: set %s", ", ".join(missing))
+        return None
+    return Dialer(get_runtime(settings).engine, settings, voice.on_a_call)
 
 
 def _install_browser(app: FastAPI, voice: Any) -> None:

@@ -48,6 +48,14 @@ class VoiceRuntime:
         """Use already loaded models (tests and benchmarks share one set per session)."""
         self._services = services
 
+    def on_a_call(self, tenant_id: str, user_id: str) -> bool:
+        """Whether the user is on a call with this server now (a call-back waits)."""
+        for worker in list(self.calls.values()):
+            call = getattr(getattr(worker, "bridge", None), "call", None)
+            if call is not None and (call.tenant_id, call.user_id) == (tenant_id, user_id):
+                return True
+        return False
+
     async def hang_up_all(self) -> None:
         """End every call in progress (server shutdown); their runs stay in the store."""
         for worker in list(self.calls.values()):

@@ -28,6 +28,10 @@ NOTIFYING = frozenset(
 )
 
 
+# The voice surface's reason for a call-back that did not reach the person.
+CALLBACK_UNANSWERED = "callback_unanswered"
+
+
 def _clip(text: str, limit: int) -> str:
     text = " ".join((text or "").split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
@@ -44,6 +48,17 @@ def notification_for(event: dict[str, Any]) -> tuple[str, dict[str, Any]] | None
             "artifact_id": data["artifact_id"],
             "title": _clip(f"Ready: {data.get('name') or 'your result'}", 80),
             "body": "Tap to read it and continue the run.",
+        }
+    if event["type"] == "HandoffRequested" and data.get("reason") == CALLBACK_UNANSWERED:
+        # A call-back nobody picked up: the phone's notification takes its place.
+        approval = data.get("kind") == "approval"
+        return f"callback:{data.get('callback_id') or event['seq']}", {
+            "kind": "approval" if approval else "result",
+            "run_id": run_id,
+            "title": "Baton tried to call you",
+            "body": "Your yes or no is needed. Tap to answer."
+            if approval
+            else "Your task is done. Tap to see the result.",
         }
     if event["type"] == "ApprovalRequested":
         return f"approval:{data['approval_id']}", {

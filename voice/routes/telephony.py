@@ -19,9 +19,11 @@ from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketParams,
     FastAPIWebsocketTransport,
 )
+from sqlalchemy import Engine
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from core.config import Settings
+from voice.callbacks.queue import CallbackStatus, move
 from voice.identity import resolve_caller
 from voice.pipeline import build_call_pipeline, run_call
 from voice.runtime import VoiceRuntime
@@ -82,11 +84,9 @@ def stream_url(request: Request, settings: Settings, provider: str) -> str:
     return base + path
 
 
-@router.post("/telephony/{provider}/voice", summary="The provider's voice webhook")
-async def voice_webhook(provider: str, request: Request) -> Response:
-    """Answer an incoming call: connect its audio to our media-stream websocket."""
-    settings = _settings(request.app)
-    chosen = _provider(provider, settings)
+async def webhook_form(request: Request, settings: Settings, provider: Provider) -> dict[str, str]:
+    """The provider's form-encoded webhook body, its Twilio signature checked when a token
+    is set; 4xx with the reason for anything else."""
     body = await request.body()
     if len(body) > MAX_WEBHOOK_BYTES:
         raise HTTPException(413, f"webhook body over {MAX_WEBHOOK_BYTES} bytes")
@@ -95,7 +95,7 @@ async def voice_webhook(provider: str, request: Request) -> Response:
     except UnicodeDecodeError:
         raise HTTPException(400, "webhook body is not UTF-8 form data") from None
     token = settings.twilio_auth_token
-    if chosen.name == "twilio" and token:
+    if provider.name == "twilio" and token:
         from twilio.request_validator import RequestValidator
 
         signature = request.headers.get("x-twilio-signature")
@@ -103,6 +103,16 @@ async def voice_webhook(provider: str, request: Request) -> Response:
             raise HTTPException(403, "missing X-Twilio-Signature")
         if not RequestValidator(token).validate(_webhook_url(request, settings), form, signature):
             raise HTTPException(403, "X-Twilio-Signature does not match this request")
+    return form
+
+
+@router.post("/telephony/{provider}/voice", summary="The provider's voice webhook")
+async def voice_webhook(provider: str, request: Request) -> Response:
+    """Answer an incoming call: connect its audio to our media-stream websocket."""
+    settings = _settings(request.app)
+    chosen = _provider(provider, settings)
+    form = await webhook_form(request, settings, chosen)
+    token = settings.twilio_auth_token
     # Control characters (NUL included) are not XML: they would make the TwiML unreadable.
     caller = "".join(c for c in (form.get("From") or form.get("from") or "") if c.isprintable())
     caller = caller.strip()[:64]
@@ -133,6 +143,32 @@ async def _close(websocket: WebSocket, code: int, reason: str) -> None:
             await websocket.close(code=code, reason=reason)
 
 
+async def _callback_session(
+    settings: Settings, engine: Engine, start: StreamStart, callback_id: str
+) -> CallSession:
+    """The session of a call-back's stream: the person and run the call-back was placed for.
+
+    The stream's parameters are signed by this server (the answer webhook wrote them), and a
+    call-back connects once: a replayed stream start is refused.
+    """
+    check_caller_signature(
+        settings.twilio_auth_token, f"callback:{callback_id}", start.params.get("callback_sig")
+    )
+    row = await asyncio.to_thread(
+        move, engine, callback_id, before={CallbackStatus.ANSWERED}, to=CallbackStatus.CONNECTED
+    )
+    if row is None:
+        raise ProtocolViolation(POLICY, "this call-back is not waiting for its stream")
+    return CallSession(
+        tenant_id=row["tenant_id"],
+        user_id=row["user_id"],
+        channel="phone",
+        caller=start.caller,
+        run_id=row["run_id"],
+        meta={"callback": row["kind"], "callback_id": callback_id},
+    )
+
+
 @router.websocket("/telephony/{provider}/stream")
 async def media_stream(websocket: WebSocket, provider: str) -> None:
     """One phone call: read the stream's start, identify the caller, run the pipeline."""
@@ -157,17 +193,26 @@ async def media_stream(websocket: WebSocket, provider: str) -> None:
     except WebSocketDisconnect:
         return
     services = await voice.services()
-    who = await asyncio.to_thread(
-        resolve_caller, services.engine, start.caller, settings.voice_guest_tenant
-    )
-    call = CallSession(
-        tenant_id=who.tenant_id,
-        user_id=who.user_id,
-        channel="phone",
-        caller=who.number,
-        guest=who.guest,
-        meta={"provider": chosen.name, "provider_call_id": start.call_id},
-    )
+    callback_id = start.params.get("callback")
+    if callback_id:
+        try:
+            call = await _callback_session(settings, services.engine, start, callback_id)
+        except ProtocolViolation as exc:
+            await _close(websocket, exc.code, exc.reason)
+            return
+        call.meta.update({"provider": chosen.name, "provider_call_id": start.call_id})
+    else:
+        who = await asyncio.to_thread(
+            resolve_caller, services.engine, start.caller, settings.voice_guest_tenant
+        )
+        call = CallSession(
+            tenant_id=who.tenant_id,
+            user_id=who.user_id,
+            channel="phone",
+            caller=who.number,
+            guest=who.guest,
+            meta={"provider": chosen.name, "provider_call_id": start.call_id},
+        )
     ending: list[asyncio.Task[None]] = []
 
     async def on_violation(exc: ProtocolViolation) -> None:
