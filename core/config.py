@@ -209,6 +209,12 @@ class Settings(BaseSettings):
     twilio_api_url: str = Field(
         default="https://api.twilio.com", description="Twilio's REST API (call-backs)"
     )
+    voice_callback_delay_secs: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long after a hang-up a call-back with a yes/no question waits, so the "
+        "person can answer the push first",
+    )
     voice_callback_ring_secs: int = Field(
         default=25,
         ge=5,

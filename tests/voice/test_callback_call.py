@@ -21,6 +21,7 @@ from voice.approvals import approval_question
 from voice.callbacks.dialer import Dialer
 from voice.callbacks.prefs import Prefs, set_prefs
 from voice.callbacks.queue import callbacks_for_run
+from voice.events import record_run_event
 from voice.identity import link_number
 
 pytestmark = pytest.mark.slow
@@ -44,6 +45,7 @@ def _dialer(srv: VoiceServer, api_url: str) -> Dialer:
             "twilio_from_number": OURS,
             "twilio_api_url": api_url,
             "public_url": srv.url,
+            "voice_callback_delay_secs": 0,
         }
     )
     return Dialer(srv.engine, settings, srv.app.state.voice.on_a_call)
@@ -113,7 +115,7 @@ async def test_a_question_left_open_is_asked_again_in_a_call_back_and_a_yes_send
 
 
 async def test_a_call_back_nobody_answers_becomes_a_push_and_cannot_be_connected_later(
-    voice_models, engine, tmp_path, outbox, speech, transcribe
+    voice_models, engine, tmp_path, outbox
 ):
     number = "+15551230022"
     async with (
@@ -121,7 +123,15 @@ async def test_a_call_back_nobody_answers_becomes_a_push_and_cannot_be_connected
         serve_twilio_rest(SID, TOKEN) as rest,
     ):
         _opt_in(srv, "max", number)
-        run_id = await _left_open(srv, number, "max", speech, transcribe)
+        # The run asked its question on a phone call the person then hung up.
+        run_id = srv.store.create_run("acme", "max", "Email Alice about the budget")["run_id"]
+        run = await wait_for(lambda: srv.store.get_run("acme", "max", run_id)["pending_approval_id"]
+                             and srv.store.get_run("acme", "max", run_id))  # fmt: skip
+        handoff = {
+            "reason": "call_ended_with_approval_pending", "channel": "voice",
+            "call_channel": "phone", "approval_id": run["pending_approval_id"],
+        }  # fmt: skip
+        record_run_event(srv.engine, "acme", "max", run_id, "HandoffRequested", handoff)
         assert await asyncio.to_thread(_dialer(srv, rest.url).run_once) == 1
         placed = await rest.wait_for_call()
         await rest.report_status(placed, "no-answer")

@@ -51,6 +51,7 @@ def _settings(api_url: str, **overrides: Any) -> Settings:
         "twilio_from_number": OURS,
         "twilio_api_url": api_url,
         "public_url": "https://baton.example",
+        "voice_callback_delay_secs": 0,
     }
     return Settings(**{**values, **overrides})
 
@@ -100,6 +101,22 @@ async def test_a_question_left_open_on_a_phone_call_rings_the_person_once(engine
     assert (call.to, call.from_) == (NUMBER, OURS)
     base = f"https://baton.example/telephony/twilio/callbacks/{callback['callback_id']}"
     assert (call.url, call.status_callback) == (f"{base}/answer", f"{base}/status")
+
+
+async def test_a_question_waits_a_minute_for_the_push_to_be_answered_first(engine, hooked):
+    _opt_in(engine)
+    run = await asyncio.to_thread(_waiting_run, engine)
+    _hung_up(engine, run, "call_ended_with_approval_pending")
+    async with serve_twilio_rest(SID, TOKEN) as rest:
+        patient = _settings(rest.url, voice_callback_delay_secs=60)
+        dialer = Dialer(engine, patient, on_a_call=lambda *_: False)
+        assert await asyncio.to_thread(dialer.run_once) == 0
+        (held,) = callbacks_for_run(engine, "acme", "kim", run["run_id"])
+        assert held["status"] == "pending"
+        assert held["next_attempt_at"] == held["created_at"] + timedelta(seconds=60)
+        later = datetime.now(UTC) + timedelta(seconds=61)
+        assert await asyncio.to_thread(dialer.run_once, later) == 1
+        assert len(rest.calls) == 1
 
 
 async def test_nobody_is_called_without_consent_or_after_a_browser_call(engine, hooked):

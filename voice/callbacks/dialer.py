@@ -2,7 +2,8 @@
 
 A thread in the server that takes calls: it claims due call-backs, skips those no longer
 wanted (consent withdrawn, the question already answered elsewhere), waits out the person's
-quiet hours and any call they are on, then places one outbound call whose answer connects to
+quiet hours, any call they are on and, for a question, a short delay in which the push may
+be answered instead, then places one outbound call whose answer connects to
 the same media stream as an incoming call. Each call-back is dialed at most once: a failed
 dial, or a dialer that died mid-dial, falls back to a push instead of ringing twice.
 """
@@ -144,6 +145,11 @@ class Dialer:
                  reason="the question was answered elsewhere")  # fmt: skip
             return 0
         later = prefs.quiet_until(now, zone)
+        if later is None and row["kind"] == CallbackKind.APPROVAL:
+            asked_at = row["created_at"] + timedelta(
+                seconds=self.settings.voice_callback_delay_secs
+            )
+            later = asked_at if asked_at > now else None
         if later is None and self.on_a_call(row["tenant_id"], row["user_id"]):
             later = now + BUSY_RETRY
         if later is not None:
