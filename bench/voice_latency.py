@@ -55,8 +55,8 @@ from tests.voice.twilio_client import TwilioCall  # noqa: E402
 from voice.identity import link_number  # noqa: E402
 from voice.services import VoiceServices, load_voice_services  # noqa: E402
 
-# Everyday commands for the seeded world, none of them risky enough to need an approval (an
-# open yes/no question would turn the next request into an answer).
+# Everyday commands for the seeded world. A booking with someone asks a yes/no question; the
+# request after it is then a new request said over that question, as callers do.
 REQUESTS = [
     "What's on my calendar tomorrow?",
     "Am I free tomorrow afternoon?",

@@ -561,22 +561,50 @@ class BatonBridge(FrameProcessor):
         approval = self._approval
         assert approval is not None
         reading = await self._read_answer(text)
-        if reading.question is not None:
-            # A question about the action: answer it from the stored arguments, ask again.
-            details = pending_details(approval, reading.question)
-            await self._approval_unclear(epoch, timing, lead=details)
-            return
         if reading.answer == "unclear" and reads_new_request(text):
+            if reading.question is not None:
+                # Something to look up before deciding ("What do I have on Friday?"): it is
+                # answered, then the same question is asked again.
+                await self._answer_before_deciding(approval, text, epoch, timing)
+                return
             # The caller asked for something else: that is answered, and the question stays
             # pending for the phone or the web view rather than being asked again.
             await self._set_aside_approval()
             await self._submit(text, epoch, timing)
+            return
+        if reading.question is not None:
+            # A question about the action: answer it from the stored arguments, ask again.
+            details = pending_details(approval, reading.question)
+            await self._approval_unclear(epoch, timing, lead=details)
             return
         if reading.answer == "unclear":
             await self._approval_unclear(epoch, timing)
             return
         method = reading.decided_by or DecidedBy.LEXICON
         await self._decide(approval, reading.answer == "yes", text, method, epoch, timing)
+
+    async def _answer_before_deciding(
+        self, approval: dict[str, Any], text: str, epoch: int, timing: TurnTiming
+    ) -> None:
+        """Answer a question of its own asked over a yes/no question, then ask that again
+        if it is still open and nothing else was asked meanwhile."""
+        await self._set_mode("idle")
+        self._approval = None
+        self._keypad_approval = None
+        await self._submit(text, epoch, timing)
+        if epoch != self.epoch or self._closed or self.mode != "idle":
+            return
+        c = self.call
+        still = await asyncio.to_thread(
+            self.store.pending_approval, c.tenant_id, c.user_id, approval["run_id"]
+        )
+        if still is None or still["approval_id"] != approval["approval_id"]:
+            return
+        c.run_id = approval["run_id"]
+        self._approval = still
+        self._keypad_approval = still if c.channel == "phone" else None
+        await self._set_mode("approval")
+        await self._ask(approval_question(still), epoch, None)
 
     async def _answer_keypad(self, digit: str, epoch: int, timing: TurnTiming) -> None:
         """A key pressed on the phone decides the approval it was offered for."""

@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from core.understanding.command import Intent, ParseContext
+from core.understanding.command import Command, Intent, ParseContext
 from core.understanding.parser import CONFIDENT, parse
 from voice.answers import read_answer
 
@@ -57,8 +57,8 @@ _WANTS_MORE = frozenset(
 _LAST_WORD = re.compile(r"([A-Za-z']+)\W*$")
 
 
-def _whole_request(text: str, contact_names: Sequence[str]) -> Intent | None:
-    """The intent of ``text`` when it is a whole, confidently read request, else None."""
+def _whole_request(text: str, contact_names: Sequence[str]) -> Command | None:
+    """``text`` read as a command when it is a whole, confidently read request, else None."""
     said = text.strip()
     if not said or said[-1] not in ".?!":
         return None
@@ -68,7 +68,18 @@ def _whole_request(text: str, contact_names: Sequence[str]) -> Intent | None:
     command = parse(said, ParseContext(now=datetime.now(UTC), contact_names=list(contact_names)))
     if command.intent in _OPEN_ENDED or command.confidence < CONFIDENT:
         return None
-    return command.intent
+    return command
+
+
+def _anchored(command: Command) -> bool:
+    """Whether the command names its own day, people or words, so that a question asking
+    it is about something else than the pending action ("What do I have on Friday?"), not
+    about it ("What meeting?", "When is it?")."""
+    slots = command.slots
+    return bool(
+        slots.date or slots.date_to or slots.attendees or slots.text or slots.title
+        or slots.subject
+    )  # fmt: skip
 
 
 def reads_complete(text: str, contact_names: Sequence[str] = ()) -> bool:
@@ -78,8 +89,12 @@ def reads_complete(text: str, contact_names: Sequence[str] = ()) -> bool:
 
 def reads_new_request(text: str, contact_names: Sequence[str] = ()) -> bool:
     """Whether ``text``, said while a yes/no question waits, is a whole new request (a task
-    read with confidence) rather than an answer, an unclear answer or a question about it."""
+    read with confidence) rather than an answer, an unclear answer or a question about it.
+    A question counts as a new request only when it names its own day, people or words."""
     reading = read_answer(text)
-    if reading.answer != "unclear" or reading.question is not None:
+    if reading.answer != "unclear":
         return False
-    return _whole_request(text, contact_names) in _TASKS
+    command = _whole_request(text, contact_names)
+    if command is None or command.intent not in _TASKS:
+        return False
+    return reading.question is None or _anchored(command)

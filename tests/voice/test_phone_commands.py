@@ -2,7 +2,8 @@
 
 The caller's calendar is seeded; the configured model must never be asked: the question about
 Wednesday is answered from the calendar, and the spoken cancel asks one yes/no question naming
-the meeting, then cancels it exactly once.
+the meeting; a look at the calendar before answering is answered and the question asked again;
+then the meeting is cancelled exactly once.
 """
 
 from __future__ import annotations
@@ -84,6 +85,12 @@ async def test_calendar_question_and_spoken_cancel_by_phone(
         asked = await _turn(call, speech("Cancel the 4 pm meeting on Monday."), transcribe)
         assert "cancel" in asked and "review" in asked, asked
         assert "yes or no" in asked, asked
+        # Looking something up before deciding: answered, then the same question again.
+        looked_up = await _turn(call, speech("What do I have on Wednesday?"), transcribe)
+        assert "wednesday" in looked_up and "lunch with carol" in looked_up, looked_up
+        assert "cancel" in looked_up and "review" in looked_up and "yes or no" in looked_up, (
+            looked_up
+        )
         done = await _turn(call, speech("Yes."), transcribe)
         assert "cancelled" in done or "canceled" in done, done
         await call.hang_up()

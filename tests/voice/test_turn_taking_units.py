@@ -239,8 +239,12 @@ def test_the_turn_read_again_as_one_clip_decides_whether_it_is_whole() -> None:
     [
         ("Take a note to buy milk.", True),
         ("Book the budget review meeting with Bob.", True),
-        # A question is read as one about the pending action and answered from it.
-        ("What do I have on Wednesday?", False),
+        # A question that names its own day or people asks about something else; one that
+        # does not is about the pending action and answered from it.
+        ("What do I have on Wednesday?", True),
+        ("Do I have anything with Carol tomorrow?", True),
+        ("What meeting?", False),
+        ("When is it?", False),
         ("Yes, go ahead.", False),
         ("No, don't send it.", False),
         ("Which meeting is that?", False),
