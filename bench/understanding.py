@@ -18,13 +18,13 @@ exact command match, the wrong side-effecting action rate, parse latency p50/p95
 STT excluded) and STT p50.
 ``--compare-stt`` instead scores tiny.en and base, each with and without biasing, on phone audio.
 Failures are listed for the tune and dev splits only: the held-out part is never looked at.
-``--split dev`` reads ``dev.jsonl`` alone, ``--split dev2`` and ``--split dev3`` the later dev
-batches ``dev2.jsonl`` and ``dev3.jsonl`` (and ``--split tune`` ``tune.jsonl`` alone), so
+``--split dev`` reads ``dev.jsonl`` alone, ``--split dev2`` to ``dev5`` the later dev batches
+``dev2.jsonl`` to ``dev5.jsonl`` (and ``--split tune`` ``tune.jsonl`` alone), so
 tuning runs never load the held-out file;
 ``--half 1`` / ``--half 2`` keeps the first or second half of the chosen split in file order.
 
     .venv/bin/python bench/understanding.py [--tiers text,clean,phone] [--voices 5]
-        [--limit N] [--split all|tune|heldout|dev|dev2|dev3] [--half 1|2] [--whisper tiny.en]
+        [--limit N] [--split all|tune|heldout|dev|dev2..dev5] [--half 1|2] [--whisper tiny.en]
         [--bias prompt] [--compare-stt] [--show-failures]
 
 Ends with one JSON line.
@@ -75,6 +75,7 @@ from bench.understanding_score import (  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.store.db import make_engine  # noqa: E402
 from core.understanding.command import Command, ParseContext  # noqa: E402
+from voice.config import VoiceSettings  # noqa: E402
 from voice.services import VoiceServices, load_voice_services  # noqa: E402
 from voice.stt_bias import BIAS_MODES, WhisperBias, whisper_bias  # noqa: E402
 
@@ -92,9 +93,11 @@ SPLIT_FILES = {
     "dev": (DEV_FILE,),
     "dev2": ("dev2.jsonl",),
     "dev3": ("dev3.jsonl",),
+    "dev4": ("dev4.jsonl",),
+    "dev5": ("dev5.jsonl",),
 }
 # A --split choice whose lines carry another split label: the later dev batches.
-SPLIT_LABELS = {"dev2": "dev", "dev3": "dev"}
+SPLIT_LABELS = {"dev2": "dev", "dev3": "dev", "dev4": "dev", "dev5": "dev"}
 # Splits whose failures may be listed: never the held-out one.
 INSPECTABLE = ("tune", "dev")
 # Silence around an utterance, as a VAD segment carries some before and after the speech.
@@ -312,8 +315,8 @@ async def run_speech(
 ) -> dict[str, TierResult]:
     """Render, (phone round trip), transcribe with the project's STT, parse and score."""
     stt = services.new_stt(ctx.contact_names)
-    bias = whisper_bias(services.settings.whisper_bias, ctx.contact_names)
-    stt_name = f"{services.settings.whisper_model}-{services.settings.whisper_window}"
+    bias = whisper_bias(services.voice_settings.whisper_bias, ctx.contact_names)
+    stt_name = f"{services.voice_settings.whisper_model}-{services.voice_settings.whisper_window}"
     transcripts = TranscriptCache(stt_name, bias, reuse=reuse_transcripts)
     results = {tier: TierResult() for tier in tiers}
     spoken = [u for u in corpus if speakable(u.text)]
@@ -417,8 +420,9 @@ def _load_parse() -> Callable[[str, ParseContext], Command]:
 
 
 def _services(whisper: str, bias: str, data_dir: Path) -> VoiceServices:
-    settings = Settings(data_dir=data_dir, whisper_model=whisper, whisper_bias=bias)
-    return load_voice_services(settings, make_engine(f"sqlite:///{data_dir / 'bench.db'}"))
+    voice_settings = VoiceSettings(whisper_model=whisper, whisper_bias=bias)
+    engine = make_engine(f"sqlite:///{data_dir / 'bench.db'}")
+    return load_voice_services(Settings(data_dir=data_dir), voice_settings, engine)
 
 
 async def compare_stt(
@@ -472,8 +476,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="at most N utterances, evenly spread")
     ap.add_argument("--split", choices=tuple(SPLIT_FILES), default="all")
     ap.add_argument("--half", type=int, choices=(1, 2), default=None, help="first or second half")
-    ap.add_argument("--whisper", default=Settings().whisper_model, choices=("tiny.en", "base"))
-    ap.add_argument("--bias", default=Settings().whisper_bias, choices=BIAS_MODES)
+    ap.add_argument("--whisper", default=VoiceSettings().whisper_model, choices=("tiny.en", "base"))
+    ap.add_argument("--bias", default=VoiceSettings().whisper_bias, choices=BIAS_MODES)
     ap.add_argument("--compare-stt", action="store_true", help="tiny.en/base x biasing, phone")
     ap.add_argument("--show-failures", action="store_true", help="list tune/dev failures")
     ap.add_argument(
@@ -504,7 +508,7 @@ def main() -> None:
         "utterances": len(corpus),
         "voices": len(voices),
         "whisper_model": args.whisper,
-        "whisper_window": Settings().whisper_window,
+        "whisper_window": VoiceSettings().whisper_window,
         "bias": args.bias,
     }
     if args.compare_stt:

@@ -17,10 +17,10 @@ from core.understanding.command import Intent
 
 _MEETING_WORD = (
     r"(?:meeting|call|appointment|appt|event|session|sync|catch ?up|chat|1:1|1 on 1|one on one"
-    r"|one-on-one|lunch"
+    r"|one-on-one|one-to-one|1-1|lunch"
     r"|coffee|dinner|breakfast|standup|stand-up|review|interview|demo|presentation|workshop"
     r"|huddle|check-in|retro|planning|haircut|dentist|doctor|gym|class|lesson|party|zoom"
-    r"|touch ?base|offsite|block)s?"
+    r"|touch ?base|offsite|block|prep)s?"
 )
 # A meeting named by its time ("my 3 o'clock", "the 10") as well as by a noun.
 _MEETING_NOUN = rf"(?:{_MEETING_WORD}|\d{{1,2}}(?::\d{{2}})?(?: ?(?:am|pm|o'?clock))?s?)"

@@ -49,12 +49,26 @@ _MEMORY = r"(?:remember|know|have (?:saved|stored|on file)|recall)"
 CONVERSATION: tuple[IntentPhrases, ...] = (
     phrases(
         Intent.MEMORY_LIST,
-        (rf"\bwhat (?:do|did|else do) you {_MEMORY} about me\b", 0.95),
-        (rf"\bwhat (?:do|did) you {_MEMORY}\b", 0.85),
+        (
+            rf"\bwhat (?:do|did|else do) you (?:actually |really |even |still )?{_MEMORY}"
+            r" about me\b",
+            0.95,
+        ),
+        (rf"\bwhat (?:do|did) you (?:actually |really |even |still )?{_MEMORY}\b", 0.85),
+        (
+            r"\bwhat (?:have|did) i (?:asked?|told|tell|get|got) you to (?:remember|keep in mind"
+            r"|save|store|memori[sz]e)\b",
+            0.95,
+        ),
         (r"\bwhat have you (?:remembered|learned|stored|saved|memori[sz]ed|kept|noted)\b", 0.9),
         (r"\bwhat you(?:'ve| have) (?:remembered|learned|stored|saved|got on me)\b", 0.9),
         (r"\b(?:list|show|tell me|read|what are) (?:me )?(?:all )?(?:of )?my memories\b", 0.95),
         (r"\bwhat (?:things )?do you know about me\b", 0.95),
+        (
+            r"\b(?:stuff|things|anything|everything) (?:that )?you(?:'re| are) (?:remembering"
+            r"|keeping|storing|holding|keeping in memory)\b",
+            0.9,
+        ),
         (
             r"\b(?:list|show|tell me|read(?: out)?|go through|what are) (?:me )?(?:all )?(?:of )?"
             r"(?:the )?(?:things|stuff|everything|facts) (?:that )?you(?:'ve| have)? (?:remembered"
@@ -84,6 +98,14 @@ CONVERSATION: tuple[IntentPhrases, ...] = (
         ),
         (r"\bcommit (?:this|that|it) to memory\b", 0.9),
         (r"^(?:please )?(?:keep|bear) in mind\b", 0.9),
+        (r"^(?:please )?(?:store|save|keep|record|log|note) the fact that\b", 0.92),
+        (
+            # "I'm vegetarian, please keep that in mind": the fact first (commas are gone here).
+            r"^(?:i'm|i am|i|my|we|our)\b.{3,80} (?:so )?(?:please )?(?:remember|keep in mind)"
+            r" (?:that|this)\b|^(?:i'm|i am|i|my|we|our)\b.{3,80} (?:so )?(?:please )?(?:keep|bear)"
+            r" (?:that|this|it) in mind\b",
+            0.9,
+        ),
         (r"\bfor (?:the )?future(?: reference)?\b", 0.97),
         (r"^(?:please )?memori[sz]e\b", 0.9),
         (r"^know that\b", 0.85),
@@ -103,7 +125,12 @@ CONVERSATION: tuple[IntentPhrases, ...] = (
             r"my |all your )?(?:memory|memories)\b",
             0.96,
         ),
-        (r"^(?:please )?(?:delete|erase|remove) what you (?:know|remember) about ", 0.9),
+        (
+            r"^(?:please )?(?:delete|erase|remove|wipe|clear|forget) (?:what|whatever|everything"
+            r"|anything) you (?:know|remember|have|(?:'ve|have) (?:got|saved|stored))"
+            r" (?:about|on) ",
+            0.93,
+        ),
         (
             r"^(?:please )?(?:delete|erase|remove|scrap|drop|wipe|clear)"
             r" (?:what|everything|anything) i (?:said|told you|mentioned|shared)"
@@ -121,7 +148,7 @@ CONVERSATION: tuple[IntentPhrases, ...] = (
         ),
         (r"^don't remember (?:that|this)\b", 0.9),
         (r"^(?:please )?(?:stop remembering|unlearn|no longer remember)\b", 0.9),
-        (r"^(?:please )?forget (?:about )?\w", 0.8),
+        (r"^(?:please )?forget (?:about )?(?!it\b)\w", 0.8),
         (r"\b(?:wipe|clear|erase|delete|remove) (?:your |the |my )?memor(?:y|ies)\b", 0.9),
     ),
     phrases(
@@ -224,7 +251,7 @@ CONVERSATION: tuple[IntentPhrases, ...] = (
             r"|playlist|track|podcast|radio|spotify|jazz|rock|something)\b",
             0.95,
         ),
-        (r"^play\b", 0.85),
+        (r"^play\b|^(?:can you |could you |please )?put on some\b", 0.85),
         (r"\b(?:on )?(?:tv|television|netflix|the telly)\b", 0.9),
         (
             r"\b(?:on|via|over|through|in) (?:slack|teams|whatsapp|signal|telegram|messenger"
@@ -274,8 +301,8 @@ CONVERSATION: tuple[IntentPhrases, ...] = (
             0.9,
         ),
         (
-            r"\b(?:tell|know) (?:me )?(?:a |any )?(?:joke|jokes|story|riddle|poem)\b|\bmake me "
-            r"laugh\b",
+            r"\b(?:tell|know|got|have) (?:me )?(?:a |any |some )?(?:good |funny |new |dad )?(?:joke"
+            r"|jokes|story|riddle|riddles|poem)\b|\bmake me laugh\b",
             0.95,
         ),
         (

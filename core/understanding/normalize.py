@@ -47,7 +47,8 @@ _POLITE = re.compile(
 # Discourse markers that open a turn without changing it ("nah, forget it", "ok so what's on").
 # "no" and "yes" are kept: they answer a question and may carry a correction.
 _OPENER = re.compile(
-    r"^(?:nah|oh|ok|okay|alright|all right|well|so|yeah|right|hmm|hey|actually|anyway"
+    r"^(?:nah|oh|ok|okay|alright|all right|well|so|yeah|right|hmm|hey|actually|anyway|ugh|argh"
+    r"|meh|oops|whoops"
     r"|hang on|hold on|wait a (?:sec|second|minute)|one sec"
     r"|and|now)\b[ ,]+(?=\w)",
     re.IGNORECASE,

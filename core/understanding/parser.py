@@ -55,6 +55,11 @@ _NOT_A_REQUEST = re.compile(
     r"|^(?:i|we|you|they) (?:already |just )?(?:cancelled|canceled|moved|booked|sent|emailed"
     r"|scheduled|rescheduled)\b|\b(?:was|were|has been|got) (?:moved|cancelled|canceled|booked"
     r"|sent|rescheduled)\b"
+    # "is that still at 10 or did someone move it", "I think I have lunch Wednesday, can you check"
+    r"|\b(?:is|are) (?:it|that|this|they|we) still\b|\bdid (?:someone|somebody|anyone|they|he|she)"
+    r" (?:change|move|cancel|book|reschedule)\b|^i think (?:i|we) (?:have|had|got)\b"
+    r"|\b(?:can|could) you (?:check|confirm|verify|double[- ]check|see)(?: (?:that|it|for me))?"
+    r"\s*[?.!]*$"
 )
 # A hedge is not an order: "I might have to cancel", "thinking about moving it".
 _HEDGE = re.compile(
@@ -83,7 +88,8 @@ _ASKING = re.compile(
     rf"^(?:(?:do|does|did) {_SUBJECT}|(?:is|are|am|was|were|have|has) (?:{_SUBJECT}|my|the|our"
     r"|your)|what|what's|when|when's|where"
     r"|which|who|whom|whose|why|how|how's|see if|check if|check whether|find out if"
-    r"|find out whether|i wonder|would it|should (?:i|we)|is it (?:better|worth|ok|okay|wise))\b"
+    r"|find out whether|i wonder|would it|should (?:i|we)|is it (?:better|worth|ok|okay|wise)"
+    r"|any idea|would (?:i|we|you|he|she|they) be)\b"
 )
 # "I can't remember if ...": a negated remember is no more a request than a negated action.
 _NEGATABLE = _RISKY | {Intent.MEMORY_REMEMBER}
@@ -607,7 +613,18 @@ def _lead_offsets(text: str) -> list[int]:
         # After "an", "my", "the" comes a noun: "writing an email to Carol" does not say "email".
         if not _DETERMINER.search(text, 0, m.start()):
             offsets.append(m.end())
-    return offsets
+    # "Priya's waiting on the numbers, so could you email her ...": the request after the
+    # reason, however long the reason was.
+    offsets.extend(
+        m.end() for m in _CLAUSE_LEAD.finditer(text) if m.end() not in offsets and m.end() > 0
+    )
+    return sorted(offsets)
+
+
+# The numeric view has no commas left: "so" is what marks the request after a reason.
+_CLAUSE_LEAD = re.compile(
+    r"\bso (?:i guess )?(?:(?:could|can|would|will) you (?:please )?|please |just )?(?=\w)"
+)
 
 
 _DETERMINER = re.compile(
@@ -620,8 +637,14 @@ _NEGATION = re.compile(
 
 
 def _negated(text: str, start: int) -> bool:
-    """The action at ``start`` is negated ("I won't be able to make the review")."""
-    return bool(_NEGATION.search(text[max(0, start - 40) : start]))
+    """The action at ``start`` is negated ("I won't be able to make the review"); a negation
+    in an earlier clause ("I'm not vegetarian anymore, so forget ...") is not."""
+    before = text[max(0, start - 40) : start]
+    clauses = list(_CLAUSE_LEAD.finditer(before))
+    if clauses:
+        before = before[clauses[-1].start() :]
+        before = before[before.find(" ") + 1 :]
+    return bool(_NEGATION.search(before))
 
 
 def _score(text: str) -> list[tuple[float, Intent, Hit]]:
@@ -833,6 +856,13 @@ def _people_after(text: str, marker: str, contacts: list[str]) -> list[str]:
     return found
 
 
+# Words before a meeting's noun that say who has it or where it goes, not what it is:
+# "I've got physio", "having drinks", "in the calendar".
+_NOT_MODIFIERS = frozenset(
+    ["calendar", "diary", "schedule", "i", "i've", "i'm", "i'd", "got", "have", "having", "had"]
+)
+
+
 def _meeting_title(text: str, cue_end: int, intent: Intent) -> str | None:
     """Words that name a meeting: explicit ("called X"), or the words before its head noun."""
     explicit = _TITLE_EXPLICIT.search(text)
@@ -844,7 +874,8 @@ def _meeting_title(text: str, cue_end: int, intent: Intent) -> str | None:
         r"\b(?:(?:the|my|our|a|an|this|that|tomorrow's|today's|\w+day's)\s+)?((?:[a-z0-9:'\-]+ "
         r"){0,3}?)"
         r"(meeting|call|appointment|appt|event|session|sync|catch ?up|chat|1:1|1 on 1|one on one"
-        r"|one-on-one|lunch|coffee|dinner|breakfast|standup|stand-up|review|interview|demo"
+        r"|one-on-one|one-to-one|1-1|lunch|coffee|dinner|breakfast|standup|stand-up|review"
+        r"|interview|demo"
         r"|presentation|workshop|huddle|check-in|retro|retrospective|planning|briefing|conference"
         r"|brunch|drinks|class|lesson|consultation|party|zoom|touch ?base|block|kick ?off"
         r"|haircut|yoga|gym|workout|pilates|rehearsal|massage|therapy|physio|tutoring|lecture"
@@ -865,7 +896,7 @@ def _meeting_title(text: str, cue_end: int, intent: Intent) -> str | None:
     for w in reversed(text[: head.start(2)].split()[-3:]):
         if re.fullmatch(r"[\d:]+|\w*day's|quick|short|new|team's", w):
             continue
-        if w in _NAME_STOP or "n't" in w or w in _VERBS or w in ("calendar", "diary", "schedule"):
+        if w in _NAME_STOP or "n't" in w or w in _VERBS or w in _NOT_MODIFIERS:
             break
         modifiers.insert(0, w)
     noun = head.group(2)
@@ -991,6 +1022,11 @@ _GETS_MAIL = re.compile(
 _CHANNEL = re.compile(r"^(?:by|via|over|through) e-?mail\b[ ,:]*(?:(?:that|saying)\b[ ,:]*)?", re.I)
 
 
+_TO_PRONOUN = re.compile(
+    r"\b(?:e-?mail|mail|message|tell|let|ping|write to|send) (?:him|her|them)\b"
+)
+
+
 def _email_slots(u: Utterance, slots: Slots, ctx: ParseContext) -> None:
     text = _without_delivery(u.numeric)
     clean = _without_delivery(u.clean)
@@ -1009,6 +1045,11 @@ def _email_slots(u: Utterance, slots: Slots, ctx: ParseContext) -> None:
     if not slots.attendees and (gets := _GETS_MAIL.search(text)):
         # "make sure Bob gets an email saying ...": the one who gets it.
         slots.attendees = _names(gets.group(1), ctx.contact_names)
+    if not slots.attendees and _TO_PRONOUN.search(text[: body_at.start()] if body_at else text):
+        # "Priya's waiting on the numbers, so email her": the one contact named before.
+        named = _contacts_in(text[: body_at.start()] if body_at else text, ctx.contact_names)
+        if len(named) == 1:
+            slots.attendees = named
     body = _text_after(clean, _BODY)
     if body is None and ":" in clean:  # "Email Carol: the meeting moved"
         body = clean.split(":", 1)[1].strip() or None
@@ -1056,6 +1097,16 @@ _IN_NOTES = re.compile(
 _WHERE_NOTED = re.compile(
     r"^(?:where|when) (?:did|have) i (?:note|noted|write|written|jot|jotted|save|saved|put|keep"
     r"|kept)(?: down)? (.+)$",
+    re.IGNORECASE,
+)
+
+
+# "the note where I wrote down the gate code", "search notes parking": what was kept.
+_NOTE_HOLDING = re.compile(
+    r"\bnotes? (?:where|in which|that|with) i (?:wrote|noted|jotted|saved|put|kept|made|have)"
+    r"(?: down)? (.+)$|^(?:search|check|scan|go through|look through)(?: in| through)?"
+    r" (?:my |the )?"
+    r"notes (?:for )?(.+)$",
     re.IGNORECASE,
 )
 
@@ -1110,14 +1161,20 @@ def _free_text(u: Utterance, intent: Intent, slots: Slots) -> None:
         )
     elif intent is Intent.NOTES_SEARCH:
         m = re.search(
-            r"\b(?:about|on|for|regarding|mentioning|mentions?|with|containing|called|titled)\s+"
-            r"(.+)$",
+            r"\b(?:about|on|for|regarding|mentioning|mentions?|with|containing|called|titled"
+            r"|from)\s+(.+)$",
             clean,
             re.IGNORECASE,
         )
-        inside = _IN_NOTES.search(clean) or _WHERE_NOTED.search(clean) or _WHAT_NOTED.search(clean)
+        inside = (
+            _IN_NOTES.search(clean)
+            or _WHERE_NOTED.search(clean)
+            or _WHAT_NOTED.search(clean)
+            or _NOTE_HOLDING.search(clean)
+        )
         if m is None and inside is not None:
-            slots.text = inside.group(1).strip(" ?.!") or None
+            kept = next(g for g in inside.groups() if g is not None)
+            slots.text = kept.strip(" ?.!") or None
             return
         found = m.group(1).strip(" ?.!") if m else None
         if found:
@@ -1136,6 +1193,7 @@ def _free_text(u: Utterance, intent: Intent, slots: Slots) -> None:
             r"|keep track of(?: the fact)?|commit (?:this |that |it )?to memory"
             r"|(?:add|save|put|store) (?:this |that |it )?(?:to|in) (?:your )?memory"
             r"|(?:note |remember )?for (?:the )?future(?: reference)?"
+            r"|(?:store|save|keep|record|log|note) the fact"
             r"|for the record|note that"
             r"|for your information|fyi|just so you know|just so you(?:'re| are) aware"
             r"|memori[sz]e|commit (?:this|that|it) to"
@@ -1143,13 +1201,19 @@ def _free_text(u: Utterance, intent: Intent, slots: Slots) -> None:
             r"|from now on))?(?: (?:that|this|the fact that))?[:,]?\s*",
         )
         said_first = re.match(
-            r"^(.+?)[ ,.]+(?:so )?(?:please )?(?:remember|keep in mind) (?:that|this)[.!]?$",
+            r"^(.+?)[ ,.]+(?:so )?(?:please )?(?:(?:remember|keep in mind) (?:that|this)"
+            r"|(?:keep|bear) (?:that|this|it) in mind)(?: (?:from now on|going forward|for the"
+            r" future|for later|for next time))?[.!]?$",
             clean,
             re.IGNORECASE,
         )
         if said_first:
             # "I prefer window seats, remember that": what to keep was said first.
-            slots.text = said_first.group(1)
+            slots.text = _strip_lead(
+                said_first.group(1),
+                r"^(?:just so you know|fyi|for your information|for the record)[:,]?\s*",
+                False,
+            )
     elif intent is Intent.MEMORY_FORGET:
         rest = _strip_lead(
             clean,
@@ -1158,7 +1222,8 @@ def _free_text(u: Utterance, intent: Intent, slots: Slots) -> None:
             r"|unlearn|(?:you )?(?:don't|do not) (?:need|have) to remember|no longer remember)\b"
             r"(?: (?:what i (?:just )?(?:said|told you)|everything i (?:said|told you)"
             r"|(?:all|any) (?:of )?(?:the |my |your )?memor(?:y|ies)"
-            r"|(?:what|everything|anything|all) you (?:know|remember|have|(?:'ve|have) (?:got|saved"
+            r"|(?:what|whatever|everything|anything|all) you (?:know|remember|have"
+            r"|(?:'ve|have) (?:got|saved"
             r"|stored))|(?:the |your )?memor(?:y|ies)(?: of)?|everything"
             r"|anything|(?:all )?(?:that |the |this )?(?:thing|things|stuff|info|information"
             r"|details)))?(?: (?:about|regarding|of|on))?\s*",
@@ -1167,6 +1232,11 @@ def _free_text(u: Utterance, intent: Intent, slots: Slots) -> None:
             rest = re.sub(r"\s+(?:anymore|any more|now)$", "", rest).strip() or None
         if rest is not None:
             rest = re.sub(r"\s+(?:from|in|out of) (?:your |my )?memor(?:y|ies)[.!]?$", "", rest)
+        if rest is not None:
+            # "the blue Honda, I sold it": the reason after the topic is not part of it.
+            rest = re.sub(
+                r",\s*(?:i|it|we|since|because|as|that's|it's)\b.*$", "", rest, flags=re.I
+            )
         if rest is not None:
             # "the shellfish thing": the topic, without the word that points at it.
             rest = re.sub(r"^(?:the|my) (.+) (?:thing|stuff|business|bit)[.!]?$", r"\1", rest)
@@ -1412,11 +1482,15 @@ def _refine(u: Utterance, intent: Intent, ctx: ParseContext, said: When) -> Inte
         # "send a thank you note to Carol by email": a note that is sent is a message.
         return Intent.EMAIL_SEND
     if intent is Intent.NOTES_SAVE and re.match(
-        r"(?:read|show|list|find|pull up|open)\b", u.numeric
+        r"(?:read|show|list|find|pull up|open|did i|have i|do i)\b", u.numeric
     ):
-        # "read back my last note": a note to look at, not to write.
+        # "read back my last note", "did I make a note about...": a note to look at.
         return Intent.NOTES_SEARCH
-    if intent is Intent.NOTES_SEARCH and _SAVE_NOTE.search(u.numeric):
+    if (
+        intent is Intent.NOTES_SEARCH
+        and _SAVE_NOTE.search(u.numeric)
+        and not re.match(r"(?:did|have|do) i\b", u.numeric)
+    ):
         # "store a note about the car insurance": a note about something, to be kept.
         return Intent.NOTES_SAVE
     if intent is Intent.MEMORY_REMEMBER and _RECALL_QUESTION.search(u.numeric):

@@ -5,7 +5,8 @@ Everything is resolved in the caller's time zone (``now`` is aware and already i
 - "today", "tomorrow", "the day after tomorrow", "tonight";
 - a weekday ("on Wednesday", "next Tuesday", "this Friday") is its next occurrence after today;
   "this <weekday>" too;
-- "this week" / "next week" / "this weekend" are ranges (``date`` .. ``date_to``, Monday first);
+- "this week" / "next week" / "this weekend" are ranges (``date`` .. ``date_to``, Monday first),
+  as is "between Tuesday and Thursday";
 - "the 14th", "December 3rd", "3rd of December", "12/3" and ISO dates are the next such day
   on or after today;
 - times: "10", "10:30", "10 30", "2 pm", "3 o'clock", "half past 2", "quarter to 5",
@@ -39,6 +40,10 @@ _ORD = r"(\d{1,2})(?:st|nd|rd|th)?"
 _AMPM = r"(a\s?m|p\s?m|a\.m\.?|p\.m\.?)"
 
 _RANGES: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(rf"\b(?:between|from) {_WD} (?:and|to|through|thru|till|until) {_WD}\b"),
+        "weekday_range",
+    ),
     (re.compile(r"\b(?:the )?rest of (?:the|this) week\b"), "rest_week"),
     (re.compile(r"\b(?:this|the) week\b|\bthis week's\b"), "this_week"),
     (re.compile(r"\bnext week\b|\bnext week's\b"), "next_week"),
@@ -213,6 +218,10 @@ def _resolve_day(kind: str, m: re.Match[str], today: date) -> tuple[date, date |
     if kind == "next_week_day":
         monday = today - timedelta(days=today.weekday()) + timedelta(days=7)
         return monday + timedelta(days=_weekday_index(m[1])), None
+    if kind == "weekday_range":
+        first = today + timedelta(days=(_weekday_index(m[1]) - today.weekday() - 1) % 7 + 1)
+        last = first + timedelta(days=(_weekday_index(m[2]) - first.weekday()) % 7)
+        return first, last
     if kind == "weekday":
         target = _weekday_index(m[2])
         ahead = (target - today.weekday()) % 7
@@ -374,7 +383,9 @@ def find_when(text: str, now: datetime) -> When:
     if minutes is not None and span is not None:
         before = text[max(0, span[0] - 16) : span[0]]
         # "in 2 hours" is when; "squeeze in half an hour" is how long.
-        if not re.search(r"(?<!squeeze )(?<!fit )(?<!pencil )(?<!slot )\b(?:in|at)\s$", before):
+        if not re.search(
+            r"(?<!squeeze )(?<!fit )(?<!pencil )(?<!slot )(?<!put )\b(?:in|at)\s$", before
+        ):
             found.duration_minutes = minutes
             found.spans.append(span)
     best_day: tuple[int, date, date | None] | None = None

@@ -138,6 +138,25 @@ CASES: list[tuple[str, Intent, dict[str, object]]] = [
     ("order me a pizza", It.OUT_OF_SCOPE, {}),
     ("put milk on the grocery list", It.OUT_OF_SCOPE, {}),
     ("who won the game last night", It.OUT_OF_SCOPE, {}),
+    ("got any good jokes?", It.OUT_OF_SCOPE, {}),
+    ("put on some Miles Davis", It.OUT_OF_SCOPE, {}),
+    # days between two weekdays, a length said without "for", a question about a note
+    ("anything on between Wednesday and Friday", It.CALENDAR_LIST, {"date": WED, "date_to": FRI}),
+    (
+        "put in 45 minutes with Karl on Thursday afternoon",
+        It.CALENDAR_BOOK,
+        {"date": THU, "duration_minutes": 45, "attendees": ["Karl"]},
+    ),
+    ("is Friday afternoon clear?", It.CALENDAR_FREE, {"date": FRI}),
+    ("book budget prep for Friday at ten", It.CALENDAR_BOOK, {"title": "budget prep"}),
+    ("did I write a note about the boiler", It.NOTES_SEARCH, {"text": "the boiler"}),
+    ("search notes wifi password", It.NOTES_SEARCH, {"text": "wifi password"}),
+    (
+        "find the note where I jotted down the locker code",
+        It.NOTES_SEARCH,
+        {"text": "the locker code"},
+    ),
+    ("what have I told you to remember", It.MEMORY_LIST, {}),
 ]
 
 
@@ -597,6 +616,11 @@ def _loose(value: object) -> object:
 def test_commands_as_speech_recognition_writes_them(
     text: str, intent: Intent, slots: dict[str, object]
 ) -> None:
+    _assert_read_as(text, intent, slots)
+
+
+def _assert_read_as(text: str, intent: Intent, slots: dict[str, object]) -> None:
+    """``text`` is read with confidence as ``intent`` with ``slots`` (case aside)."""
     command = parse(text, CTX)
     assert command.intent is intent, command
     assert command.confidence >= CONFIDENT, command
@@ -634,6 +658,11 @@ RISKY = {
         "Bob booked a meeting with me",
         "tell me how to send an email",
         "do not move my three o'clock",
+        "any idea who I'm meeting with on Thursday morning",
+        "so the standup, is that still at ten tomorrow or did someone move it",
+        "I think I have coffee with Priya on Wednesday, can you check",
+        "would I be free for a three hour block on Friday",
+        "ugh, forget it, it doesn't matter",
     ],
 )
 def test_questions_and_statements_do_not_act(text: str) -> None:
@@ -660,3 +689,47 @@ def test_fillers_are_whole_words_so_names_and_verbs_survive() -> None:
 )
 def test_turns_made_of_polite_words(text: str, intent: Intent) -> None:
     assert parse(text, CTX).intent is intent
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "slots"),
+    [
+        # the request after a reason, and "him"/"her" for the one person named in it
+        (
+            "Karl's waiting on the report, so could you email him saying it's done",
+            Intent.EMAIL_SEND,
+            {"attendees": ["Karl"], "text": "it's done"},
+        ),
+        (
+            "I don't eat meat anymore so forget what I told you about my diet",
+            Intent.MEMORY_FORGET,
+            {"text": "my diet"},
+        ),
+        (
+            "I'm allergic to peanuts, please keep that in mind from now on",
+            Intent.MEMORY_REMEMBER,
+            {"text": "I'm allergic to peanuts"},
+        ),
+        (
+            "please store the fact that my car is a blue Golf",
+            Intent.MEMORY_REMEMBER,
+            {"text": "my car is a blue Golf"},
+        ),
+        (
+            "wipe whatever you remember about my sister",
+            Intent.MEMORY_FORGET,
+            {"text": "my sister"},
+        ),
+        (
+            "I've got physio on Friday at 8:45, put it in the calendar",
+            Intent.CALENDAR_BOOK,
+            {"title": "physio", "date": FRI, "time": "08:45"},
+        ),
+        ("cancel Erin's one-to-one", Intent.CALENDAR_CANCEL, {"attendees": ["Erin"]}),
+        ("tell me all the stuff you're remembering", Intent.MEMORY_LIST, {}),
+    ],
+)
+def test_context_before_the_request_is_not_the_request(
+    text: str, intent: Intent, slots: dict[str, object]
+) -> None:
+    _assert_read_as(text, intent, slots)

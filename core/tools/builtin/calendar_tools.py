@@ -266,7 +266,8 @@ INTENTS: tuple[IntentPhrases, ...] = (
             0.9,
         ),
         (
-            r"^(?:are|is) (?:both |all )?(?:[\w']+ ){1,4}(?:both |all )?(?:free|available|open)\b",
+            r"^(?:are|is) (?:both |all )?(?:[\w']+ ){1,4}(?:both |all )?(?:free|available|open"
+            r"|clear)\b",
             0.9,
         ),
         (
@@ -281,6 +282,7 @@ INTENTS: tuple[IntentPhrases, ...] = (
             0.9,
         ),
         (r"\bam i (?:free|available|open)\b|\bdo i have (?:any )?(?:time|room|space)\b", 0.85),
+        (r"\b(?:would|will) (?:i|we) be (?:free|available|around)\b", 0.9),
         (
             r"\b(?:find|pick|suggest|propose|get) (?:me )?(?:a |some )?(?:good )?(?:time|slot|"
             r"spot)s?"

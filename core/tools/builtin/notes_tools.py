@@ -68,7 +68,8 @@ INTENTS: tuple[IntentPhrases, ...] = (
         (
             r"\b(?:find|search|look up|look for|look through|check|read|show|list|open|get|pull "
             r"up|go"
-            r" through|read out|read back|give me)(?: me)? (?:all |back )?(?:of )?(?:my |the "
+            r" through|read out|read back|give me|dig up|dig out)(?: me)? (?:all |back |whatever "
+            r"|any )?(?:of )?(?:my |the "
             r")?(?:notes?|memos?)\b",
             0.96,
         ),
