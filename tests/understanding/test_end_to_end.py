@@ -4,7 +4,6 @@ OpenAI-compatible server that must never be asked."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -12,7 +11,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,33 +25,14 @@ from core.api.app import create_app
 from core.auth.keys import create_key
 from core.runtime import Runtime, set_runtime
 from core.tools.builtin.calendar_tools import EVENTS, CalendarTools
-from core.tools.spec import ToolContext
 from tests.core.helpers import drive
-from tests.understanding.world import ModelMustNotBeCalled, gate, settings
+from tests.understanding.world import ModelMustNotBeCalled, SeededWeek, gate, seed_week, settings
 
 BATON = str(Path(sys.executable).parent / "baton")
 
 
-def _next(weekday: int) -> date:
-    today = datetime.now(UTC).date()
-    return today + timedelta(days=(weekday - today.weekday()) % 7 or 7)
-
-
-def _seed(engine: Engine, tmp_path: Path, user: str = "alice") -> dict[str, str]:
-    """Standup at 9 and lunch at 12:30 next Wednesday; a review at 4 pm next Monday."""
-    wednesday, monday = _next(2), _next(0)
-    tools = CalendarTools(settings(tmp_path))
-    ids: dict[str, str] = {}
-    for title, day, at, minutes in [
-        ("Standup", wednesday, "09:00", 15),
-        ("Lunch with Carol", wednesday, "12:30", 60),
-        ("Quarterly review", monday, "16:00", 60),
-    ]:
-        ctx = ToolContext("acme", user, "run_seed", 1, f"seed-{title}", engine)
-        args = {"title": title, "start": f"{day}T{at}:00+00:00", "duration_minutes": minutes}
-        booked = asyncio.run(tools.book(args, ctx))
-        ids[title] = booked["event"]["event_id"]
-    return ids
+def _seed(engine: Engine, tmp_path: Path, user: str = "alice") -> SeededWeek:
+    return seed_week(engine, CalendarTools(settings(tmp_path)), user)
 
 
 def _events(client: TestClient, run_id: str, headers: dict[str, str]) -> list[dict[str, Any]]:
@@ -67,7 +46,7 @@ def _of(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 def test_calendar_question_and_spoken_cancel_through_the_api(engine, tmp_path):
     s = settings(tmp_path)
-    ids = _seed(engine, tmp_path)
+    week = _seed(engine, tmp_path)
     model = ModelMustNotBeCalled()
     tools = gate(s)
 
@@ -78,25 +57,26 @@ def test_calendar_question_and_spoken_cancel_through_the_api(engine, tmp_path):
     try:
         with TestClient(create_app(s)) as client:
             h = {"Authorization": f"Bearer {create_key(engine, 'acme', 'alice')}"}
-            asked = client.post("/runs", json={"goal": "What do I have on Wednesday?"}, headers=h)
+            day, review_day = f"{week.meetings_day:%A}", f"{week.review_day:%A}"
+            asked = client.post("/runs", json={"goal": f"What do I have on {day}?"}, headers=h)
             assert asked.status_code in (200, 201), asked.text
             drive(engine, tools, agent())
             run = client.get(f"/runs/{asked.json()['run_id']}", headers=h).json()
             assert run["status"] == "completed", run
-            assert run["result"] == (
-                "You have two meetings on Wednesday: Standup at 9 and Lunch with Carol at 12:30."
-            )
+            assert run["result"] == week.meetings_answer
 
             cancel = client.post(
-                "/runs", json={"goal": "Cancel the 4 pm meeting on Monday"}, headers=h
+                "/runs", json={"goal": f"Cancel the 4 pm meeting on {review_day}"}, headers=h
             ).json()
             drive(engine, tools, agent())
             waiting = client.get(f"/runs/{cancel['run_id']}", headers=h).json()
             assert waiting["status"] == "waiting_for_human", waiting
             approval = waiting["pending_approval"]
-            assert approval["question"].startswith("Should I cancel 'Quarterly review' on Monday")
+            assert approval["question"].startswith(
+                f"Should I cancel 'Quarterly review' on {review_day}"
+            )
             assert approval["question"].endswith(" at 4 PM?")
-            assert approval["arguments"]["event_id"] == ids["Quarterly review"]
+            assert approval["arguments"]["event_id"] == week.ids["Quarterly review"]
             said = client.post(
                 f"/runs/{cancel['run_id']}/approve",
                 json={"approval_id": approval["approval_id"], "decision": "approve"},
@@ -106,7 +86,7 @@ def test_calendar_question_and_spoken_cancel_through_the_api(engine, tmp_path):
             drive(engine, tools, agent())
             done = client.get(f"/runs/{cancel['run_id']}", headers=h).json()
             assert done["status"] == "completed", done
-            assert done["result"].startswith("Done. I cancelled Quarterly review on Monday")
+            assert done["result"].startswith(f"Done. I cancelled Quarterly review on {review_day}")
             events = _events(client, cancel["run_id"], h)
             assert len(_of(events, "ToolCallSucceeded")) == 1
             assert _of(events, "DecisionRecorded")[0]["understanding"]["stage"] == "parser"
@@ -114,7 +94,7 @@ def test_calendar_question_and_spoken_cancel_through_the_api(engine, tmp_path):
         set_runtime(None)
     with engine.connect() as conn:
         status = conn.execute(
-            select(EVENTS.c.status).where(EVENTS.c.event_id == ids["Quarterly review"])
+            select(EVENTS.c.status).where(EVENTS.c.event_id == week.ids["Quarterly review"])
         ).scalar_one()
     assert status == "cancelled"
     assert model.asked == []
@@ -190,7 +170,7 @@ def test_typed_commands_through_baton_run_get_the_same_decisions(
     from core.store.db import make_engine
 
     engine = make_engine(database_url)
-    ids = _seed(engine, tmp_path)
+    week = _seed(engine, tmp_path)
     key = create_key(engine, "acme", "alice")
     engine.dispose()
     port = _free_port()
@@ -233,16 +213,14 @@ def test_typed_commands_through_baton_run_get_the_same_decisions(
             )
             return dict(json.loads(done.stdout))
 
-        listed = baton("run", "what do I have on wednesday")
+        listed = baton("run", f"what do I have on {week.meetings_day:%A}".lower())
         assert listed["status"] == "completed", listed
-        assert listed["result"] == (
-            "You have two meetings on Wednesday: Standup at 9 and Lunch with Carol at 12:30."
-        )
-        cancel = baton("run", "cancel the 4 pm meeting on monday")
+        assert listed["result"] == week.meetings_answer
+        cancel = baton("run", f"cancel the 4 pm meeting on {week.review_day:%A}".lower())
         assert cancel["status"] == "waiting_for_human", cancel
-        assert cancel["pending_approval"]["arguments"]["event_id"] == ids["Quarterly review"]
+        assert cancel["pending_approval"]["arguments"]["event_id"] == week.ids["Quarterly review"]
         assert cancel["pending_approval"]["question"].startswith(
-            "Should I cancel 'Quarterly review' on Monday"
+            f"Should I cancel 'Quarterly review' on {week.review_day:%A}"
         )
         noise = baton("run", "asdkjh qwpoeiru zxcmnb")
         assert noise["result"].startswith("Sorry, I didn't catch that")

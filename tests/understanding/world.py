@@ -4,7 +4,8 @@ be asked, and runs driven through the real step code."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +115,40 @@ def events(engine: Engine, run_id: str, kind: str) -> list[dict[str, Any]]:
         for e in RunStore(engine).events(TENANT, USER, run_id, limit=1000)
         if e["type"] == kind
     ]
+
+
+@dataclass(frozen=True)
+class SeededWeek:
+    """A real-clock calendar: standup at 9 and lunch at 12:30 on ``meetings_day``, a quarterly
+    review at 4 pm on ``review_day``; ``ids`` maps each title to its event."""
+
+    meetings_day: date
+    review_day: date
+    ids: dict[str, str]
+
+    @property
+    def meetings_answer(self) -> str:
+        """What the caller hears when asking for ``meetings_day``."""
+        return (
+            f"You have two meetings on {self.meetings_day:%A}: Standup at 9 and Lunch with "
+            "Carol at 12:30."
+        )
+
+
+def seed_week(engine: Engine, tools: CalendarTools, user: str = USER) -> SeededWeek:
+    """Book the meetings of :class:`SeededWeek` for ``user`` of ``TENANT``."""
+    today = datetime.now(UTC).date()
+    # Three and five days on: replies name them by weekday ("on Friday"), never "today" or
+    # "tomorrow", even when a test runs across midnight.
+    meetings_day, review_day = today + timedelta(days=3), today + timedelta(days=5)
+    ids: dict[str, str] = {}
+    for title, day, at, minutes in [
+        ("Standup", meetings_day, "09:00", 15),
+        ("Lunch with Carol", meetings_day, "12:30", 60),
+        ("Quarterly review", review_day, "16:00", 60),
+    ]:
+        ctx = ToolContext(TENANT, user, "run_seed", 1, f"seed-{title}", engine)
+        args = {"title": title, "start": f"{day}T{at}:00+00:00", "duration_minutes": minutes}
+        booked = asyncio.run(tools.book(args, ctx))
+        ids[title] = booked["event"]["event_id"]
+    return SeededWeek(meetings_day, review_day, ids)

@@ -1,7 +1,7 @@
 """Everyday commands over a phone call, decided by the default agent's command stage.
 
 The caller's calendar is seeded; the configured model must never be asked: the question about
-Wednesday is answered from the calendar, and the spoken cancel asks one yes/no question naming
+a day is answered from the calendar, and the spoken cancel asks one yes/no question naming
 the meeting; a look at the calendar before answering is answered and the question asked again;
 then the meeting is cancelled exactly once.
 """
@@ -9,46 +9,22 @@ then the meeting is cancelled exactly once.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
 from core.agent.factory import with_command_stage
 from core.runs.events import EventType
 from core.tools.builtin.calendar_tools import EVENTS, CalendarTools
-from core.tools.spec import ToolContext
 from models.contract import Agent
-from tests.understanding.world import ModelMustNotBeCalled, gate, settings
+from tests.understanding.world import ModelMustNotBeCalled, gate, seed_week, settings
 from tests.voice.server import serve_voice, sounds_like
 from tests.voice.twilio_client import TWILIO_RATE, TwilioCall
 from voice.identity import link_number
 
 pytestmark = pytest.mark.slow
 CALLER = "+15551230009"
-WEDNESDAY_ANSWER = "You have two meetings on Wednesday: Standup at 9 and Lunch with Carol at 12:30."
-
-
-def _next(weekday: int) -> date:
-    today = datetime.now(UTC).date()
-    return today + timedelta(days=(weekday - today.weekday()) % 7 or 7)
-
-
-def _seed_calendar(engine: Engine, tools: CalendarTools) -> dict[str, str]:
-    """Standup at 9 and lunch at 12:30 next Wednesday; a review at 4 pm next Monday."""
-    wednesday, monday = _next(2), _next(0)
-    ids: dict[str, str] = {}
-    for title, day, at, minutes in [
-        ("Standup", wednesday, "09:00", 15),
-        ("Lunch with Carol", wednesday, "12:30", 60),
-        ("Quarterly review", monday, "16:00", 60),
-    ]:
-        ctx = ToolContext("acme", "alice", "run_seed", 1, f"seed-{title}", engine)
-        args = {"title": title, "start": f"{day}T{at}:00+00:00", "duration_minutes": minutes}
-        booked = asyncio.run(tools.book(args, ctx))
-        ids[title] = booked["event"]["event_id"]
-    return ids
 
 
 async def _turn(call: TwilioCall, audio: np.ndarray, transcribe) -> str:
@@ -64,7 +40,8 @@ async def test_calendar_question_and_spoken_cancel_by_phone(
 ):
     s = settings(tmp_path)
     tools = gate(s)
-    ids = await asyncio.to_thread(_seed_calendar, engine, CalendarTools(s))
+    week = await asyncio.to_thread(seed_week, engine, CalendarTools(s))
+    day, review_day = f"{week.meetings_day:%A}", f"{week.review_day:%A}"
     model = ModelMustNotBeCalled()
     link_number(engine, "acme", "alice", CALLER)
 
@@ -79,15 +56,15 @@ async def test_calendar_question_and_spoken_cancel_by_phone(
         await call.wait_for_audio(call.connected_at, timeout=15)
         await call.wait_quiet()
 
-        answer = await _turn(call, speech("What do I have on Wednesday?"), transcribe)
-        assert sounds_like(answer, WEDNESDAY_ANSWER), answer
+        answer = await _turn(call, speech(f"What do I have on {day}?"), transcribe)
+        assert sounds_like(answer, week.meetings_answer), answer
 
-        asked = await _turn(call, speech("Cancel the 4 pm meeting on Monday."), transcribe)
+        asked = await _turn(call, speech(f"Cancel the 4 pm meeting on {review_day}."), transcribe)
         assert "cancel" in asked and "review" in asked, asked
         assert "yes or no" in asked, asked
         # Looking something up before deciding: answered, then the same question again.
-        looked_up = await _turn(call, speech("What do I have on Wednesday?"), transcribe)
-        assert "wednesday" in looked_up and "lunch with carol" in looked_up, looked_up
+        looked_up = await _turn(call, speech(f"What do I have on {day}?"), transcribe)
+        assert day.lower() in looked_up and "lunch with carol" in looked_up, looked_up
         assert "cancel" in looked_up and "review" in looked_up and "yes or no" in looked_up, (
             looked_up
         )
@@ -106,7 +83,7 @@ async def test_calendar_question_and_spoken_cancel_by_phone(
 
     with engine.connect() as conn:
         status = conn.execute(
-            select(EVENTS.c.status).where(EVENTS.c.event_id == ids["Quarterly review"])
+            select(EVENTS.c.status).where(EVENTS.c.event_id == week.ids["Quarterly review"])
         ).scalar_one()
     assert status == "cancelled"
     assert model.asked == []
