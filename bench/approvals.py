@@ -35,6 +35,7 @@ from piper import PiperVoice
 
 from core.config import Settings
 from voice.answers import read_answer
+from voice.config import VoiceSettings
 from voice.services import NO_SPEECH_THRESHOLD
 from voice.whisper_decode import GreedyWhisper, WhisperWindow
 
@@ -186,7 +187,7 @@ class Renderer:
         return path
 
 
-def load_whisper(settings: Settings, threads: int) -> GreedyWhisper:
+def load_whisper(settings: Settings, voice_settings: VoiceSettings, threads: int) -> GreedyWhisper:
     """tiny.en (BATON_WHISPER_MODEL) as the calls load it."""
     import os
 
@@ -194,10 +195,10 @@ def load_whisper(settings: Settings, threads: int) -> GreedyWhisper:
 
     from models.weights import whisper_dir
 
-    folder = whisper_dir(settings.whisper_model, settings.data_dir)
+    folder = whisper_dir(voice_settings.whisper_model, settings.data_dir)
     threads = threads or os.cpu_count() or 1
     model = WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=threads)
-    return GreedyWhisper(model, WhisperWindow(settings.whisper_window))
+    return GreedyWhisper(model, WhisperWindow(voice_settings.whisper_window))
 
 
 def _heard_path(clip: Path, bias: str) -> Path:
@@ -313,7 +314,7 @@ def main() -> None:
     voices = VOICES[: args.voices]
     conditions = [c for c in args.conditions.split(",") if c]
     renderer = Renderer()
-    whisper = load_whisper(Settings(), args.threads)
+    whisper = load_whisper(Settings(), VoiceSettings(), args.threads)
     # Noise levels drawn per split, so a split's clips (and their cache) do not depend on the
     # other split being run.
     snr = {split: random.Random(11) for split in ("dev", "heldout")}

@@ -201,11 +201,12 @@ async def _main(turns: int) -> dict[str, Any]:
     from bench.voice_latency import REQUESTS, SPEEDS, Caller
     from core.config import Settings
     from core.store.db import make_engine
+    from voice.config import VoiceSettings
     from voice.services import load_voice_services
 
     data = Path(tempfile.mkdtemp(prefix="baton-peer-bench-"))
     models = load_voice_services(
-        Settings(data_dir=data), make_engine(f"sqlite:///{data / 'unused.db'}")
+        Settings(data_dir=data), VoiceSettings(), make_engine(f"sqlite:///{data / 'unused.db'}")
     )
     caller = Caller(models)
     audio = [caller.audio(REQUESTS[i % len(REQUESTS)], SPEEDS[i % 4]) for i in range(turns)]

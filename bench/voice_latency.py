@@ -52,6 +52,7 @@ from core.store.migrate import upgrade  # noqa: E402
 from tests.voice.conftest import synthesise  # noqa: E402
 from tests.voice.server import EmailOutbox, scripted_agent, serve_voice  # noqa: E402
 from tests.voice.twilio_client import TwilioCall  # noqa: E402
+from voice.config import VoiceSettings  # noqa: E402
 from voice.identity import link_number  # noqa: E402
 from voice.services import VoiceServices, load_voice_services  # noqa: E402
 
@@ -184,12 +185,12 @@ async def bench_single(server: Any, caller: Caller, turns: int) -> dict[str, Any
         "phone_voice_to_voice_p95_ms": pct(latencies, 95),
         "phone_first_greeting_ms": round(greeting, 1),
     }
-    stages = breakdown([worker], server.settings.voice_vad_stop_secs)
+    stages = breakdown([worker], server.voice_settings.voice_vad_stop_secs)
     figures.update({f"phone_{k}": v for k, v in stages.items()})
     figures["phone_traced_over_heard_ratio_p50"] = traced_over_heard(
         worker.call_metrics.turns, latencies
     )
-    print_slowest(worker.call_metrics.turns, server.settings.voice_vad_stop_secs)
+    print_slowest(worker.call_metrics.turns, server.voice_settings.voice_vad_stop_secs)
     await call.hang_up()
     return figures
 
@@ -304,7 +305,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     data = Path(tempfile.mkdtemp(prefix="baton-voice-bench-"))
     t0 = time.perf_counter()
     models = load_voice_services(
-        Settings(data_dir=data, whisper_model=args.whisper, voice_turn="smart_turn"),
+        Settings(data_dir=data),
+        VoiceSettings(whisper_model=args.whisper, voice_turn="smart_turn"),
         make_engine(f"sqlite:///{data / 'unused.db'}"),
     )
     figures: dict[str, Any] = {
@@ -340,8 +342,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         models, engine, data, EmailOutbox(), agent_factory=agent_factory, gate=gate,
         voice_turn="silence",
     ) as server:  # fmt: skip
-        figures["turn_strategy"] = server.settings.voice_turn
-        figures["turn_wait_s"] = server.settings.voice_turn_wait_secs
+        figures["turn_strategy"] = server.voice_settings.voice_turn
+        figures["turn_wait_s"] = server.voice_settings.voice_turn_wait_secs
         figures.update(await bench_single(server, caller, args.turns))
         figures.update(await bench_barge_in(server, caller, args.barge_ins))
         if args.concurrent:

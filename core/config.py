@@ -1,7 +1,9 @@
-"""Every BATON_* setting, read in one place.
+"""The core's BATON_* settings, read in one place.
 
 Each field maps to an environment variable named ``BATON_<FIELD>``; the README's configuration
-table lists them with their defaults. Nothing else in Baton reads the environment directly.
+tables list them with their defaults. The voice and handoff packages read their own settings
+the same way (``voice/config.py``, ``handoff/config.py``); nothing else in Baton reads the
+environment directly.
 """
 
 from __future__ import annotations
@@ -161,115 +163,10 @@ class Settings(BaseSettings):
     mcp_connect_timeout_seconds: float = Field(default=20.0, description="MCP start-up wait")
     skills_dirs: str = Field(default="", description="Folders of SKILL.md skills (comma list)")
 
-    # --- voice ---
-    whisper_model: str = Field(default="tiny.en", description="Local Whisper size: tiny.en|base")
-    whisper_window: str = Field(
-        default="speech",
-        description="Audio the Whisper encoder sees per turn: speech (sized to the speech, "
-        "at least 10 s)|full (Whisper's fixed 30 s)",
-    )
-    whisper_bias: str = Field(
-        default="prompt",
-        description="Bias speech recognition toward command words and the caller's contact "
-        "names: off|prompt (Whisper initial prompt)|hotwords",
-    )
-    voice_max_words: int = Field(default=40, description="Spoken answer budget in words")
-    voice_max_sentences: int = Field(default=2, description="Spoken answer budget in sentences")
-    voice_turn: str = Field(default="silence", description="End of turn: silence|smart_turn")
-    voice_vad_stop_secs: float = Field(default=0.2, description="Silence that ends speech (VAD)")
-    voice_turn_wait_secs: float = Field(
-        default=0.6,
-        description="Extra silence before a turn ends (silence strategy), unless the words "
-        "so far already read as a whole request",
-    )
-    # Synthetic voices pause 0.2-0.3 s at a comma at normal speed: a shorter wait split
-    # "Email Alice about the budget, please." into two turns.
-    voice_complete_turn_wait_secs: float = Field(
-        default=0.3,
-        description="Silence that ends a turn whose words already read as a whole request",
-    )
-    voice_run_wait_secs: float = Field(
-        default=25.0, description="How long a call waits for a run before moving on"
-    )
-    voice_guest_tenant: str = Field(default="guests", description="Tenant of unknown callers")
-    voice_telephony: str = Field(
-        default="twilio", description="Phone provider: twilio|telnyx|plivo"
-    )
-    twilio_auth_token: str | None = Field(
-        default=None,
-        description="Validates X-Twilio-Signature when set; with the account SID, places "
-        "call-backs",
-    )
-    twilio_account_sid: str | None = Field(
-        default=None, description="Twilio account that places call-backs (unset: no call-backs)"
-    )
-    twilio_from_number: str | None = Field(
-        default=None, description="Caller ID of call-backs: a number of the Twilio account"
-    )
-    twilio_api_url: str = Field(
-        default="https://api.twilio.com", description="Twilio's REST API (call-backs)"
-    )
-    voice_callback_delay_secs: float = Field(
-        default=60.0,
-        ge=0,
-        description="How long after a hang-up a call-back with a yes/no question waits, so the "
-        "person can answer the push first",
-    )
-    voice_callback_ring_secs: int = Field(
-        default=25,
-        ge=5,
-        le=600,
-        description="How long a call-back rings before it counts as "
-        "unanswered (a push is sent instead)",
-    )
-    voice_preload: bool = Field(
-        default=True, description="Load the speech models when the server starts"
-    )
-    webrtc_ice_servers: str = Field(
-        default="", description="Browser calls: comma list of STUN/TURN URLs (none: host only)"
-    )
-    webrtc_max_calls_per_user: int = Field(
-        default=2, ge=1, description="Browser calls one user may have at once (429 beyond)"
-    )
-    webrtc_max_calls: int = Field(
-        default=8, ge=1, description="Browser calls this server takes at once (429 beyond)"
-    )
-
-    # --- handoff ---
+    # --- artifacts ---
     artifact_max_bytes: int = Field(default=20_000_000, description="Largest artifact accepted")
     blob_dir: Path | None = Field(
         default=None, description="Artifact blobs; default <data_dir>/blobs"
-    )
-    handoff_secret: str | None = Field(
-        default=None, description="HMAC key for deep links/sessions; default <data_dir>/handoff.key"
-    )
-    link_ttl_seconds: int = Field(default=86_400, description="Lifetime of a pushed deep link")
-    session_ttl_seconds: int = Field(default=43_200, description="Lifetime of a web-view sign-in")
-    fcm_service_account_file: Path | None = Field(
-        default=None, description="Firebase service-account JSON; unset disables FCM"
-    )
-    vapid_private_key_file: Path | None = Field(
-        default=None, description="VAPID key PEM; default <data_dir>/vapid_private.pem"
-    )
-    vapid_subject: str = Field(default="mailto:admin@localhost", description="VAPID 'sub' claim")
-    webpush_allow_http: bool = Field(
-        default=False, description="Accept http:// push endpoints (tests, private push services)"
-    )
-    push_delivery: bool = Field(default=True, description="Deliver pushes in serve/worker")
-    push_poll_seconds: float = Field(default=1.0, description="Idle push-outbox poll interval")
-    push_max_attempts: int = Field(default=8, description="Sends of one push before giving up")
-    push_lease_seconds: float = Field(
-        default=60.0, description="A push being sent is retried after this if its sender died"
-    )
-    push_retention_seconds: int = Field(
-        default=604_800,
-        ge=0,
-        description="Delivered pushes (and those dropped with their device) are deleted after this",
-    )
-    push_failed_retention_seconds: int = Field(
-        default=2_592_000,
-        ge=0,
-        description="Pushes that failed are kept this long for inspection, then deleted",
     )
 
     # --- memory ---
@@ -340,10 +237,12 @@ def get_settings() -> Settings:
     return Settings()
 
 
-def settings_table() -> str:
-    """The README's configuration table: every BATON_* variable with its default."""
+def settings_table(cls: type[BaseSettings]) -> str:
+    """A README configuration table: every environment variable of ``cls`` (a settings class
+    of any package) with its default."""
+    prefix = str(cls.model_config.get("env_prefix") or "")
     rows = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
-    for name, field in Settings.model_fields.items():
+    for name, field in cls.model_fields.items():
         default = field.get_default(call_default_factory=True)
         if name == "database_url":
             shown = "`sqlite:///<data dir>/baton.db`"
@@ -353,9 +252,9 @@ def settings_table() -> str:
             shown = f"`{default}`"
         # An unescaped "|" in a description ("off|prompt") would split the cell in two.
         meaning = (field.description or "").replace("|", "\\|")
-        rows.append(f"| `BATON_{name.upper()}` | {shown} | {meaning} |")
+        rows.append(f"| `{(prefix + name).upper()}` | {shown} | {meaning} |")
     return "\n".join(rows)
 
 
 if __name__ == "__main__":
-    print(settings_table())
+    print(settings_table(Settings))

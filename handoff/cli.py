@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from core.config import get_settings
+from handoff.config import get_handoff_settings
 from handoff.push.vapid import create_vapid_key, vapid_key_path
 
 push_app = typer.Typer(no_args_is_help=True, help="Push notifications (FCM, Web Push).")
@@ -22,7 +23,7 @@ def keys_vapid(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Create the VAPID key pair for Web Push; prints the public key browsers subscribe with."""
-    target = path or vapid_key_path(get_settings())
+    target = path or vapid_key_path(get_settings(), get_handoff_settings())
     try:
         public = create_vapid_key(target, force=force)
     except FileExistsError as exc:
@@ -47,7 +48,7 @@ def push_deliver(
     from handoff.push.service import delivery_from_settings
 
     rt = get_runtime()
-    delivery = delivery_from_settings(rt.engine, rt.settings)
+    delivery = delivery_from_settings(rt.engine, rt.settings, get_handoff_settings())
     if not delivery.senders:
         typer.echo(
             "error: no sender is set up (BATON_FCM_SERVICE_ACCOUNT_FILE, `baton keys vapid`)",

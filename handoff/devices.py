@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
-from core.config import Settings
 from core.errors import Conflict, InvalidInput, NotFound
 from core.ids import new_id, utcnow
+from handoff.config import HandoffSettings
 from handoff.tables import Device, PushOutbox
 
 DEVICES = Device.__table__  # type: ignore[attr-defined]
@@ -67,7 +67,7 @@ def _check_subscription(sub: WebPushSubscription, allow_http: bool) -> None:
         raise InvalidInput("keys.auth must be 16 bytes")
 
 
-def _address(body: DeviceIn, settings: Settings) -> tuple[str, str, dict[str, Any] | None]:
+def _address(body: DeviceIn, settings: HandoffSettings) -> tuple[str, str, dict[str, Any] | None]:
     """(kind, address, keys) of a registration, or InvalidInput saying what is wrong."""
     if (body.token is None) == (body.subscription is None):
         raise InvalidInput("send either 'token' (FCM) or 'subscription' (Web Push)")
@@ -102,7 +102,7 @@ def public_device(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def register_device(
-    engine: Engine, settings: Settings, tenant_id: str, user_id: str, body: DeviceIn
+    engine: Engine, settings: HandoffSettings, tenant_id: str, user_id: str, body: DeviceIn
 ) -> tuple[dict[str, Any], bool]:
     """Register (or refresh) a device; returns (device, created). Same address, same device."""
     kind, address, keys = _address(body, settings)

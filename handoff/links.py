@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import quote
 
 from core.config import Settings
+from handoff.config import HandoffSettings
 from handoff.signing import LINK, Signer
 
 WEB_PREFIX = "/app"
@@ -19,7 +20,11 @@ def base_url(settings: Settings) -> str:
 
 
 def deep_link(
-    settings: Settings, signer: Signer, owner: dict[str, Any], payload: dict[str, Any]
+    settings: Settings,
+    handoff_settings: HandoffSettings,
+    signer: Signer,
+    owner: dict[str, Any],
+    payload: dict[str, Any],
 ) -> str:
     """A signed, expiring link that opens the run (and the artifact) the payload announces.
 
@@ -30,7 +35,7 @@ def deep_link(
         LINK,
         owner["tenant_id"],
         owner["user_id"],
-        settings.link_ttl_seconds,
+        handoff_settings.link_ttl_seconds,
         runs=[payload["run_id"]],
         extra={"focus": payload.get("artifact_id") or payload.get("approval_id")},
     )

@@ -42,19 +42,24 @@ class HandoffPlugin:
     def setup_process(self) -> None:
         """Queue pushes with the events that cause them, deliver them in the background, clean
         up delivered ones in the workers' housekeeping, and give agents the ``save_artifact``
-        tool that hands long results to the phone."""
+        tool that hands long results to the phone.
+
+        The handoff settings are read here, once, for the process's background work.
+        """
         from core.artifacts.tool import artifact_tools
         from core.runtime import get_runtime, register_housekeeping
         from core.tools.providers import register_tool_provider
+        from handoff.config import get_handoff_settings
         from handoff.push.cleanup import OutboxCleanup
         from handoff.push.outbox import outbox_hook
         from handoff.push.service import start_background_delivery
 
+        handoff_settings = get_handoff_settings()
         register_tx_hook(outbox_hook)
         register_tool_provider(artifact_tools)
-        register_housekeeping(OutboxCleanup())
+        register_housekeeping(OutboxCleanup(handoff_settings))
         rt = get_runtime()
-        start_background_delivery(rt.engine, rt.settings)
+        start_background_delivery(rt.engine, rt.settings, handoff_settings)
 
 
 plugin = HandoffPlugin()

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from core.config import Settings
+from handoff.config import HandoffSettings
 
 LINK = "link"
 SESSION = "session"
@@ -38,9 +39,9 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def server_secret(settings: Settings) -> bytes:
+def server_secret(settings: Settings, handoff_settings: HandoffSettings) -> bytes:
     """BATON_HANDOFF_SECRET, else a random key kept in <data_dir>/handoff.key (created once)."""
-    return load_secret(settings.handoff_secret, Path(settings.data_dir))
+    return load_secret(handoff_settings.handoff_secret, Path(settings.data_dir))
 
 
 def load_secret(configured: str | None, data_dir: Path) -> bytes:
@@ -157,6 +158,6 @@ class Signer:
         )
 
 
-def signer_for(settings: Settings) -> Signer:
+def signer_for(settings: Settings, handoff_settings: HandoffSettings) -> Signer:
     """The signer of this process."""
-    return Signer(server_secret(settings))
+    return Signer(server_secret(settings, handoff_settings))

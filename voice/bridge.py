@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
     CancelFrame,
     EndFrame,
     Frame,
@@ -126,6 +128,9 @@ class BatonBridge(FrameProcessor):
         self._turns: asyncio.Queue[tuple[str, int, TurnTiming]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._closed = False
+        # For barge-ins: whether the bot is talking, and when the caller's speech began.
+        self._bot_speaking = False
+        self._speech_onset: float | None = None
 
     # ----- frames ------------------------------------------------------------------------
 
@@ -142,6 +147,10 @@ class BatonBridge(FrameProcessor):
             await self.push_frame(frame, direction)
             return
         if isinstance(frame, UserStartedSpeakingFrame | InterruptionFrame):
+            if self._bot_speaking and self._speech_onset is not None:
+                # The caller talked over the bot: its speech is being cut off now.
+                self._bot_speaking = False
+                self.metrics.barged_in(self._speech_onset, time.monotonic(), self.call.run_id)
             self._user_turn_open = True
             for text in self._unclaimed:
                 await self._heard_words(text)
@@ -157,6 +166,9 @@ class BatonBridge(FrameProcessor):
                 self._grace = None
         elif isinstance(frame, VADUserStartedSpeakingFrame):
             self._caller_speaking = True
+            self._speech_onset = time.monotonic() - frame.start_secs
+        elif isinstance(frame, BotStartedSpeakingFrame | BotStoppedSpeakingFrame):
+            self._bot_speaking = isinstance(frame, BotStartedSpeakingFrame)
         elif isinstance(frame, SegmentTranscribedFrame) and not self._user_turn_open:
             # Words that started no turn (a backchannel over the bot): never part of one.
             self.backchannels.extend(self._unclaimed)
@@ -481,7 +493,7 @@ class BatonBridge(FrameProcessor):
         """
         assert self.call.run_id is not None
         started = time.monotonic()
-        deadline = started + self.services.settings.voice_run_wait_secs
+        deadline = started + self.services.voice_settings.voice_run_wait_secs
         nudge_at: float | None = started + STILL_WORKING_AFTER
         # Subscribing may wait for the database watcher to start: not on the event loop.
         with await asyncio.to_thread(self.store.watch, [self.call.run_id]) as changes:
@@ -512,6 +524,7 @@ class BatonBridge(FrameProcessor):
             reply = await asyncio.to_thread(
                 compose_reply,
                 self.services.settings,
+                self.services.voice_settings,
                 self.services.engine,
                 self.call,
                 run["run_id"],
@@ -523,7 +536,7 @@ class BatonBridge(FrameProcessor):
             await self._start_approval(run, epoch, timing)
         elif status == S.WAITING_FOR_HUMAN:
             question = await asyncio.to_thread(self._human_question, run)
-            inline, _ = fit_spoken(self.services.settings, question)
+            inline, _ = fit_spoken(self.services.voice_settings, question)
             await self.call.emit({"type": "question", "text": inline})
             await self._speak(SpokenReply(sentences_of(inline)), epoch, timing)
         elif status == S.CANCELLED:

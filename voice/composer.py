@@ -16,6 +16,7 @@ from typing import Any
 from core.artifacts.service import create_artifact
 from core.config import Settings
 from core.profiles import fit_to_profile, profile_for
+from voice.config import VoiceSettings
 from voice.events import record_run_event
 from voice.session import CallSession
 
@@ -38,11 +39,11 @@ class SpokenReply:
         return " ".join(self.sentences)
 
 
-def voice_profile(settings: Settings) -> dict[str, Any]:
+def voice_profile(voice_settings: VoiceSettings) -> dict[str, Any]:
     """The voice response profile with this deployment's budget."""
     profile = profile_for("voice")
-    profile["max_words"] = settings.voice_max_words
-    profile["max_sentences"] = settings.voice_max_sentences
+    profile["max_words"] = voice_settings.voice_max_words
+    profile["max_sentences"] = voice_settings.voice_max_sentences
     return profile
 
 
@@ -79,13 +80,13 @@ def speech_chunks(sentences: list[str], min_words: int = MIN_CHUNK_WORDS) -> lis
     return chunks
 
 
-def fit_spoken(settings: Settings, text: str) -> tuple[str, bool]:
+def fit_spoken(voice_settings: VoiceSettings, text: str) -> tuple[str, bool]:
     """The part of ``text`` that fits the spoken budget, and whether anything was left out.
 
     When something is left out, room is kept for the sentence that says where the rest went,
     so the whole spoken reply stays within the budget.
     """
-    profile = voice_profile(settings)
+    profile = voice_profile(voice_settings)
     structured = bool(re.search(r"^\s*(\||[-*] |#)", text or "", re.MULTILINE))
     clean = speakable(text)
     fitted = fit_to_profile(profile, clean)
@@ -100,6 +101,7 @@ def fit_spoken(settings: Settings, text: str) -> tuple[str, bool]:
 
 def compose_reply(
     services_settings: Settings,
+    voice_settings: VoiceSettings,
     engine: Any,
     call: CallSession,
     run_id: str,
@@ -112,7 +114,7 @@ def compose_reply(
     Blocking (writes to the store): call it from a thread. Idempotent per run: speaking the
     same answer twice stores one artifact and one handoff request.
     """
-    inline, overflow = fit_spoken(services_settings, text)
+    inline, overflow = fit_spoken(voice_settings, text)
     if not overflow:
         return SpokenReply(sentences_of(inline) or ["Done."])
     artifact = create_artifact(

@@ -59,9 +59,10 @@ def call_processors(
     """The processors between a transport's input and output, for one call."""
     services.phrases.add_fixed(FIXED_PHRASES)
     contacts = services.caller_contact_names(call.tenant_id, call.user_id)
+    vad = services.new_vad()
     return [
-        VADProcessor(vad_analyzer=services.new_vad()),
-        services.new_stt(contacts),
+        VADProcessor(vad_analyzer=vad),
+        services.new_stt(contacts, vad=vad),
         UserTurnProcessor(
             user_turn_strategies=services.new_turn_strategies(contacts),
             user_turn_stop_timeout=USER_TURN_STOP_TIMEOUT,

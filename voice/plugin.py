@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
+
+if TYPE_CHECKING:
+    from voice.runtime import VoiceRuntime
 
 log = logging.getLogger(__name__)
 # A browser call greets once the caller can hear it, or after this long regardless.
@@ -25,11 +28,15 @@ class _Plugin:
     """Entry point ``baton.plugins: voice``."""
 
     def setup_app(self, app: FastAPI) -> None:
-        """Mount phone and browser calls, and load the speech models when the app starts."""
+        """Mount phone and browser calls, and load the speech models when the app starts.
+
+        The voice settings are read here, once, and kept on ``app.state.voice``.
+        """
+        from voice.config import get_voice_settings
         from voice.routes import callback_prefs, callbacks, telephony
         from voice.runtime import VoiceRuntime
 
-        voice = VoiceRuntime(app.state.settings)
+        voice = VoiceRuntime(app.state.settings, get_voice_settings())
         app.state.voice = voice
         app.include_router(telephony.router)
         app.include_router(callbacks.router)
@@ -38,7 +45,7 @@ class _Plugin:
         preload: list[asyncio.Future[Any]] = []
 
         async def load_models(_app: FastAPI) -> None:
-            if app.state.settings.voice_preload:
+            if voice.voice_settings.voice_preload:
                 preload.append(asyncio.ensure_future(voice.services()))
 
         async def hang_up(_app: FastAPI) -> None:
@@ -79,27 +86,27 @@ class _Plugin:
         typer_app.add_typer(phones_app, name="phones")
 
 
-def _callback_dialer(app: FastAPI, voice: Any) -> Any:
+def _callback_dialer(app: FastAPI, voice: VoiceRuntime) -> Any:
     """The call-back dialer of this server, or None when call-backs are not configured."""
     from core.runtime import get_runtime
     from voice.callbacks.dialer import Dialer, missing_settings
 
     settings = app.state.settings
-    missing = missing_settings(settings)
+    missing = missing_settings(settings, voice.voice_settings)
     if missing:
         log.info("call-backs off: set %s", ", ".join(missing))
         return None
-    return Dialer(get_runtime(settings).engine, settings, voice.on_a_call)
+    return Dialer(get_runtime(settings).engine, settings, voice.voice_settings, voice.on_a_call)
 
 
-def _install_browser(app: FastAPI, voice: Any) -> None:
+def _install_browser(app: FastAPI, voice: VoiceRuntime) -> None:
     from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
 
     from core.auth.keys import Identity
     from voice.pipeline import build_call_pipeline, run_call
     from voice.routes.browser import install_browser
     from voice.session import CallSession
-    from voice.transports.webrtc import browser_transport, page_notifier
+    from voice.transports.webrtc import CallLimits, browser_transport, page_notifier
 
     async def start_call(connection: SmallWebRTCConnection, caller: Identity) -> None:
         services = await voice.services()
@@ -134,8 +141,13 @@ def _install_browser(app: FastAPI, voice: Any) -> None:
         finally:
             voice.calls.pop(call.call_id, None)
 
-    servers = getattr(app.state.settings, "webrtc_ice_servers", "") or ""
-    install_browser(app, start_call, [s.strip() for s in str(servers).split(",") if s.strip()])
+    servers = voice.voice_settings.webrtc_ice_servers
+    install_browser(
+        app,
+        start_call,
+        [s.strip() for s in servers.split(",") if s.strip()],
+        limits=CallLimits.from_settings(voice.voice_settings),
+    )
 
 
 plugin = _Plugin()

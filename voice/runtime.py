@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from pipecat.pipeline.worker import PipelineWorker
 
 from core.config import Settings
 from core.runtime import get_runtime
 from voice.bridge import FIXED_PHRASES
+from voice.config import VoiceSettings
 from voice.services import VoiceServices, load_voice_services
 
 log = logging.getLogger(__name__)
@@ -19,8 +21,9 @@ log = logging.getLogger(__name__)
 class VoiceRuntime:
     """Process-wide voice state on ``app.state.voice``: shared models and live calls."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, voice_settings: VoiceSettings) -> None:
         self.settings = settings
+        self.voice_settings = voice_settings
         self._services: VoiceServices | None = None
         self._loading: asyncio.Task[VoiceServices] | None = None
         self.calls: dict[str, PipelineWorker] = {}
@@ -38,7 +41,9 @@ class VoiceRuntime:
         runtime = get_runtime(self.settings)
         # The scripted agent has no classification task; any model-backed agent does.
         classifier = None if self.settings.agent == "scripted" else runtime.agent_factory
-        services = load_voice_services(self.settings, runtime.engine, classifier_agent=classifier)
+        services = load_voice_services(
+            self.settings, self.voice_settings, runtime.engine, classifier_agent=classifier
+        )
         services.phrases.add_fixed(FIXED_PHRASES)
         services.phrases.warm(services.piper)
         log.info("voice models loaded in %s", services.load_seconds)
@@ -62,3 +67,9 @@ class VoiceRuntime:
             with contextlib.suppress(Exception):
                 await worker.cancel(reason="server shutting down")
         self.calls.clear()
+
+
+def voice_settings_of(app: Any) -> VoiceSettings:
+    """The voice settings ``app`` was set up with (kept on its voice runtime)."""
+    runtime: VoiceRuntime = app.state.voice
+    return runtime.voice_settings

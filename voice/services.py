@@ -22,10 +22,11 @@ from faster_whisper import WhisperModel
 from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn, SmartTurnParams
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
-from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams, VADState
 from pipecat.frames.frames import (
     ErrorFrame,
     Frame,
+    InputAudioRawFrame,
     TranscriptionFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
@@ -47,8 +48,10 @@ from models.contract import Agent
 from models.weights import piper_voice, silero_vad, smart_turn, whisper_dir
 from voice.audio_trim import without_leading_silence
 from voice.backchannels import BargeInStart
+from voice.config import VoiceSettings
 from voice.frames import SegmentTranscribedFrame, TurnTranscriptFrame
 from voice.phrases import PhraseCache
+from voice.segment_ahead import QUIET_WINDOWS, SegmentAhead
 from voice.speech_pieces import speech_pieces
 from voice.stt_bias import WhisperBias, whisper_bias
 from voice.turn_complete import reads_complete, reads_new_request
@@ -78,11 +81,16 @@ class SharedWhisperSTTService(WhisperSTTService):
         model: GreedyWhisper,
         model_name: str,
         bias: WhisperBias | None = None,
+        vad: SharedSileroVADAnalyzer | None = None,
         **kwargs: Any,
     ) -> None:
         self._shared_model = model
         bias = bias or WhisperBias()
         self._turn = TurnAudio()
+        # The call's VAD, read to start a segment's decode before it reports the end.
+        self._vad = vad
+        self.ahead: SegmentAhead[tuple[list[Frame], str]] = SegmentAhead()
+        self._in_stt = False
         super().__init__(
             settings=WhisperSTTService.Settings(
                 model=model_name,
@@ -104,6 +112,30 @@ class SharedWhisperSTTService(WhisperSTTService):
             self._turn.end()
         await super().process_frame(frame, direction)
 
+    async def process_audio_frame(
+        self, frame: InputAudioRawFrame, direction: FrameDirection
+    ) -> None:
+        """Buffer the caller's audio; start decoding a segment the VAD is about to end (see
+        :mod:`voice.segment_ahead`), and drop that decode if speech resumes."""
+        await super().process_audio_frame(frame, direction)
+        if self._vad is None or not self._user_speaking:
+            return
+        if self._vad.state == VADState.SPEAKING:
+            self.ahead.drop()
+        elif (
+            self._vad.quiet_windows >= QUIET_WINDOWS
+            and not self.ahead.running
+            and not self._in_stt
+            and self._segment_queue.empty()
+        ):
+            segment = bytes(self._audio_buffer) + self._trailing_silence()
+            context = self._turn.context_for(segment, self.sample_rate)
+            self.ahead.start(self._decode_key(context), partial(self._decode, context or segment))
+
+    def _decode_key(self, context: bytes | None) -> tuple[int, bool, bool]:
+        """What a segment's decode depends on besides its own audio."""
+        return (len(self._turn.segments), self._turn.open, context is not None)
+
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
         """Transcribe one segment, in the context of its turn, then mark it done (see
         :mod:`voice.turns` and :mod:`voice.turn_transcript`).
@@ -111,17 +143,21 @@ class SharedWhisperSTTService(WhisperSTTService):
         Decodes wait for a turn slot of the process's inference queue, ahead of
         background work.
         """
+        self._in_stt = True
         try:
             for frame in await self._transcribe_in_turn(audio):
                 yield frame
         except Exception as exc:  # a failed segment must still count as finished
             yield ErrorFrame(f"transcription failed: {exc}")
+        finally:
+            self._in_stt = False
         yield SegmentTranscribedFrame()
 
     async def _transcribe_in_turn(self, segment: bytes) -> list[Frame]:
         context = self._turn.context_for(segment, self.sample_rate)
+        early = await self.ahead.take(self._decode_key(context))
         if context is not None:
-            frames, whole = await self._decode(context)
+            frames, whole = early or await self._decode(context)
             rest = words_after(" ".join(self._turn.heard), whole) if whole else None
             if rest is not None:
                 self._turn.add(segment, rest)
@@ -136,7 +172,7 @@ class SharedWhisperSTTService(WhisperSTTService):
                         out.append(frame)
                 out.append(TurnTranscriptFrame(text=whole, replaces=replaced))
                 return out
-        frames, text = await self._decode(segment)
+        frames, text = early or await self._decode(segment)
         self._turn.add(segment, text)
         return frames
 
@@ -219,6 +255,16 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
         self._windows_since_reset = 0
         self._low_confidence_windows = 0
 
+    @property
+    def state(self) -> VADState:
+        """Where the analyzer stands after the audio it has read."""
+        return self._vad_state
+
+    @property
+    def quiet_windows(self) -> int:
+        """Quiet windows in a row since speech, while the analyzer is deciding it stopped."""
+        return self._vad_stopping_count if self._vad_state == VADState.STOPPING else 0
+
 
 class SharedSmartTurnAnalyzer(LocalSmartTurnAnalyzerV3):
     """Smart Turn v3 with its own audio buffer over a process-wide ONNX session."""
@@ -247,6 +293,7 @@ class VoiceServices:
     """
 
     settings: Settings
+    voice_settings: VoiceSettings
     store: RunStore
     whisper: GreedyWhisper
     whisper_name: str
@@ -270,19 +317,24 @@ class VoiceServices:
             session=self.silero,
             params=VADParams(
                 start_secs=VAD_START_SECS,
-                stop_secs=self.settings.voice_vad_stop_secs,
+                stop_secs=self.voice_settings.voice_vad_stop_secs,
                 min_volume=VAD_MIN_VOLUME,
             ),
         )
 
-    def new_stt(self, contact_names: Sequence[str] = ()) -> SharedWhisperSTTService:
+    def new_stt(
+        self, contact_names: Sequence[str] = (), vad: SharedSileroVADAnalyzer | None = None
+    ) -> SharedWhisperSTTService:
         """A Whisper STT service for one call (expects 16 kHz input).
 
         Recognition is biased (BATON_WHISPER_BIAS) toward the command vocabulary and the
-        caller's ``contact_names``.
+        caller's ``contact_names``. Given the call's ``vad``, a segment is decoded while the
+        VAD is still confirming its end.
         """
-        bias = whisper_bias(self.settings.whisper_bias, contact_names)
-        return SharedWhisperSTTService(model=self.whisper, model_name=self.whisper_name, bias=bias)
+        bias = whisper_bias(self.voice_settings.whisper_bias, contact_names)
+        return SharedWhisperSTTService(
+            model=self.whisper, model_name=self.whisper_name, bias=bias, vad=vad
+        )
 
     def caller_contact_names(self, tenant_id: str, user_id: str) -> list[str]:
         """The names in the caller's address book, to bias recognition toward them.
@@ -307,8 +359,8 @@ class VoiceServices:
         (``contact_names`` help read it).
         """
         # Over the bot's speech only a real barge-in starts a turn (not "uh-huh").
-        start = [BargeInStart(vad_stop_secs=self.settings.voice_vad_stop_secs)]
-        if self.settings.voice_turn == "smart_turn":
+        start = [BargeInStart(vad_stop_secs=self.voice_settings.voice_vad_stop_secs)]
+        if self.voice_settings.voice_turn == "smart_turn":
             if self.smart_turn is None:
                 raise RuntimeError(
                     "Smart Turn is not loaded: load with BATON_VOICE_TURN=smart_turn"
@@ -321,10 +373,10 @@ class VoiceServices:
             start=list(start),
             stop=[
                 SilenceTurnStop(
-                    user_speech_timeout=self.settings.voice_turn_wait_secs,
+                    user_speech_timeout=self.voice_settings.voice_turn_wait_secs,
                     complete=partial(reads_complete, contact_names=contact_names),
                     new_request=partial(reads_new_request, contact_names=contact_names),
-                    complete_wait=self.settings.voice_complete_turn_wait_secs,
+                    complete_wait=self.voice_settings.voice_complete_turn_wait_secs,
                 )
             ],
         )
@@ -342,6 +394,7 @@ def _warm_up(model: WhisperModel, voice: PiperVoice) -> None:
 
 def load_voice_services(
     settings: Settings,
+    voice_settings: VoiceSettings,
     engine: Engine,
     *,
     classifier_agent: Callable[[], Agent] | None = None,
@@ -352,19 +405,20 @@ def load_voice_services(
     is missing, and ValueError for a BATON_VOICE_TURN, BATON_WHISPER_BIAS or
     BATON_WHISPER_WINDOW it does not know.
     """
-    if settings.voice_turn not in TURN_STRATEGIES:
+    vs = voice_settings
+    if vs.voice_turn not in TURN_STRATEGIES:
         raise ValueError(
-            f"BATON_VOICE_TURN={settings.voice_turn!r}: use one of {', '.join(TURN_STRATEGIES)}"
+            f"BATON_VOICE_TURN={vs.voice_turn!r}: use one of {', '.join(TURN_STRATEGIES)}"
         )
-    whisper_bias(settings.whisper_bias)  # an unknown mode fails at start-up, not on a call
+    whisper_bias(vs.whisper_bias)  # an unknown mode fails at start-up, not on a call
     windows = [w.value for w in WhisperWindow]
-    if settings.whisper_window not in windows:
+    if vs.whisper_window not in windows:
         raise ValueError(
-            f"BATON_WHISPER_WINDOW={settings.whisper_window!r}: use one of {', '.join(windows)}"
+            f"BATON_WHISPER_WINDOW={vs.whisper_window!r}: use one of {', '.join(windows)}"
         )
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    folder = whisper_dir(settings.whisper_model, settings.data_dir)
+    folder = whisper_dir(vs.whisper_model, settings.data_dir)
     model = WhisperModel(
         str(folder), device="cpu", compute_type="int8", cpu_threads=os.cpu_count() or 1
     )
@@ -375,15 +429,16 @@ def load_voice_services(
     timings["piper"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     silero = _onnx_session(str(silero_vad()))
-    turn = _onnx_session(str(smart_turn())) if settings.voice_turn == "smart_turn" else None
+    turn = _onnx_session(str(smart_turn())) if vs.voice_turn == "smart_turn" else None
     timings["onnx"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     _warm_up(model, voice)
     timings["warm_up"] = time.perf_counter() - t0
     return VoiceServices(
         settings=settings,
+        voice_settings=vs,
         store=RunStore(engine, settings),
-        whisper=GreedyWhisper(model, WhisperWindow(settings.whisper_window)),
+        whisper=GreedyWhisper(model, WhisperWindow(vs.whisper_window)),
         whisper_name=str(folder),
         piper=voice,
         silero=silero,

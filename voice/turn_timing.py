@@ -9,6 +9,9 @@ which add up to it.
 
 The end of speech is when the VAD heard the last speech, ``stop_secs`` before it reported
 the stop: the caller has been waiting since then.
+
+A barge-in (the caller talking over the bot) is a ``voice.barge_in`` span of the run whose
+answer was cut short, from the onset of the caller's speech to the bot being stopped.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 from opentelemetry.util.types import AttributeValue
 
-from core.metrics.voice import turn_latency
+from core.metrics.voice import barge_in, turn_latency
 from core.tracing import past_span, past_span_scope
 
 # Each stage is named for the moment that ends it (TurnTiming's field names).
@@ -74,6 +77,8 @@ class CallMetrics:
     connected: float = field(default_factory=time.monotonic)
     first_greeting_audio: float | None = None
     turns: list[TurnTiming] = field(default_factory=list)
+    barge_ins: list[float] = field(default_factory=list)
+    """Seconds from each barge-in's onset to the bot's speech being stopped."""
     _awaiting_audio: TurnTiming | None = None
     _awaiting_greeting: bool = True
 
@@ -81,6 +86,28 @@ class CallMetrics:
         """The answer to ``turn`` went to TTS; its first audio frame ends the turn's timing."""
         self.turns.append(turn)
         self._awaiting_audio = turn
+
+    def barged_in(self, onset: float, stopped: float, run_id: str | None) -> None:
+        """The caller talked over the bot from ``onset``; its speech was stopped at
+        ``stopped``. Reported as a metric and as a ``voice.barge_in`` span of ``run_id``'s
+        trace (the run whose answer was cut short)."""
+        self.barge_ins.append(stopped - onset)
+        barge_in(stopped - onset)
+        if run_id is None:
+            return
+        offset_ns = time.time_ns() - time.monotonic_ns()
+        attrs: dict[str, AttributeValue] = {
+            "baton.call_id": self.call_id,
+            "baton.voice.channel": self.channel,
+            "baton.voice.barge_in_ms": round((stopped - onset) * 1000, 1),
+        }
+        past_span(
+            "voice.barge_in",
+            run_id,
+            int(onset * 1e9) + offset_ns,
+            int(stopped * 1e9) + offset_ns,
+            attrs,
+        )
 
     def audio_out(self) -> None:
         """Called by the tap for every TTS audio frame."""
@@ -115,7 +142,8 @@ def trace_turn(turn: TurnTiming, spoke: float, call_id: str, channel: str, index
         "baton.voice.latency_ms": round((turn.first_audio - spoke) * 1000, 1),
     }
     heard_from = turn.vad_stopped or spoke
-    # The STT decodes a segment once the VAD has closed it.
+    # Only the decoding left once the VAD has closed the segment keeps the caller waiting
+    # (it starts earlier, at the pause: voice.segment_ahead).
     stt_ms = None if turn.transcribed is None else (turn.transcribed - heard_from) * 1000
     if stt_ms is not None and stt_ms >= 0:
         attrs["baton.voice.stt_ms"] = round(stt_ms, 1)

@@ -37,7 +37,8 @@ class _Cli(typer.Typer):
         try:
             return super().__call__(*args, **kwargs)
         except ValidationError as exc:
-            if exc.title != "Settings":
+            # Each package reads its own settings class (Settings, VoiceSettings, ...).
+            if not exc.title.endswith("Settings"):
                 raise
             raise SystemExit(_said(f"bad configuration: {_config_error(exc)}", 2)) from None
         except SettingsError as exc:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.api.deps import IdentityDep, RuntimeDep
 from core.errors import InvalidInput, NotFound
+from handoff.deps import HandoffSettingsDep
 from handoff.devices import (
     DeviceIn,
     list_devices,
@@ -42,9 +43,15 @@ class DeviceRemove(BaseModel):
 
 
 @router.post("", status_code=201, response_model=DeviceOut)
-def add_device(body: DeviceIn, who: IdentityDep, rt: RuntimeDep, response: Response) -> Any:
+def add_device(
+    body: DeviceIn,
+    who: IdentityDep,
+    rt: RuntimeDep,
+    handoff_settings: HandoffSettingsDep,
+    response: Response,
+) -> Any:
     """Register an FCM token or a Web Push subscription; the same one again is a no-op (200)."""
-    device, created = register_device(rt.engine, rt.settings, who.tenant_id, who.user_id, body)
+    device, created = register_device(rt.engine, handoff_settings, who.tenant_id, who.user_id, body)
     if not created:
         response.status_code = 200
     return public_device(device)
@@ -75,10 +82,10 @@ def remove_device_by_address(body: DeviceRemove, who: IdentityDep, rt: RuntimeDe
 
 
 @router.get("/webpush-key")
-def webpush_key(rt: RuntimeDep) -> dict[str, str]:
+def webpush_key(rt: RuntimeDep, handoff_settings: HandoffSettingsDep) -> dict[str, str]:
     """The VAPID public key browsers subscribe with (applicationServerKey)."""
     try:
-        key = load_vapid_key(vapid_key_path(rt.settings))
+        key = load_vapid_key(vapid_key_path(rt.settings, handoff_settings))
     except FileNotFoundError as exc:
         raise NotFound("Web Push is not set up on this server (run `baton keys vapid`)") from exc
     return {"public_key": application_server_key(key)}

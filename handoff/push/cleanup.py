@@ -17,16 +17,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, and_, delete, or_, select
 
-from core.config import Settings
 from core.ids import utcnow
 from core.runtime import Runtime
+from handoff.config import HandoffSettings
 from handoff.devices import OUTBOX
 
 BATCH = 500
 
 
 def purge_outbox(
-    engine: Engine, settings: Settings, now: datetime | None = None, batch: int = BATCH
+    engine: Engine, settings: HandoffSettings, now: datetime | None = None, batch: int = BATCH
 ) -> int:
     """Delete up to ``batch`` finished notifications past their retention; how many went.
 
@@ -51,7 +51,10 @@ def purge_outbox(
 class OutboxCleanup:
     """The housekeeping duty (see :func:`core.runtime.register_housekeeping`)."""
 
-    def __init__(self, every_s: float = 60.0, batch: int = BATCH) -> None:
+    def __init__(
+        self, settings: HandoffSettings, every_s: float = 60.0, batch: int = BATCH
+    ) -> None:
+        self.settings = settings
         self.every_s = every_s
         self.batch = batch
         self._next_at = 0.0
@@ -61,6 +64,6 @@ class OutboxCleanup:
         now = time.monotonic()
         if now < self._next_at:
             return 0
-        gone = purge_outbox(rt.engine, rt.settings, batch=self.batch)
+        gone = purge_outbox(rt.engine, self.settings, batch=self.batch)
         self._next_at = now if gone >= self.batch else now + self.every_s
         return gone

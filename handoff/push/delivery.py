@@ -23,6 +23,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from core.config import Settings
 from core.ids import utcnow
+from handoff.config import HandoffSettings
 from handoff.devices import remove_device
 from handoff.links import deep_link
 from handoff.push.base import DeviceGone, Notification, PermanentFailure, Sender, TransientFailure
@@ -61,12 +62,14 @@ class PushDelivery:
         self,
         engine: Engine,
         settings: Settings,
+        handoff_settings: HandoffSettings,
         senders: Mapping[str, Sender],
         signer: Signer,
         quick_retries: int = 3,
     ) -> None:
         self.engine = engine
         self.settings = settings
+        self.handoff_settings = handoff_settings
         self.senders = dict(senders)
         self.signer = signer
         self.quick_retries = quick_retries
@@ -79,7 +82,7 @@ class PushDelivery:
         return Notification(
             title=payload["title"],
             body=payload["body"],
-            link=deep_link(self.settings, self.signer, push, payload),
+            link=deep_link(self.settings, self.handoff_settings, self.signer, push, payload),
             dedup_key=push["dedup_key"],
             data=data,
         )
@@ -133,7 +136,7 @@ class PushDelivery:
         now: datetime | None = None,
     ) -> None:
         report.errors.append(error)
-        if int(push["attempts"]) >= self.settings.push_max_attempts:
+        if int(push["attempts"]) >= self.handoff_settings.push_max_attempts:
             mark_failed(self.engine, push, f"gave up after {push['attempts']} attempts: {error}")
             report.failed += 1
             return
@@ -147,7 +150,7 @@ class PushDelivery:
         Each one is claimed just before it is sent, so its lease covers only its own send.
         """
         report = DeliveryReport()
-        lease = self.settings.push_lease_seconds
+        lease = self.handoff_settings.push_lease_seconds
         for _ in range(limit):
             at = now or utcnow()
             claimed = claim_due(self.engine, at, lease, limit=1)
@@ -170,4 +173,4 @@ class PushDelivery:
                 log.exception("push delivery pass failed; retrying")
                 report = DeliveryReport()
             if report.handled == 0:
-                stop.wait(self.settings.push_poll_seconds)
+                stop.wait(self.handoff_settings.push_poll_seconds)

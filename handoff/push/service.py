@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from core.background import BackgroundLoop, Loop
 from core.config import Settings
+from handoff.config import HandoffSettings
 from handoff.push.base import Sender
 from handoff.push.delivery import PushDelivery
 from handoff.push.vapid import load_vapid_key, vapid_key_path
@@ -16,37 +17,49 @@ from handoff.web.session import signer
 log = logging.getLogger(__name__)
 
 
-def senders_from_settings(settings: Settings) -> dict[str, Sender]:
+def senders_from_settings(
+    settings: Settings, handoff_settings: HandoffSettings
+) -> dict[str, Sender]:
     """The senders this server is configured for (none when neither FCM nor VAPID is set up)."""
     senders: dict[str, Sender] = {}
-    if settings.fcm_service_account_file is not None:
+    if handoff_settings.fcm_service_account_file is not None:
         from handoff.push.fcm import FcmSender
 
-        senders["fcm"] = FcmSender(settings.fcm_service_account_file)
-    key_path = vapid_key_path(settings)
+        senders["fcm"] = FcmSender(handoff_settings.fcm_service_account_file)
+    key_path = vapid_key_path(settings, handoff_settings)
     if key_path.is_file():
         from handoff.push.webpush import WebPushSender
 
-        senders["webpush"] = WebPushSender(load_vapid_key(key_path), settings.vapid_subject)
+        senders["webpush"] = WebPushSender(load_vapid_key(key_path), handoff_settings.vapid_subject)
     return senders
 
 
-def delivery_from_settings(engine: Engine, settings: Settings) -> PushDelivery:
+def delivery_from_settings(
+    engine: Engine, settings: Settings, handoff_settings: HandoffSettings
+) -> PushDelivery:
     """A delivery worker over ``engine`` with the configured senders."""
-    return PushDelivery(engine, settings, senders_from_settings(settings), signer(settings))
+    return PushDelivery(
+        engine,
+        settings,
+        handoff_settings,
+        senders_from_settings(settings, handoff_settings),
+        signer(settings, handoff_settings),
+    )
 
 
 _loop = BackgroundLoop("baton-push", stop_timeout=5.0)
 
 
-def start_background_delivery(engine: Engine, settings: Settings) -> bool:
+def start_background_delivery(
+    engine: Engine, settings: Settings, handoff_settings: HandoffSettings
+) -> bool:
     """Start this process's delivery loop once, if push is enabled and a sender is set up."""
-    if not settings.push_delivery:
+    if not handoff_settings.push_delivery:
         return False
 
     def make() -> Loop | None:
         try:
-            delivery = delivery_from_settings(engine, settings)
+            delivery = delivery_from_settings(engine, settings, handoff_settings)
         except (OSError, ValueError) as exc:
             log.error("push delivery is off: %s", exc)
             return None

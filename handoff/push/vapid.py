@@ -10,11 +10,13 @@ from cryptography.hazmat.primitives import serialization
 from py_vapid import Vapid
 
 from core.config import Settings
+from handoff.config import HandoffSettings
 
 
-def vapid_key_path(settings: Settings) -> Path:
+def vapid_key_path(settings: Settings, handoff_settings: HandoffSettings) -> Path:
     """BATON_VAPID_PRIVATE_KEY_FILE, else <data_dir>/vapid_private.pem."""
-    return settings.vapid_private_key_file or Path(settings.data_dir) / "vapid_private.pem"
+    configured = handoff_settings.vapid_private_key_file
+    return configured or Path(settings.data_dir) / "vapid_private.pem"
 
 
 def create_vapid_key(path: Path, force: bool = False) -> str:

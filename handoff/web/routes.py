@@ -25,6 +25,7 @@ from core.runs.service import RunStore
 from core.runs.states import TERMINAL, RunStatus
 from core.tracing.service import run_timeline
 from handoff.api.artifacts import public_artifact
+from handoff.deps import HandoffSettingsDep
 from handoff.links import WEB_PREFIX
 from handoff.push.vapid import application_server_key, load_vapid_key, vapid_key_path
 from handoff.signing import LINK, BadToken
@@ -105,10 +106,12 @@ def _refused(reason: str) -> HTMLResponse:
 
 
 @pages.get("/link")
-def open_link(request: Request, rt: RuntimeDep, t: str = "") -> Response:
+def open_link(
+    request: Request, rt: RuntimeDep, handoff_settings: HandoffSettingsDep, t: str = ""
+) -> Response:
     """Sign in from a pushed deep link and open the run it announces."""
     try:
-        claims = signer(rt.settings).verify(t, LINK)
+        claims = signer(rt.settings, handoff_settings).verify(t, LINK)
     except BadToken as exc:
         return _refused(str(exc))
     if not claims.runs:
@@ -129,6 +132,7 @@ def open_link(request: Request, rt: RuntimeDep, t: str = "") -> Response:
             runs = tuple(dict.fromkeys(previous.runs + claims.runs))[-MAX_SESSION_RUNS:]
     token = issue_session(
         rt.settings,
+        handoff_settings,
         claims.tenant_id,
         claims.user_id,
         runs,
@@ -138,7 +142,7 @@ def open_link(request: Request, rt: RuntimeDep, t: str = "") -> Response:
     focus = claims.extra.get("focus")
     target = f"{WEB_PREFIX}/runs/{run_id}" + (f"#{focus}" if focus else "")
     response = RedirectResponse(target, status_code=303)
-    set_session_cookie(response, rt.settings, token)
+    set_session_cookie(response, rt.settings, handoff_settings, token)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
@@ -155,16 +159,23 @@ class SignIn(BaseModel):
 
 
 @api.post("/session")
-def sign_in(body: SignIn, rt: RuntimeDep, response: Response) -> dict[str, Any]:
+def sign_in(
+    body: SignIn, rt: RuntimeDep, handoff_settings: HandoffSettingsDep, response: Response
+) -> dict[str, Any]:
     """Exchange an API key for a web-view session cookie (the key itself is not stored)."""
     ident = verify_key(rt.engine, body.api_key.strip())
     if ident is None:
         raise HTTPException(401, "that API key is not valid")
     match = KEY.match(body.api_key.strip())
     token = issue_session(
-        rt.settings, ident.tenant_id, ident.user_id, None, key_id=match.group(1) if match else None
+        rt.settings,
+        handoff_settings,
+        ident.tenant_id,
+        ident.user_id,
+        None,
+        key_id=match.group(1) if match else None,
     )
-    set_session_cookie(response, rt.settings, token)
+    set_session_cookie(response, rt.settings, handoff_settings, token)
     return {"tenant_id": ident.tenant_id, "user_id": ident.user_id}
 
 
@@ -177,13 +188,14 @@ def sign_out() -> Response:
 
 
 @api.get("/me")
-def me(request: Request, rt: RuntimeDep) -> dict[str, Any]:
+def me(request: Request, rt: RuntimeDep, handoff_settings: HandoffSettingsDep) -> dict[str, Any]:
     """Who is signed in, what they may open, and what the page needs (CSRF value, VAPID key)."""
     claims = session_claims(request)
     if claims is None:
         raise HTTPException(401, "not signed in")
     try:
-        vapid = application_server_key(load_vapid_key(vapid_key_path(rt.settings)))
+        key_path = vapid_key_path(rt.settings, handoff_settings)
+        vapid = application_server_key(load_vapid_key(key_path))
     except FileNotFoundError:
         vapid = None
     return {
@@ -357,7 +369,12 @@ def continue_run(
 
 @api.post("/runs/{run_id}/follow-up", status_code=201)
 def follow_up(
-    run_id: str, body: TextIn, request: Request, who: IdentityDep, rt: RuntimeDep
+    run_id: str,
+    body: TextIn,
+    request: Request,
+    who: IdentityDep,
+    rt: RuntimeDep,
+    handoff_settings: HandoffSettingsDep,
 ) -> JSONResponse:
     """Start a new run linked to this finished one; a run-limited session may open it too."""
     run = _store(rt).follow_up(
@@ -368,10 +385,11 @@ def follow_up(
     if claims is not None and claims.runs is not None and run_limit(request) is not None:
         token = issue_session(
             rt.settings,
+            handoff_settings,
             claims.tenant_id,
             claims.user_id,
             (*claims.runs, run["run_id"]),
             csrf=claims.extra.get("csrf"),
         )
-        set_session_cookie(response, rt.settings, token)
+        set_session_cookie(response, rt.settings, handoff_settings, token)
     return response

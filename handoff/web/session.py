@@ -20,6 +20,7 @@ from core.api.deps import API_KEY, authenticated_by
 from core.auth.keys import KEYS, USERS, Identity
 from core.config import Settings
 from core.runtime import get_runtime
+from handoff.config import HandoffSettings, get_handoff_settings
 from handoff.signing import SESSION, BadToken, Claims, Signer, load_secret
 
 COOKIE = "baton_session"
@@ -35,13 +36,14 @@ def _signer(secret: str | None, data_dir: Path) -> Signer:
     return Signer(load_secret(secret, data_dir))
 
 
-def signer(settings: Settings) -> Signer:
-    """The process's signer for ``settings`` (the secret is read once)."""
-    return _signer(settings.handoff_secret, Path(settings.data_dir))
+def signer(settings: Settings, handoff_settings: HandoffSettings) -> Signer:
+    """The process's signer for these settings (the secret is read once)."""
+    return _signer(handoff_settings.handoff_secret, Path(settings.data_dir))
 
 
 def issue_session(
     settings: Settings,
+    handoff_settings: HandoffSettings,
     tenant_id: str,
     user_id: str,
     runs: list[str] | tuple[str, ...] | None,
@@ -55,17 +57,19 @@ def issue_session(
     extra: dict[str, str] = {"csrf": csrf or secrets.token_urlsafe(18)}
     if key_id:
         extra["key"] = key_id
-    return signer(settings).issue(
-        SESSION, tenant_id, user_id, settings.session_ttl_seconds, runs=runs, extra=extra
+    return signer(settings, handoff_settings).issue(
+        SESSION, tenant_id, user_id, handoff_settings.session_ttl_seconds, runs=runs, extra=extra
     )
 
 
-def set_session_cookie(response: Response, settings: Settings, token: str) -> None:
+def set_session_cookie(
+    response: Response, settings: Settings, handoff_settings: HandoffSettings, token: str
+) -> None:
     """Attach the session cookie (HttpOnly, SameSite=Lax, Secure behind https)."""
     response.set_cookie(
         COOKIE,
         token,
-        max_age=settings.session_ttl_seconds,
+        max_age=handoff_settings.session_ttl_seconds,
         httponly=True,
         samesite="lax",
         secure=(settings.public_url or "").startswith("https://"),
@@ -88,7 +92,7 @@ def session_claims(request: Request) -> Claims | None:
     if token:
         rt = get_runtime()
         try:
-            claims = signer(rt.settings).verify(token, SESSION)
+            claims = signer(rt.settings, get_handoff_settings()).verify(token, SESSION)
         except BadToken:
             claims = None
         if claims is not None and not _still_valid(rt.engine, claims):

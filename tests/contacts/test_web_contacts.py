@@ -21,6 +21,7 @@ from core.config import Settings
 from core.contacts.service import ContactDraft, create_contact
 from core.runtime import Runtime, set_runtime
 from core.store.db import make_engine
+from handoff.config import HandoffSettings, get_handoff_settings, set_handoff_settings
 from handoff.web.session import COOKIE, issue_session
 from tests.contacts.serving import serve
 from tests.core.helpers import gate_with
@@ -28,6 +29,7 @@ from tests.core.helpers import gate_with
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PLAYWRIGHT = REPO / "tests" / "browser" / "node_modules" / "playwright-core"
+SECRET = "test-handoff-secret-0123456789abcdef"
 
 
 @pytest.fixture
@@ -35,16 +37,17 @@ def web(engine: Engine, tmp_path: Path) -> Iterator[tuple[TestClient, Settings]]
     """The real app with the handoff plugin, without its lifespan (no workers)."""
     s = Settings(
         data_dir=tmp_path / "data",
-        handoff_secret="test-handoff-secret-0123456789abcdef",
         public_url="http://testserver",
         plugins="handoff",
         agent="scripted",
     )
     gate = gate_with()
     set_runtime(Runtime(s, engine, lambda: gate, ScriptedAgent))
+    set_handoff_settings(HandoffSettings(handoff_secret=SECRET))
     try:
         yield TestClient(create_app(s), base_url="http://testserver"), s
     finally:
+        set_handoff_settings(None)
         set_runtime(None)
 
 
@@ -76,7 +79,8 @@ def test_signed_in_person_sees_their_contacts_page(web, engine):
 def test_a_deep_link_session_does_not_open_the_address_book(web, engine):
     client, settings = web
     add(engine, "acme", "alice", "Bob Jones", "bob@example.com")
-    client.cookies.set(COOKIE, issue_session(settings, "acme", "alice", ["run_pushed"]))
+    session = issue_session(settings, get_handoff_settings(), "acme", "alice", ["run_pushed"])
+    client.cookies.set(COOKIE, session)
     assert client.get("/app/api/me").json()["runs"] == ["run_pushed"]
     assert client.get("/contacts").status_code == 401
 
@@ -116,25 +120,24 @@ def test_the_contacts_page_lists_them_in_a_real_browser(sqlite_engine, tmp_path)
         create_contact(
             conn, "acme", "alice", ContactDraft("Alice Smith", None, "+1 555 0100", ("Ally",))
         )
-    s = Settings(
-        data_dir=tmp_path / "data",
-        handoff_secret="test-handoff-secret-0123456789abcdef",
-        plugins="handoff",
-        agent="scripted",
-    )
-    with serve(sqlite_engine, s) as base:
-        config = {
-            "base": base,
-            "key": create_key(sqlite_engine, "acme", "alice"),
-            "chromium": CHROMIUM,
-            "shot": str(tmp_path / "contacts.png"),
-        }
-        done = subprocess.run(
-            ["node", str(Path(__file__).with_name("contacts_page.mjs")), json.dumps(config)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+    s = Settings(data_dir=tmp_path / "data", plugins="handoff", agent="scripted")
+    set_handoff_settings(HandoffSettings(handoff_secret=SECRET))
+    try:
+        with serve(sqlite_engine, s) as base:
+            config = {
+                "base": base,
+                "key": create_key(sqlite_engine, "acme", "alice"),
+                "chromium": CHROMIUM,
+                "shot": str(tmp_path / "contacts.png"),
+            }
+            done = subprocess.run(
+                ["node", str(Path(__file__).with_name("contacts_page.mjs")), json.dumps(config)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+    finally:
+        set_handoff_settings(None)
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["url"] == f"{base}/app/contacts" and seen["heading"] == "Your contacts"

@@ -455,12 +455,13 @@ def test_concurrent_identical_posts_with_one_key_make_exactly_one_run(engine):
 
 
 def test_phone_webhook_answers_well_formed_twiml_for_a_garbled_caller_id(sqlite_engine, tmp_path):
-    s = Settings(
-        data_dir=tmp_path, plugins="voice", agent="scripted", voice_preload=False
-    )  # fmt: skip
+    from tests.voice.server import create_voice_app
+    from voice.config import VoiceSettings
+
+    s = Settings(data_dir=tmp_path, plugins="voice", agent="scripted")
     set_runtime(Runtime(s, sqlite_engine, gate_with, ScriptedAgent))
     try:
-        with TestClient(create_app(s)) as c:
+        with TestClient(create_voice_app(s, VoiceSettings(voice_preload=False))) as c:
             r = c.post("/telephony/twilio/voice", data={"From": "+1\x00\x01<x>&", "CallSid": "CA1"})
     finally:
         set_runtime(None)

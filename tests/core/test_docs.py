@@ -1,19 +1,19 @@
-"""The README's configuration table lists every BATON_* setting with its current default."""
+"""The README's configuration tables list every BATON_* setting with its current default."""
 
 import re
 from pathlib import Path
 
-from core.config import settings_table
+from scripts.readme_settings import settings_section
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def test_readme_configuration_table_is_current():
+def test_readme_configuration_tables_are_current():
     text = README.read_text()
     table = re.search(r"<!-- settings:start -->\n(.*)\n<!-- settings:end -->", text, re.S)
     assert table, "README lost its settings markers"
-    assert table.group(1).strip() == settings_table().strip(), (
-        "README configuration table is stale: run `make docs`"
+    assert table.group(1).strip() == settings_section().strip(), (
+        "README configuration tables are stale: run `make docs`"
     )
 
 

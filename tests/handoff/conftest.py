@@ -23,6 +23,7 @@ from core.runtime import Runtime, set_runtime
 from core.tools.gate import ToolGate
 from core.tools.registry import ToolRegistry
 from core.tools.spec import Idempotency, RiskLevel, ToolContext, ToolSpec
+from handoff.config import HandoffSettings, set_handoff_settings
 from handoff.push.fcm import FcmSender
 from handoff.push.outbox import outbox_hook
 from handoff.push.vapid import create_vapid_key, load_vapid_key
@@ -94,12 +95,23 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
         database_url=database_url,
-        handoff_secret=SECRET,
         public_url="http://testserver",
-        webpush_allow_http=True,
-        push_lease_seconds=30,
         agent="scripted",
     )
+
+
+@pytest.fixture
+def handoff_settings() -> Iterator[HandoffSettings]:
+    """Handoff settings with a known secret, installed for this test's process-wide reads
+    (routes, the web-view session, setup_process)."""
+    installed = HandoffSettings(
+        handoff_secret=SECRET, webpush_allow_http=True, push_lease_seconds=30
+    )
+    set_handoff_settings(installed)
+    try:
+        yield installed
+    finally:
+        set_handoff_settings(None)
 
 
 @pytest.fixture
@@ -149,8 +161,11 @@ def webpush_sender(tmp_path: Path) -> WebPushSender:
 
 
 @pytest.fixture
-def runtime(engine: Engine, settings: Settings) -> Iterator[Runtime]:
-    """This test's runtime, as serve would build it (scripted agent, handoff tools)."""
+def runtime(
+    engine: Engine, settings: Settings, handoff_settings: HandoffSettings
+) -> Iterator[Runtime]:
+    """This test's runtime, as serve would build it (scripted agent, handoff tools), with this
+    test's handoff settings installed."""
     rt = Runtime(settings, engine, lambda: handoff_gate(settings), ScriptedAgent)
     set_runtime(rt)
     try:

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from core.runs.service import RunStore
+from handoff.config import get_handoff_settings
 from handoff.links import deep_link
 from handoff.signing import LINK, SESSION, BadToken, Signer, _b64
 from handoff.web.session import COOKIE, signer
@@ -15,8 +16,9 @@ from tests.handoff.conftest import SECRET, app_routes, bearer
 
 
 def _token(runtime: Any, run_id: str) -> str:
-    s = runtime.settings
-    link = deep_link(s, signer(s), {"tenant_id": "acme", "user_id": "ann"}, {"run_id": run_id})
+    s, hs = runtime.settings, get_handoff_settings()
+    owner = {"tenant_id": "acme", "user_id": "ann"}
+    link = deep_link(s, hs, signer(s, hs), owner, {"run_id": run_id})
     return parse_qs(urlsplit(link).query)["t"][0]
 
 

@@ -29,13 +29,13 @@ from tests.handoff.conftest import handoff_gate
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _devices(engine, settings, webpush_service, user="ann"):
+def _devices(engine, handoff_settings, webpush_service, user="ann"):
     fcm, _ = register_device(
-        engine, settings, "acme", user, DeviceIn(token=f"fcm-token-{user}", label="phone")
+        engine, handoff_settings, "acme", user, DeviceIn(token=f"fcm-token-{user}", label="phone")
     )
     sub = webpush_service.subscribe()
     web, _ = register_device(
-        engine, settings, "acme", user, DeviceIn(subscription=sub.subscription_json())
+        engine, handoff_settings, "acme", user, DeviceIn(subscription=sub.subscription_json())
     )
     return fcm, web, sub
 
@@ -54,16 +54,17 @@ def _outbox(engine):
                 .mappings()]  # fmt: skip
 
 
-def _delivery(engine, settings, fcm_sender, webpush_sender, **kw):
+def _delivery(engine, settings, handoff_settings, fcm_sender, webpush_sender, **kw):
     senders = {"fcm": fcm_sender, "webpush": webpush_sender}
-    return PushDelivery(engine, settings, senders, signer(settings), **kw)
+    signs = signer(settings, handoff_settings)
+    return PushDelivery(engine, settings, handoff_settings, senders, signs, **kw)
 
 
 def test_an_artifact_queues_one_push_per_device_in_its_own_transaction(
-    engine, settings, webpush_service, outbox_on
+    engine, settings, handoff_settings, webpush_service, outbox_on
 ):
-    fcm, web, _ = _devices(engine, settings, webpush_service)
-    _devices(engine, settings, webpush_service, user="bob")
+    fcm, web, _ = _devices(engine, handoff_settings, webpush_service)
+    _devices(engine, handoff_settings, webpush_service, user="bob")
     store = RunStore(engine, settings)
     run = store.create_run("acme", "ann", "find flights")
 
@@ -101,17 +102,27 @@ def test_an_artifact_queues_one_push_per_device_in_its_own_transaction(
 
 
 def test_delivery_sends_each_push_once_with_a_signed_deep_link(
-    engine, settings, fcm_sender, fcm_service, webpush_sender, webpush_service, outbox_on
+    engine,
+    settings,
+    handoff_settings,
+    fcm_sender,
+    fcm_service,
+    webpush_sender,
+    webpush_service,
+    outbox_on,
 ):
-    _, _, _sub = _devices(engine, settings, webpush_service)
+    _, _, _sub = _devices(engine, handoff_settings, webpush_service)
     run = RunStore(engine, settings).create_run("acme", "ann", "find flights")
     art = _artifact(engine, settings, run["run_id"])
     # Creating the artifact did not wait on any push service.
     assert fcm_service.received == [] and webpush_service.received == []
 
-    report = _delivery(engine, settings, fcm_sender, webpush_sender).run_once()
+    report = _delivery(engine, settings, handoff_settings, fcm_sender, webpush_sender).run_once()
     assert (report.delivered, report.failed, report.errors) == (2, 0, [])
-    assert _delivery(engine, settings, fcm_sender, webpush_sender).run_once().handled == 0
+    assert (
+        _delivery(engine, settings, handoff_settings, fcm_sender, webpush_sender).run_once().handled
+        == 0
+    )
     (fcm_msg,) = fcm_service.received
     (web_msg,) = webpush_service.received
     assert fcm_msg.token == "fcm-token-ann"
@@ -119,14 +130,16 @@ def test_delivery_sends_each_push_once_with_a_signed_deep_link(
     assert web_msg.payload["data"]["artifact_id"] == art["artifact_id"]
     link = web_msg.payload["link"]
     assert link.startswith("http://testserver/app/link?t=") and "bk_" not in link
-    claims = signer(settings).verify(parse_qs(urlsplit(link).query)["t"][0], LINK)
+    claims = signer(settings, handoff_settings).verify(parse_qs(urlsplit(link).query)["t"][0], LINK)
     assert (claims.tenant_id, claims.user_id, claims.runs) == ("acme", "ann", (run["run_id"],))
     assert claims.extra["focus"] == art["artifact_id"]
     assert all(r["status"] == "delivered" and r["attempts"] == 1 for r in _outbox(engine))
 
 
-def test_approvals_and_questions_are_pushed_too(engine, settings, webpush_service, outbox_on):
-    _devices(engine, settings, webpush_service)
+def test_approvals_and_questions_are_pushed_too(
+    engine, settings, handoff_settings, webpush_service, outbox_on
+):
+    _devices(engine, handoff_settings, webpush_service)
     store = RunStore(engine, settings)
     script = [{"type": "tool_call", "tool": "email.send", "arguments": {"to": "bob@example.com"}}]
     run = store.create_run("acme", "ann", "mail bob", meta={"script": script})
@@ -139,14 +152,21 @@ def test_approvals_and_questions_are_pushed_too(engine, settings, webpush_servic
 
 
 def test_unregistered_devices_are_removed(
-    engine, settings, fcm_sender, fcm_service, webpush_sender, webpush_service, outbox_on
+    engine,
+    settings,
+    handoff_settings,
+    fcm_sender,
+    fcm_service,
+    webpush_sender,
+    webpush_service,
+    outbox_on,
 ):
-    _fcm, _web, sub = _devices(engine, settings, webpush_service)
+    _fcm, _web, sub = _devices(engine, handoff_settings, webpush_service)
     fcm_service.unregistered.add("fcm-token-ann")
     webpush_service.gone.add(sub.endpoint.rsplit("/", 1)[1])
     run = RunStore(engine, settings).create_run("acme", "ann", "find flights")
     _artifact(engine, settings, run["run_id"])
-    report = _delivery(engine, settings, fcm_sender, webpush_sender).run_once()
+    report = _delivery(engine, settings, handoff_settings, fcm_sender, webpush_sender).run_once()
     assert report.dropped == 2
     assert list_devices(engine, "acme", "ann") == []
     assert {r["status"] for r in _outbox(engine)} == {"dropped"}
@@ -155,13 +175,15 @@ def test_unregistered_devices_are_removed(
 
 
 def test_an_outage_is_retried_with_backoff_then_delivered(
-    engine, settings, fcm_sender, fcm_service, webpush_sender, outbox_on
+    engine, settings, handoff_settings, fcm_sender, fcm_service, webpush_sender, outbox_on
 ):
-    register_device(engine, settings, "acme", "ann", DeviceIn(token="fcm-token-ann"))
+    register_device(engine, handoff_settings, "acme", "ann", DeviceIn(token="fcm-token-ann"))
     run = RunStore(engine, settings).create_run("acme", "ann", "find flights")
     _artifact(engine, settings, run["run_id"])
     fcm_service.fail_next = 2  # more than one pass's quick retries
-    delivery = _delivery(engine, settings, fcm_sender, webpush_sender, quick_retries=2)
+    delivery = _delivery(
+        engine, settings, handoff_settings, fcm_sender, webpush_sender, quick_retries=2
+    )
     first = delivery.run_once()
     assert (first.retried, first.delivered) == (1, 0)
     (row,) = _outbox(engine)
@@ -176,14 +198,14 @@ def test_an_outage_is_retried_with_backoff_then_delivered(
 
 
 def test_a_push_service_that_keeps_failing_is_given_up(
-    engine, settings, fcm_sender, fcm_service, webpush_sender, outbox_on
+    engine, settings, handoff_settings, fcm_sender, fcm_service, webpush_sender, outbox_on
 ):
-    register_device(engine, settings, "acme", "ann", DeviceIn(token="fcm-token-ann"))
+    register_device(engine, handoff_settings, "acme", "ann", DeviceIn(token="fcm-token-ann"))
     run = RunStore(engine, settings).create_run("acme", "ann", "find flights")
     _artifact(engine, settings, run["run_id"])
     fcm_service.fail_next = 1000
-    few = settings.model_copy(update={"push_max_attempts": 2})
-    delivery = _delivery(engine, few, fcm_sender, webpush_sender, quick_retries=1)
+    few = handoff_settings.model_copy(update={"push_max_attempts": 2})
+    delivery = _delivery(engine, settings, few, fcm_sender, webpush_sender, quick_retries=1)
     now = utcnow()
     for hour in range(3):
         delivery.run_once(now=now + timedelta(hours=hour))
@@ -193,13 +215,13 @@ def test_a_push_service_that_keeps_failing_is_given_up(
 
 
 def test_a_crash_between_send_and_mark_still_shows_one_notification(
-    engine, database_url, settings, tmp_path, fcm_service, fcm_sender, webpush_sender,
-    webpush_service, outbox_on,
+    engine, database_url, settings, handoff_settings, tmp_path, fcm_service, fcm_sender,
+    webpush_sender, webpush_service, outbox_on,
 ):  # fmt: skip
     """SIGKILL the delivery process after the push service accepted a message but before the
     answer came back; the next worker re-sends it under the same collapse key / Topic / tag,
     so the phone and the browser each still show exactly one notification for the artifact."""
-    _fcm, _web, _sub = _devices(engine, settings, webpush_service)
+    _fcm, _web, _sub = _devices(engine, handoff_settings, webpush_service)
     run = RunStore(engine, settings).create_run("acme", "ann", "find flights")
     art = _artifact(engine, settings, run["run_id"])
     fcm_service.release.clear()
@@ -208,7 +230,7 @@ def test_a_crash_between_send_and_mark_still_shows_one_notification(
         **os.environ,
         "BATON_DATABASE_URL": database_url,
         "BATON_DATA_DIR": str(settings.data_dir),
-        "BATON_HANDOFF_SECRET": settings.handoff_secret or "",
+        "BATON_HANDOFF_SECRET": handoff_settings.handoff_secret or "",
         "BATON_PUBLIC_URL": "http://testserver",
         "BATON_PUSH_LEASE_SECONDS": "30",
         "PYTHONPATH": str(REPO),
@@ -235,9 +257,16 @@ def test_a_crash_between_send_and_mark_still_shows_one_notification(
     assert any(r["status"] == "sending" for r in _outbox(engine))
 
     later = utcnow() + timedelta(seconds=31)  # after the dead worker's lease
-    report = _delivery(engine, settings, fcm_sender, webpush_sender).run_once(now=later)
+    report = _delivery(engine, settings, handoff_settings, fcm_sender, webpush_sender).run_once(
+        now=later
+    )
     assert report.delivered == 2
-    assert _delivery(engine, settings, fcm_sender, webpush_sender).run_once(now=later).handled == 0
+    assert (
+        _delivery(engine, settings, handoff_settings, fcm_sender, webpush_sender)
+        .run_once(now=later)
+        .handled
+        == 0
+    )
     assert {r["status"] for r in _outbox(engine)} == {"delivered"}
     # At most one transmission was repeated, and it carried the same collapse identifiers.
     transmissions = len(fcm_service.received) + len(webpush_service.received)
@@ -252,28 +281,32 @@ def test_a_crash_between_send_and_mark_still_shows_one_notification(
     assert next(iter(shown.values()))["data"]["artifact_id"] == art["artifact_id"]
 
 
-def test_devices_are_kept_per_user(engine, settings, webpush_service):
-    first, created = register_device(engine, settings, "acme", "ann", DeviceIn(token="tok"))
-    again, created_again = register_device(engine, settings, "acme", "ann", DeviceIn(token="tok"))
+def test_devices_are_kept_per_user(engine, handoff_settings, webpush_service):
+    first, created = register_device(engine, handoff_settings, "acme", "ann", DeviceIn(token="tok"))
+    again, created_again = register_device(
+        engine, handoff_settings, "acme", "ann", DeviceIn(token="tok")
+    )
     assert created and not created_again and again["device_id"] == first["device_id"]
-    register_device(engine, settings, "acme", "bob", DeviceIn(token="tok"))
+    register_device(engine, handoff_settings, "acme", "bob", DeviceIn(token="tok"))
     with engine.connect() as conn:
         owners = sorted(r[0] for r in conn.execute(select(DEVICES.c.user_id)))
     assert owners == ["ann", "bob"]
 
 
 def test_baton_push_deliver_once_sends_what_is_queued(
-    engine, database_url, settings, webpush_sender, webpush_service, outbox_on
+    engine, database_url, settings, handoff_settings, webpush_sender, webpush_service, outbox_on
 ):
     sub = webpush_service.subscribe()
-    register_device(engine, settings, "acme", "ann", DeviceIn(subscription=sub.subscription_json()))
+    register_device(
+        engine, handoff_settings, "acme", "ann", DeviceIn(subscription=sub.subscription_json())
+    )
     run = RunStore(engine, settings).create_run("acme", "ann", "find flights")
     _artifact(engine, settings, run["run_id"])
     env = {
         **os.environ,
         "BATON_DATABASE_URL": database_url,
         "BATON_DATA_DIR": str(settings.data_dir),
-        "BATON_HANDOFF_SECRET": settings.handoff_secret or "",
+        "BATON_HANDOFF_SECRET": handoff_settings.handoff_secret or "",
         "BATON_PLUGINS": "handoff",
     }
     baton = str(Path(sys.executable).parent / "baton")

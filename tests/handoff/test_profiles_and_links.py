@@ -11,6 +11,7 @@ import pytest
 from core.config import Settings
 from core.errors import InvalidInput
 from core.profiles import CHANNELS, fit_to_profile, profile_for
+from handoff.config import HandoffSettings
 from handoff.signing import LINK, SESSION, BadToken, Signer, server_secret
 
 
@@ -77,10 +78,9 @@ def test_links_expire_and_cannot_be_changed():
 
 def test_server_secret_is_created_once_and_private(tmp_path):
     settings = Settings(data_dir=tmp_path)
-    first = server_secret(settings)
-    assert server_secret(settings) == first and len(first) >= 32
+    first = server_secret(settings, HandoffSettings())
+    assert server_secret(settings, HandoffSettings()) == first and len(first) >= 32
     mode = stat.S_IMODE(os.stat(tmp_path / "handoff.key").st_mode)
     assert mode == 0o600
-    assert server_secret(Settings(data_dir=tmp_path, handoff_secret="configured-secret!")) == (
-        b"configured-secret!"
-    )
+    configured = HandoffSettings(handoff_secret="configured-secret!")
+    assert server_secret(settings, configured) == b"configured-secret!"

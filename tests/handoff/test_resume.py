@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from core.runs.service import RunStore
 from core.store.tables import Checkpoint
+from handoff.config import get_handoff_settings
 from handoff.links import deep_link
 from handoff.web.session import CSRF_HEADER, signer
 from tests.core.helpers import drive
@@ -15,8 +16,9 @@ CHECKPOINTS = Checkpoint.__table__  # type: ignore[attr-defined]
 
 
 def _sign_in(client, runtime, run_id):
-    link = deep_link(runtime.settings, signer(runtime.settings),
-                     {"tenant_id": "acme", "user_id": "ann"}, {"run_id": run_id})  # fmt: skip
+    s, hs = runtime.settings, get_handoff_settings()
+    owner = {"tenant_id": "acme", "user_id": "ann"}
+    link = deep_link(s, hs, signer(s, hs), owner, {"run_id": run_id})
     path = link.split("testserver", 1)[1]
     assert client.get(path, follow_redirects=False).status_code == 303
     return {CSRF_HEADER: client.get("/app/api/me").json()["csrf"]}

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from core.artifacts.service import create_artifact
 from core.runs.service import RunStore
+from handoff.config import get_handoff_settings
 from handoff.links import deep_link
 from handoff.web.session import COOKIE, CSRF_HEADER, signer
 from tests.core.helpers import drive
@@ -24,8 +25,9 @@ COVERED = ("/app", "/artifacts", "/devices", "/runs")
 
 
 def _sign_in(client: Any, runtime: Any, run_id: str) -> str:
-    link = deep_link(runtime.settings, signer(runtime.settings),
-                     {"tenant_id": "acme", "user_id": "ann"}, {"run_id": run_id})  # fmt: skip
+    s, hs = runtime.settings, get_handoff_settings()
+    owner = {"tenant_id": "acme", "user_id": "ann"}
+    link = deep_link(s, hs, signer(s, hs), owner, {"run_id": run_id})
     assert client.get(link.split("testserver", 1)[1], follow_redirects=False).status_code == 303
     return str(client.get("/app/api/me").json()["csrf"])
 

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 from core.artifacts.service import create_artifact
 from core.auth.keys import create_key, revoke_key
 from core.runs.service import RunStore
+from handoff.config import get_handoff_settings, set_handoff_settings
 from handoff.links import deep_link
 from handoff.push.vapid import create_vapid_key
 from handoff.signing import LINK
@@ -33,11 +34,11 @@ def _run_with_artifact(runtime, goal="find flights to Oslo"):
 
 
 def _link(runtime, run_id, focus=None, ttl=None):
-    s = runtime.settings
+    s, hs = runtime.settings, get_handoff_settings()
     if ttl is not None:
-        s = s.model_copy(update={"link_ttl_seconds": ttl})
+        hs = hs.model_copy(update={"link_ttl_seconds": ttl})
     owner = {"tenant_id": "acme", "user_id": "ann"}
-    return deep_link(s, signer(s), owner, {"run_id": run_id, "artifact_id": focus})
+    return deep_link(s, hs, signer(s, hs), owner, {"run_id": run_id, "artifact_id": focus})
 
 
 def _open(client, link):
@@ -91,8 +92,8 @@ def test_devices_are_registered_listed_and_removed(app_client, api_key, runtime)
     )
 
 
-def test_plain_http_push_endpoints_need_an_explicit_setting(app_client, api_key, runtime):
-    runtime.settings = runtime.settings.model_copy(update={"webpush_allow_http": False})
+def test_plain_http_push_endpoints_need_an_explicit_setting(app_client, api_key, handoff_settings):
+    set_handoff_settings(handoff_settings.model_copy(update={"webpush_allow_http": False}))
     sub = {"endpoint": "http://10.0.0.5/push", "keys": {"p256dh": "B" + "A" * 86, "auth": "A" * 22}}
     got = app_client.post("/devices", json={"subscription": sub}, headers=bearer(api_key))
     assert got.status_code == 422 and "must be https" in got.text
@@ -152,7 +153,8 @@ def test_expired_or_tampered_links_are_refused(app_client, runtime):
     good = _link(runtime, run["run_id"])
     token = parse_qs(urlsplit(good).query)["t"][0]
     body, mac = token.split(".")
-    swapped = signer(runtime.settings).issue(LINK, "acme", "mallory", 60, runs=[run["run_id"]])
+    signs = signer(runtime.settings, get_handoff_settings())
+    swapped = signs.issue(LINK, "acme", "mallory", 60, runs=[run["run_id"]])
     for forged in (body + "." + mac[::-1], swapped.split(".")[0] + "." + mac, "garbage"):
         got = app_client.get("/app/link", params={"t": forged}, follow_redirects=False)
         assert got.status_code == 403 and COOKIE not in got.cookies, forged

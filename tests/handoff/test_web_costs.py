@@ -18,6 +18,7 @@ from core.auth.keys import create_key
 from core.config import Settings
 from core.runtime import Runtime, set_runtime
 from core.store.model_calls import MODEL_CALLS
+from handoff.config import HandoffSettings, get_handoff_settings, set_handoff_settings
 from handoff.web.session import COOKIE, issue_session
 from tests.core.helpers import gate_with
 
@@ -48,13 +49,13 @@ def web(engine: Engine, tmp_path: Path) -> Iterator[tuple[TestClient, Settings]]
     """The real app with the handoff plugin, without its lifespan (no workers)."""
     s = Settings(
         data_dir=tmp_path / "data",
-        handoff_secret="test-handoff-secret-0123456789abcdef",
         public_url="http://testserver",
         plugins="handoff",
         agent="scripted",
     )
     gate = gate_with()
     set_runtime(Runtime(s, engine, lambda: gate, ScriptedAgent))
+    set_handoff_settings(HandoffSettings(handoff_secret="test-handoff-secret-0123456789abcdef"))
     with engine.begin() as conn:
         conn.execute(
             insert(MODEL_CALLS),
@@ -67,6 +68,7 @@ def web(engine: Engine, tmp_path: Path) -> Iterator[tuple[TestClient, Settings]]
     try:
         yield TestClient(create_app(s), base_url="http://testserver"), s
     finally:
+        set_handoff_settings(None)
         set_runtime(None)
 
 
@@ -93,6 +95,7 @@ def test_a_signed_in_person_sees_their_spend(web, engine):
 
 def test_a_deep_link_session_is_sent_to_sign_in(web):
     client, settings = web
-    client.cookies.set(COOKIE, issue_session(settings, "acme", "alice", ["run_a1"]))
+    session = issue_session(settings, get_handoff_settings(), "acme", "alice", ["run_a1"])
+    client.cookies.set(COOKIE, session)
     page = client.get("/app/costs", follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"] == "/app/"

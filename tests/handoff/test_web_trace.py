@@ -10,6 +10,7 @@ import pytest
 from core.runs.service import RunStore
 from core.runtime import Runtime
 from core.tracing import configure_tracing, shutdown_tracing
+from handoff.config import get_handoff_settings
 from handoff.links import deep_link
 from handoff.web.session import signer
 from tests.core.helpers import drive
@@ -51,8 +52,9 @@ def _approved_run(runtime: Runtime) -> str:
 
 
 def _sign_in_to(client, runtime: Runtime, run_id: str) -> None:
-    s = runtime.settings
-    link = deep_link(s, signer(s), {"tenant_id": "acme", "user_id": "ann"}, {"run_id": run_id})
+    s, hs = runtime.settings, get_handoff_settings()
+    owner = {"tenant_id": "acme", "user_id": "ann"}
+    link = deep_link(s, hs, signer(s, hs), owner, {"run_id": run_id})
     parts = urlsplit(link)
     assert client.get(f"{parts.path}?{parts.query}", follow_redirects=False).status_code == 303
 

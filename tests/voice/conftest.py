@@ -15,6 +15,7 @@ import soxr
 
 from core.config import Settings
 from tests.voice.server import STT_RATE, EmailOutbox
+from voice.config import VoiceSettings
 from voice.services import VoiceServices, load_voice_services
 
 
@@ -25,7 +26,7 @@ def voice_models(tmp_path_factory: pytest.TempPathFactory) -> VoiceServices:
 
     data = tmp_path_factory.mktemp("voice-models")
     engine = make_engine(f"sqlite:///{data / 'unused.db'}")
-    return load_voice_services(Settings(data_dir=data), engine)
+    return load_voice_services(Settings(data_dir=data), VoiceSettings(), engine)
 
 
 @pytest.fixture

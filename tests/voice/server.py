@@ -33,6 +33,7 @@ from core.tools.spec import Idempotency, RiskLevel, ToolContext, ToolSpec
 from core.worker.runner import Worker
 from models.contract import Agent, ContextPack
 from voice.bridge import FIXED_PHRASES
+from voice.config import VoiceSettings, set_voice_settings
 from voice.services import VoiceServices
 
 STT_RATE = 16000
@@ -110,8 +111,17 @@ def decide(pack: ContextPack) -> dict[str, Any]:
     return {"type": "respond", "message": f"You said: {said}"}
 
 
-def voice_settings(tmp_path: Path, engine: Engine, **overrides: Any) -> Settings:
-    """Settings for a voice server on ``engine``'s database."""
+def split_settings(**values: Any) -> tuple[Settings, VoiceSettings]:
+    """Core and voice settings from one set of values, each given to the class that has it."""
+    voice = {k: v for k, v in values.items() if k in VoiceSettings.model_fields}
+    core = {k: v for k, v in values.items() if k not in voice}
+    return Settings(**core), VoiceSettings(**voice)
+
+
+def server_settings(
+    tmp_path: Path, engine: Engine, **overrides: Any
+) -> tuple[Settings, VoiceSettings]:
+    """Core and voice settings for a voice server on ``engine``'s database."""
     values: dict[str, Any] = {
         "data_dir": tmp_path,
         "database_url": engine.url.render_as_string(hide_password=False),
@@ -120,12 +130,30 @@ def voice_settings(tmp_path: Path, engine: Engine, **overrides: Any) -> Settings
         "worker_poll_seconds": 0.02,
     }
     values.update(overrides)
-    return Settings(**values)
+    return split_settings(**values)
 
 
-def services_for(models: VoiceServices, settings: Settings, engine: Engine) -> VoiceServices:
+def create_voice_app(settings: Settings, voice_settings: VoiceSettings, **kwargs: Any) -> Any:
+    """The app, its voice plugin set up with ``voice_settings`` (read once, at set-up)."""
+    from core.api.app import create_app
+
+    set_voice_settings(voice_settings)
+    try:
+        return create_app(settings, **kwargs)
+    finally:
+        set_voice_settings(None)
+
+
+def services_for(
+    models: VoiceServices, settings: Settings, voice_settings: VoiceSettings, engine: Engine
+) -> VoiceServices:
     """The loaded models over this store and these settings."""
-    return dataclasses.replace(models, settings=settings, store=RunStore(engine, settings))
+    return dataclasses.replace(
+        models,
+        settings=settings,
+        voice_settings=voice_settings,
+        store=RunStore(engine, settings),
+    )
 
 
 def approval_gate(outbox: EmailOutbox) -> ToolGate:
@@ -185,6 +213,7 @@ class VoiceServer:
 
     url: str
     settings: Settings
+    voice_settings: VoiceSettings
     engine: Engine
     store: RunStore
     outbox: EmailOutbox
@@ -207,13 +236,11 @@ async def serve_voice(
     """
     import uvicorn
 
-    from core.api.app import create_app
-
-    settings = voice_settings(tmp_path, engine, **overrides)
+    settings, voice_settings = server_settings(tmp_path, engine, **overrides)
     tools = gate or approval_gate(outbox)
     set_runtime(Runtime(settings, engine, lambda: tools, agent_factory))
-    app = create_app(settings)
-    app.state.voice.install(services_for(models, settings, engine))
+    app = create_voice_app(settings, voice_settings)
+    app.state.voice.install(services_for(models, settings, voice_settings, engine))
     config = uvicorn.Config(
         app, host="127.0.0.1", port=0, log_level="warning", ws="websockets-sansio"
     )
@@ -229,6 +256,7 @@ async def serve_voice(
             yield VoiceServer(
                 f"http://127.0.0.1:{port}",
                 settings,
+                voice_settings,
                 engine,
                 RunStore(engine, settings),
                 outbox,

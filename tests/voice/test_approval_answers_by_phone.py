@@ -176,7 +176,7 @@ async def test_a_guest_callers_keypad_approves_nothing(
         assert call.received.first_media_after(pressed) is None
         await call.hang_up()
 
-        tenant, user = srv.settings.voice_guest_tenant, guest_user_id(number)
+        tenant, user = srv.voice_settings.voice_guest_tenant, guest_user_id(number)
         (run,) = await wait_for(lambda: srv.store.list_runs(tenant, user))
         (approval,) = srv.store.approvals(tenant, user, run["run_id"])
         assert approval["status"] == "pending"

@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from core.tracing import configure_tracing, shutdown_tracing
+from core.tracing.service import run_trace
 from tests.voice.server import CAPITAL_ANSWER, serve_voice, sounds_like
 from tests.voice.twilio_client import TWILIO_RATE, TwilioCall
 from voice.identity import link_number
@@ -25,20 +27,24 @@ async def test_caller_speech_stops_the_bot_and_gets_its_own_answer(
     request = speech("Tell me a short story.", speed=0.95)
     interruption = speech("Stop. What is the capital of France?", speed=1.1)
     async with serve_voice(voice_models, engine, tmp_path, outbox) as srv:
-        call = TwilioCall(srv.url, caller="+15551230005")
-        await call.connect()
-        await call.wait_for_audio(call.connected_at, timeout=15)
-        await call.wait_quiet()
+        configure_tracing(srv.settings, engine)
+        try:
+            call = TwilioCall(srv.url, caller="+15551230005")
+            await call.connect()
+            await call.wait_for_audio(call.connected_at, timeout=15)
+            await call.wait_quiet()
 
-        spoken_until = await call.say(request, 16000)
-        story_at = await call.wait_for_audio(spoken_until, timeout=25)
-        await call.silence(1.0)  # let the story play for a moment
+            spoken_until = await call.say(request, 16000)
+            story_at = await call.wait_for_audio(spoken_until, timeout=25)
+            await call.silence(1.0)  # let the story play for a moment
 
-        barge_at = time.monotonic()
-        interrupted_until = await call.say(interruption, 16000)
-        answer_at = await call.wait_for_audio(interrupted_until, timeout=25)
-        await call.wait_quiet()
-        await call.hang_up()
+            barge_at = time.monotonic()
+            interrupted_until = await call.say(interruption, 16000)
+            answer_at = await call.wait_for_audio(interrupted_until, timeout=25)
+            await call.wait_quiet()
+            await call.hang_up()
+        finally:
+            shutdown_tracing()
 
         assert call.received.audio_between(story_at, barge_at).size > 0, "the bot was not talking"
         clears = [t for t in call.received.clears if t >= barge_at]
@@ -52,6 +58,14 @@ async def test_caller_speech_stops_the_bot_and_gets_its_own_answer(
         assert story["status"] == "completed" and "robot" in story["result"]
         assert question["status"] == "completed" and question["result"] == CAPITAL_ANSWER
         assert question["parent_run_id"] == story["run_id"]
+        # The cut-off answer's trace shows the barge-in, from the caller's onset to the stop.
+        spans = run_trace(engine, "acme", "erin", story["run_id"]).spans
+        (barge_in,) = [s for s in spans if s.name == "voice.barge_in"]
+        assert barge_in.attributes["baton.voice.channel"] == "phone"
+        assert barge_in.duration_ms > 0
+        assert barge_in.attributes["baton.voice.barge_in_ms"] == pytest.approx(
+            barge_in.duration_ms, abs=1.0
+        )
         for run in (story, question):
             rebuilt = srv.store.rebuilt_view("acme", "erin", run["run_id"])
             assert rebuilt["status"] == run["status"]

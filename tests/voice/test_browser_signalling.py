@@ -21,6 +21,7 @@ from core.api.errors import install_error_handlers
 from core.auth.keys import Identity, create_key
 from core.config import Settings
 from core.runtime import get_runtime, set_runtime
+from voice.config import VoiceSettings
 from voice.routes.browser import install_browser
 from voice.transports.webrtc import BrowserCalls, CallLimits
 
@@ -72,7 +73,7 @@ async def open_harness(
         app,
         record_call,
         ice_servers=[],
-        limits=limits or CallLimits.from_settings(Settings()),
+        limits=limits or CallLimits.from_settings(VoiceSettings()),
         hang_up_grace_s=0.2,
     )
     transport = httpx.ASGITransport(app=app)

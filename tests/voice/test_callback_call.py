@@ -21,6 +21,7 @@ from voice.approvals import approval_question
 from voice.callbacks.dialer import Dialer
 from voice.callbacks.prefs import Prefs, set_prefs
 from voice.callbacks.queue import callbacks_for_run
+from voice.config import VoiceSettings
 from voice.events import record_run_event
 from voice.identity import link_number
 
@@ -39,16 +40,16 @@ async def _heard_after(call: TwilioCall, since: float, transcribe) -> str:
 
 def _dialer(srv: VoiceServer, api_url: str) -> Dialer:
     """The server's dialer, with the URL Twilio reaches it at (known once it listens)."""
-    settings: Settings = srv.settings.model_copy(
+    settings: Settings = srv.settings.model_copy(update={"public_url": srv.url})
+    voice_settings: VoiceSettings = srv.voice_settings.model_copy(
         update={
             "twilio_account_sid": SID,
             "twilio_from_number": OURS,
             "twilio_api_url": api_url,
-            "public_url": srv.url,
             "voice_callback_delay_secs": 0,
         }
     )
-    return Dialer(srv.engine, settings, srv.app.state.voice.on_a_call)
+    return Dialer(srv.engine, settings, voice_settings, srv.app.state.voice.on_a_call)
 
 
 async def _left_open(srv: VoiceServer, number: str, user: str, speech, transcribe) -> str:

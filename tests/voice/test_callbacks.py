@@ -20,11 +20,18 @@ from core.errors import InvalidInput
 from core.runs.log import register_tx_hook, unregister_tx_hook
 from core.runs.service import RunStore
 from tests.core.helpers import drive
-from tests.voice.server import EmailOutbox, approval_gate, scripted_agent
+from tests.voice.server import (
+    EmailOutbox,
+    approval_gate,
+    create_voice_app,
+    scripted_agent,
+    split_settings,
+)
 from tests.voice.twilio_rest import serve_twilio_rest
 from voice.callbacks.dialer import Dialer
 from voice.callbacks.prefs import Prefs, set_prefs
 from voice.callbacks.queue import callback_hook, callbacks_for_run
+from voice.config import VoiceSettings
 from voice.events import record_run_event
 from voice.identity import link_number
 
@@ -42,7 +49,7 @@ def hooked() -> Iterator[None]:
         unregister_tx_hook(callback_hook)
 
 
-def _settings(api_url: str, **overrides: Any) -> Settings:
+def _settings(api_url: str, **overrides: Any) -> tuple[Settings, VoiceSettings]:
     values: dict[str, Any] = {
         "plugins": "none",
         "agent": "scripted",
@@ -53,7 +60,7 @@ def _settings(api_url: str, **overrides: Any) -> Settings:
         "public_url": "https://baton.example",
         "voice_callback_delay_secs": 0,
     }
-    return Settings(**{**values, **overrides})
+    return split_settings(**{**values, **overrides})
 
 
 def _opt_in(engine: Engine, user: str = "kim", **prefs: str) -> None:
@@ -91,7 +98,7 @@ async def test_a_question_left_open_on_a_phone_call_rings_the_person_once(engine
     _hung_up(engine, run, "call_ended_with_approval_pending")
     _hung_up(engine, run, "call_ended_with_approval_pending")  # a second hang-up handler
     async with serve_twilio_rest(SID, TOKEN) as rest:
-        dialer = Dialer(engine, _settings(rest.url), on_a_call=lambda *_: False)
+        dialer = Dialer(engine, *_settings(rest.url), on_a_call=lambda *_: False)
         assert await asyncio.to_thread(dialer.run_once) == 1
         assert await asyncio.to_thread(dialer.run_once) == 0
         (call,) = rest.calls
@@ -109,7 +116,7 @@ async def test_a_question_waits_a_minute_for_the_push_to_be_answered_first(engin
     _hung_up(engine, run, "call_ended_with_approval_pending")
     async with serve_twilio_rest(SID, TOKEN) as rest:
         patient = _settings(rest.url, voice_callback_delay_secs=60)
-        dialer = Dialer(engine, patient, on_a_call=lambda *_: False)
+        dialer = Dialer(engine, *patient, on_a_call=lambda *_: False)
         assert await asyncio.to_thread(dialer.run_once) == 0
         (held,) = callbacks_for_run(engine, "acme", "kim", run["run_id"])
         assert held["status"] == "pending"
@@ -151,7 +158,7 @@ async def test_quiet_hours_hold_the_call_until_they_end(engine, hooked):
     run = await asyncio.to_thread(_waiting_run, engine)
     _hung_up(engine, run, "call_ended_with_approval_pending")
     async with serve_twilio_rest(SID, TOKEN) as rest:
-        dialer = Dialer(engine, _settings(rest.url), on_a_call=lambda *_: False)
+        dialer = Dialer(engine, *_settings(rest.url), on_a_call=lambda *_: False)
         assert await asyncio.to_thread(dialer.run_once) == 0
         assert rest.calls == []
     (callback,) = callbacks_for_run(engine, "acme", "kim", run["run_id"])
@@ -165,7 +172,7 @@ async def test_a_person_on_a_call_is_not_rung_and_an_answered_question_not_at_al
     run = await asyncio.to_thread(_waiting_run, engine)
     _hung_up(engine, run, "call_ended_with_approval_pending")
     async with serve_twilio_rest(SID, TOKEN) as rest:
-        busy = Dialer(engine, _settings(rest.url), on_a_call=lambda *_: True)
+        busy = Dialer(engine, *_settings(rest.url), on_a_call=lambda *_: True)
         assert await asyncio.to_thread(busy.run_once) == 0
         assert _statuses(engine, run["run_id"]) == [("approval", "pending")]
 
@@ -173,7 +180,7 @@ async def test_a_person_on_a_call_is_not_rung_and_an_answered_question_not_at_al
         store.decide_approval(
             "acme", "kim", run["run_id"], run["pending_approval_id"], True, channel="web"
         )
-        free = Dialer(engine, _settings(rest.url), on_a_call=lambda *_: False)
+        free = Dialer(engine, *_settings(rest.url), on_a_call=lambda *_: False)
         # The held call-back is due again later; pass the wait.
         later = datetime.now(UTC) + timedelta(minutes=1)
         assert await asyncio.to_thread(free.run_once, later) == 0
@@ -187,7 +194,7 @@ async def test_a_refused_dial_is_not_retried_and_falls_back_to_a_push(engine, ho
     _hung_up(engine, run, "call_ended_with_approval_pending")
     async with serve_twilio_rest(SID, TOKEN) as rest:
         wrong = Dialer(
-            engine, _settings(rest.url, twilio_auth_token="not-the-token"), lambda *_: False
+            engine, *_settings(rest.url, twilio_auth_token="not-the-token"), lambda *_: False
         )
         assert await asyncio.to_thread(wrong.run_once) == 0
         assert await asyncio.to_thread(wrong.run_once) == 0
@@ -239,12 +246,11 @@ def test_quiet_hours_are_read_in_the_persons_time_zone(now, quiet, until):
 def _client(engine: Engine, **settings: Any) -> Any:
     from fastapi.testclient import TestClient
 
-    from core.api.app import create_app
     from core.runtime import Runtime, set_runtime
 
-    s = Settings(plugins="voice", agent="scripted", voice_preload=False, **settings)
+    s, voice = split_settings(plugins="voice", agent="scripted", voice_preload=False, **settings)
     set_runtime(Runtime(s, engine, lambda: approval_gate(EmailOutbox()), scripted_agent))
-    return TestClient(create_app(s))
+    return TestClient(create_voice_app(s, voice))
 
 
 def test_people_opt_in_over_the_api_only_with_their_own_number(engine):
@@ -265,9 +271,10 @@ def test_people_opt_in_over_the_api_only_with_their_own_number(engine):
             assert (
                 c.put("/callbacks", json={**body, "enabled": False}, headers=h).status_code == 200
             )
-        with _client(engine, **_settings("http://127.0.0.1:9").model_dump(
+        core, voice = _settings("http://127.0.0.1:9")
+        with _client(engine, public_url=core.public_url, **voice.model_dump(
             include={"twilio_account_sid", "twilio_auth_token", "twilio_from_number",
-                     "twilio_api_url", "public_url"})) as c:  # fmt: skip
+                     "twilio_api_url"})) as c:  # fmt: skip
             theirs = c.put("/callbacks", json={**body, "number": "+15551230043"}, headers=h)
             assert theirs.status_code == 422 and "not linked to you" in theirs.json()["detail"]
             late = c.put("/callbacks", json={**body, "quiet_start": "24:30"}, headers=h)

@@ -72,7 +72,7 @@ async def test_unknown_number_is_a_guest_and_bad_messages_close_the_stream(
         await other.close()
 
         # Nothing was written for the guest by bad input; its user exists, scoped to itself.
-        guests = srv.store.list_runs(srv.settings.voice_guest_tenant, _guest("+15559870000"))
+        guests = srv.store.list_runs(srv.voice_settings.voice_guest_tenant, _guest("+15559870000"))
         assert guests == []
 
 

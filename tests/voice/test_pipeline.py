@@ -18,9 +18,9 @@ from tests.voice.server import (
     STT_RATE,
     approval_gate,
     running_worker,
+    server_settings,
     services_for,
     sounds_like,
-    voice_settings,
 )
 from voice.pipeline import call_processors
 from voice.session import CallSession
@@ -47,8 +47,8 @@ def audio_frames(audio: np.ndarray, lead: float, tail: float) -> list:
 async def test_spoken_request_reaches_the_run_and_the_answer_is_spoken(
     voice_models, engine, tmp_path, outbox, speech, transcribe
 ):
-    settings = voice_settings(tmp_path, engine)
-    services = services_for(voice_models, settings, engine)
+    settings, voice_settings = server_settings(tmp_path, engine)
+    services = services_for(voice_models, settings, voice_settings, engine)
     call = CallSession(tenant_id="acme", user_id="dana", channel="browser")
     metrics = CallMetrics()
     request = speech("What is the capital of France?", speed=1.15, variability=0.5)

@@ -10,6 +10,7 @@ from sqlalchemy import create_engine
 from core.config import Settings
 from core.contacts.service import ContactDraft, create_contact
 from core.runs.service import RunStore
+from voice.config import VoiceSettings
 from voice.services import load_voice_services
 from voice.stt_bias import COMMAND_HOTWORDS, COMMAND_PROMPT, MAX_NAMES, whisper_bias
 
@@ -41,10 +42,10 @@ def test_off_primes_nothing() -> None:
 
 
 def test_an_unknown_mode_stops_the_voice_services_from_starting(tmp_path) -> None:
-    settings = Settings(data_dir=tmp_path, whisper_bias="loud")
+    settings = Settings(data_dir=tmp_path)
     engine = create_engine(f"sqlite:///{tmp_path / 'unused.db'}")
     with pytest.raises(ValueError, match="BATON_WHISPER_BIAS='loud'"):
-        load_voice_services(settings, engine)
+        load_voice_services(settings, VoiceSettings(whisper_bias="loud"), engine)
 
 
 @pytest.mark.slow  # loads the speech models
@@ -54,11 +55,16 @@ def test_a_call_is_biased_toward_the_callers_own_contacts(engine, voice_models) 
         create_contact(conn, "acme", "alice", ContactDraft(name="Dmitri Ivanov"))
         create_contact(conn, "acme", "bob", ContactDraft(name="Zoe Chen"))
         create_contact(conn, "other", "alice", ContactDraft(name="Mateo Garcia"))
-    settings = Settings(whisper_bias="prompt")
-    services = replace(voice_models, settings=settings, store=RunStore(engine, settings))
+    settings, voice_settings = Settings(), VoiceSettings(whisper_bias="prompt")
+    services = replace(
+        voice_models,
+        settings=settings,
+        voice_settings=voice_settings,
+        store=RunStore(engine, settings),
+    )
 
     names = services.caller_contact_names("acme", "alice")
 
     assert sorted(names) == ["Dmitri Ivanov", "Siobhan Kelly"]
-    prompt = whisper_bias(settings.whisper_bias, names).initial_prompt or ""
+    prompt = whisper_bias(voice_settings.whisper_bias, names).initial_prompt or ""
     assert "Siobhan Kelly" in prompt and "Zoe Chen" not in prompt

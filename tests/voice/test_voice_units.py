@@ -15,9 +15,16 @@ from core.config import Settings
 from core.errors import Conflict, InvalidInput
 from core.runs.service import RunStore
 from core.runtime import Runtime, set_runtime
-from tests.voice.server import EmailOutbox, approval_gate, scripted_agent
+from tests.voice.server import (
+    EmailOutbox,
+    approval_gate,
+    create_voice_app,
+    scripted_agent,
+    split_settings,
+)
 from voice.approvals import approval_question, classify_answer, classify_lexical
 from voice.composer import SENT_TO_PHONE, compose_reply, fit_spoken, speech_chunks
+from voice.config import VoiceSettings
 from voice.identity import guest_user_id, link_number, normalise_number, resolve_caller
 from voice.session import CallSession
 
@@ -72,19 +79,20 @@ def test_the_question_names_the_action_and_its_key_argument() -> None:
 
 
 def test_spoken_answers_stay_within_budget_and_long_ones_become_artifacts(engine, tmp_path) -> None:
-    settings = Settings(data_dir=tmp_path, voice_max_words=40, voice_max_sentences=2)
-    short, overflow = fit_spoken(settings, "It is sunny. Take sunglasses.")
+    settings = Settings(data_dir=tmp_path)
+    budget = VoiceSettings(voice_max_words=40, voice_max_sentences=2)
+    short, overflow = fit_spoken(budget, "It is sunny. Take sunglasses.")
     assert (short, overflow) == ("It is sunny. Take sunglasses.", False)
 
     store = RunStore(engine, settings)
     run = store.create_run("acme", "ann", "summarise the report", channel="voice")
     long_text = "# Report\n" + " ".join(f"Finding {n} is that sales grew again." for n in range(30))
     call = CallSession(tenant_id="acme", user_id="ann", channel="phone")
-    reply = compose_reply(settings, engine, call, run["run_id"], long_text, title="Report")
+    reply = compose_reply(settings, budget, engine, call, run["run_id"], long_text, title="Report")
     assert reply.sentences[-1] == SENT_TO_PHONE
     assert len(reply.sentences) <= 2 and len(reply.text.split()) <= 40
     assert "#" not in reply.text
-    again = compose_reply(settings, engine, call, run["run_id"], long_text, title="Report")
+    again = compose_reply(settings, budget, engine, call, run["run_id"], long_text, title="Report")
     assert again.artifact_id == reply.artifact_id
     events = store.events("acme", "ann", run["run_id"])
     assert [e["type"] for e in events].count("ArtifactCreated") == 1
@@ -148,10 +156,8 @@ def test_baton_phones_link_maps_a_number_and_rejects_bad_input(engine, tmp_path)
 
 @pytest.fixture
 def phone_app(engine, tmp_path):
-    from core.api.app import create_app
-
     def build(**overrides):
-        settings = Settings(
+        settings, voice_settings = split_settings(
             data_dir=tmp_path,
             database_url=engine.url.render_as_string(False),
             plugins="voice",
@@ -160,7 +166,7 @@ def phone_app(engine, tmp_path):
             **overrides,
         )
         set_runtime(Runtime(settings, engine, lambda: approval_gate(EmailOutbox()), scripted_agent))
-        return TestClient(create_app(settings))
+        return TestClient(create_voice_app(settings, voice_settings))
 
     yield build
     set_runtime(None)

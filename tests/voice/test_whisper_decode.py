@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from core.config import Settings
+from voice.config import VoiceSettings
 from voice.services import VoiceServices, load_voice_services
 from voice.whisper_decode import drop_repeats
 
@@ -95,7 +96,7 @@ def test_speech_longer_than_the_short_window_is_heard_to_its_end(
 
 
 def test_an_unknown_window_stops_the_voice_services_from_starting(tmp_path) -> None:
-    settings = Settings(data_dir=tmp_path, whisper_window="wide")
+    settings = Settings(data_dir=tmp_path)
     engine = create_engine(f"sqlite:///{tmp_path / 'unused.db'}")
     with pytest.raises(ValueError, match="BATON_WHISPER_WINDOW='wide'"):
-        load_voice_services(settings, engine)
+        load_voice_services(settings, VoiceSettings(whisper_window="wide"), engine)

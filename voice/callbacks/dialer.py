@@ -32,6 +32,7 @@ from voice.callbacks.queue import (
     move,
     stale_dials,
 )
+from voice.config import VoiceSettings
 from voice.events import record_run_event
 
 log = logging.getLogger(__name__)
@@ -43,15 +44,17 @@ REQUIRED = {
     "twilio_account_sid": "BATON_TWILIO_ACCOUNT_SID",
     "twilio_auth_token": "BATON_TWILIO_AUTH_TOKEN",
     "twilio_from_number": "BATON_TWILIO_FROM_NUMBER",
-    "public_url": "BATON_PUBLIC_URL",
 }
 
 
-def missing_settings(settings: Settings) -> list[str]:
+def missing_settings(settings: Settings, voice_settings: VoiceSettings) -> list[str]:
     """The settings call-backs still need (empty when they can be placed)."""
-    if settings.voice_telephony.strip().lower() != "twilio":
+    if voice_settings.voice_telephony.strip().lower() != "twilio":
         return ["BATON_VOICE_TELEPHONY=twilio"]
-    return [env for name, env in REQUIRED.items() if not getattr(settings, name)]
+    missing = [env for name, env in REQUIRED.items() if not getattr(voice_settings, name)]
+    if not settings.public_url:
+        missing.append("BATON_PUBLIC_URL")
+    return missing
 
 
 def callback_urls(settings: Settings, callback_id: str) -> tuple[str, str]:
@@ -89,11 +92,13 @@ class Dialer:
         self,
         engine: Engine,
         settings: Settings,
+        voice_settings: VoiceSettings,
         on_a_call: Callable[[str, str], bool],
         poll_seconds: float = 1.0,
     ) -> None:
         self.engine = engine
         self.settings = settings
+        self.voice_settings = voice_settings
         self.on_a_call = on_a_call
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
@@ -147,7 +152,7 @@ class Dialer:
         later = prefs.quiet_until(now, zone)
         if later is None and row["kind"] == CallbackKind.APPROVAL:
             asked_at = row["created_at"] + timedelta(
-                seconds=self.settings.voice_callback_delay_secs
+                seconds=self.voice_settings.voice_callback_delay_secs
             )
             later = asked_at if asked_at > now else None
         if later is None and self.on_a_call(row["tenant_id"], row["user_id"]):
@@ -177,14 +182,14 @@ class Dialer:
         from twilio.http.http_client import TwilioHttpClient
         from twilio.rest import Client
 
-        s = self.settings
+        s = self.voice_settings
         client = Client(
             s.twilio_account_sid,
             s.twilio_auth_token,
             http_client=TwilioHttpClient(timeout=HTTP_TIMEOUT_S),
         )
         client.api.base_url = s.twilio_api_url.rstrip("/")
-        answer, status = callback_urls(s, callback_id)
+        answer, status = callback_urls(self.settings, callback_id)
         call = client.calls.create(
             to=prefs.number,
             from_=s.twilio_from_number,

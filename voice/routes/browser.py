@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from core.api.deps import IdentityDep
 from core.api.schemas import ErrorOut
-from core.config import Settings, get_settings
+from voice.config import get_voice_settings
 from voice.transports.webrtc import (
     HANG_UP_GRACE_SECONDS,
     MAX_CANDIDATES_PER_PATCH,
@@ -80,11 +80,10 @@ def install_browser(
 ) -> BrowserCalls:
     """Serve browser calls on ``app``: mount the router, keep the calls, hang up at shutdown.
 
-    Without ``limits``, the app's settings (or the process's) give them.
+    Without ``limits``, the process's voice settings give them.
     """
     if limits is None:
-        settings: Settings = getattr(app.state, "settings", None) or get_settings()
-        limits = CallLimits.from_settings(settings)
+        limits = CallLimits.from_settings(get_voice_settings())
     calls = BrowserCalls(
         start_call, ice_servers=ice_servers, limits=limits, hang_up_grace_s=hang_up_grace_s
     )

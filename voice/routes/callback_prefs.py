@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.api.deps import IdentityDep, RuntimeDep
@@ -13,6 +13,7 @@ from core.contacts.preferences import user_timezone
 from core.errors import Conflict
 from voice.callbacks.dialer import missing_settings
 from voice.callbacks.prefs import Prefs, get_prefs, set_prefs
+from voice.runtime import voice_settings_of
 
 router = APIRouter(prefix="/callbacks", tags=["callbacks"])
 
@@ -39,7 +40,7 @@ class CallbackPrefsOut(BaseModel):
     server_ready: bool
 
 
-def _out(prefs: Prefs, who: Identity, rt: Any) -> CallbackPrefsOut:
+def _out(prefs: Prefs, who: Identity, rt: Any, request: Request) -> CallbackPrefsOut:
     with rt.engine.connect() as conn:
         zone = user_timezone(conn, who.tenant_id, who.user_id, rt.settings.calendar_timezone)
     return CallbackPrefsOut(
@@ -48,20 +49,22 @@ def _out(prefs: Prefs, who: Identity, rt: Any) -> CallbackPrefsOut:
         timezone=zone.key,
         quiet_start=prefs.quiet_start,
         quiet_end=prefs.quiet_end,
-        server_ready=not missing_settings(rt.settings),
+        server_ready=not missing_settings(rt.settings, voice_settings_of(request.app)),
     )
 
 
 @router.get("", response_model=CallbackPrefsOut)
-def read_callback_prefs(who: IdentityDep, rt: RuntimeDep) -> Any:
+def read_callback_prefs(request: Request, who: IdentityDep, rt: RuntimeDep) -> Any:
     """Your call-back preferences (404 until you set them)."""
-    return _out(get_prefs(rt.engine, who.tenant_id, who.user_id), who, rt)
+    return _out(get_prefs(rt.engine, who.tenant_id, who.user_id), who, rt, request)
 
 
 @router.put("", response_model=CallbackPrefsOut)
-def write_callback_prefs(body: CallbackPrefsIn, who: IdentityDep, rt: RuntimeDep) -> Any:
+def write_callback_prefs(
+    body: CallbackPrefsIn, request: Request, who: IdentityDep, rt: RuntimeDep
+) -> Any:
     """Opt in or out; the number must be one linked to you (``baton phones link``)."""
-    missing = missing_settings(rt.settings)
+    missing = missing_settings(rt.settings, voice_settings_of(request.app))
     if body.enabled and missing:
         raise Conflict(f"this server cannot place call-backs yet: set {', '.join(missing)}")
     wanted = Prefs(
@@ -70,4 +73,4 @@ def write_callback_prefs(body: CallbackPrefsIn, who: IdentityDep, rt: RuntimeDep
         quiet_start=body.quiet_start,
         quiet_end=body.quiet_end,
     )
-    return _out(set_prefs(rt.engine, who.tenant_id, who.user_id, wanted), who, rt)
+    return _out(set_prefs(rt.engine, who.tenant_id, who.user_id, wanted), who, rt, request)

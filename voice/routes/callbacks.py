@@ -16,6 +16,7 @@ from core.api.deps import RuntimeDep
 from voice.callbacks.dialer import fall_back_to_push
 from voice.callbacks.queue import CallbackStatus, get_callback, move
 from voice.routes.telephony import stream_url, webhook_form
+from voice.runtime import voice_settings_of
 from voice.transports.telephony import provider_named, sign_caller
 
 router = APIRouter(prefix="/telephony/twilio/callbacks", tags=["telephony"])
@@ -29,10 +30,11 @@ async def _placed_call(
     request: Request, rt: RuntimeDep, callback_id: str
 ) -> tuple[dict[str, str], dict[str, Any]]:
     """The signed form and the call-back it is about; 404 unless this server placed it."""
-    if not rt.settings.twilio_auth_token:
+    voice_settings = voice_settings_of(request.app)
+    if not voice_settings.twilio_auth_token:
         # Unsigned webhooks could steer a call-back: without the token there are none.
         raise HTTPException(404, "call-backs are not configured on this server")
-    form = await webhook_form(request, rt.settings, provider_named("twilio"))
+    form = await webhook_form(request, rt.settings, voice_settings, provider_named("twilio"))
     row = await asyncio.to_thread(get_callback, rt.engine, callback_id)
     if row is None or not row["provider_call_id"]:
         raise HTTPException(404, f"no call-back '{callback_id[:40]}' was placed")
@@ -50,7 +52,7 @@ async def callback_answered(callback_id: str, request: Request, rt: RuntimeDep) 
         return Response(HANG_UP, media_type="application/xml")
     # The person's number as Twilio dialed it (the request is signed).
     number = "".join(c for c in form.get("To", "") if c.isprintable()).strip()[:64]
-    token = str(rt.settings.twilio_auth_token)
+    token = str(voice_settings_of(request.app).twilio_auth_token)
     params = {
         "caller": number,
         "caller_sig": sign_caller(token, number),

@@ -24,9 +24,10 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from core.config import Settings
 from voice.callbacks.queue import CallbackStatus, move
+from voice.config import VoiceSettings
 from voice.identity import resolve_caller
 from voice.pipeline import build_call_pipeline, run_call
-from voice.runtime import VoiceRuntime
+from voice.runtime import VoiceRuntime, voice_settings_of
 from voice.session import CallSession
 from voice.transports.telephony import (
     POLICY,
@@ -52,8 +53,8 @@ def _settings(app: Any) -> Settings:
     return settings
 
 
-def _provider(name: str, settings: Settings) -> Provider:
-    if name != settings.voice_telephony.strip().lower():
+def _provider(name: str, voice_settings: VoiceSettings) -> Provider:
+    if name != voice_settings.voice_telephony.strip().lower():
         raise HTTPException(404, f"telephony provider '{name}' is not enabled here")
     return provider_named(name)
 
@@ -84,7 +85,9 @@ def stream_url(request: Request, settings: Settings, provider: str) -> str:
     return base + path
 
 
-async def webhook_form(request: Request, settings: Settings, provider: Provider) -> dict[str, str]:
+async def webhook_form(
+    request: Request, settings: Settings, voice_settings: VoiceSettings, provider: Provider
+) -> dict[str, str]:
     """The provider's form-encoded webhook body, its Twilio signature checked when a token
     is set; 4xx with the reason for anything else."""
     body = await request.body()
@@ -94,7 +97,7 @@ async def webhook_form(request: Request, settings: Settings, provider: Provider)
         form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
     except UnicodeDecodeError:
         raise HTTPException(400, "webhook body is not UTF-8 form data") from None
-    token = settings.twilio_auth_token
+    token = voice_settings.twilio_auth_token
     if provider.name == "twilio" and token:
         from twilio.request_validator import RequestValidator
 
@@ -110,9 +113,10 @@ async def webhook_form(request: Request, settings: Settings, provider: Provider)
 async def voice_webhook(provider: str, request: Request) -> Response:
     """Answer an incoming call: connect its audio to our media-stream websocket."""
     settings = _settings(request.app)
-    chosen = _provider(provider, settings)
-    form = await webhook_form(request, settings, chosen)
-    token = settings.twilio_auth_token
+    voice_settings = voice_settings_of(request.app)
+    chosen = _provider(provider, voice_settings)
+    form = await webhook_form(request, settings, voice_settings, chosen)
+    token = voice_settings.twilio_auth_token
     # Control characters (NUL included) are not XML: they would make the TwiML unreadable.
     caller = "".join(c for c in (form.get("From") or form.get("from") or "") if c.isprintable())
     caller = caller.strip()[:64]
@@ -144,7 +148,7 @@ async def _close(websocket: WebSocket, code: int, reason: str) -> None:
 
 
 async def _callback_session(
-    settings: Settings, engine: Engine, start: StreamStart, callback_id: str
+    voice_settings: VoiceSettings, engine: Engine, start: StreamStart, callback_id: str
 ) -> CallSession:
     """The session of a call-back's stream: the person and run the call-back was placed for.
 
@@ -152,7 +156,9 @@ async def _callback_session(
     call-back connects once: a replayed stream start is refused.
     """
     check_caller_signature(
-        settings.twilio_auth_token, f"callback:{callback_id}", start.params.get("callback_sig")
+        voice_settings.twilio_auth_token,
+        f"callback:{callback_id}",
+        start.params.get("callback_sig"),
     )
     row = await asyncio.to_thread(
         move, engine, callback_id, before={CallbackStatus.ANSWERED}, to=CallbackStatus.CONNECTED
@@ -172,17 +178,17 @@ async def _callback_session(
 @router.websocket("/telephony/{provider}/stream")
 async def media_stream(websocket: WebSocket, provider: str) -> None:
     """One phone call: read the stream's start, identify the caller, run the pipeline."""
-    settings = _settings(websocket.app)
-    if provider != settings.voice_telephony.strip().lower():
+    voice: VoiceRuntime = websocket.app.state.voice
+    voice_settings = voice.voice_settings
+    if provider != voice_settings.voice_telephony.strip().lower():
         await websocket.close(code=POLICY, reason=f"provider '{provider[:40]}' is not enabled")
         return
     chosen = provider_named(provider)
-    voice: VoiceRuntime = websocket.app.state.voice
     await websocket.accept()
     try:
         start = await asyncio.wait_for(_read_start(websocket, chosen), START_TIMEOUT_S)
         check_caller_signature(
-            settings.twilio_auth_token, start.caller or "", start.params.get("caller_sig")
+            voice_settings.twilio_auth_token, start.caller or "", start.params.get("caller_sig")
         )
     except ProtocolViolation as exc:
         await _close(websocket, exc.code, exc.reason)
@@ -196,14 +202,14 @@ async def media_stream(websocket: WebSocket, provider: str) -> None:
     callback_id = start.params.get("callback")
     if callback_id:
         try:
-            call = await _callback_session(settings, services.engine, start, callback_id)
+            call = await _callback_session(voice_settings, services.engine, start, callback_id)
         except ProtocolViolation as exc:
             await _close(websocket, exc.code, exc.reason)
             return
         call.meta.update({"provider": chosen.name, "provider_call_id": start.call_id})
     else:
         who = await asyncio.to_thread(
-            resolve_caller, services.engine, start.caller, settings.voice_guest_tenant
+            resolve_caller, services.engine, start.caller, voice_settings.voice_guest_tenant
         )
         call = CallSession(
             tenant_id=who.tenant_id,

@@ -43,8 +43,8 @@ from pipecat.transports.smallwebrtc.request_handler import (
 from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 
 from core.auth.keys import Identity
-from core.config import Settings, get_settings
 from core.errors import BatonError, NotFound
+from voice.config import VoiceSettings, get_voice_settings
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +273,7 @@ class CallLimits:
     per_server: int
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> CallLimits:
+    def from_settings(cls, settings: VoiceSettings) -> CallLimits:
         """BATON_WEBRTC_MAX_CALLS_PER_USER and BATON_WEBRTC_MAX_CALLS."""
         return cls(
             per_user=settings.webrtc_max_calls_per_user, per_server=settings.webrtc_max_calls
@@ -349,7 +349,7 @@ class BrowserCalls:
         )
         self._owners: dict[str, tuple[str, str]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self.slots = CallSlots(limits or CallLimits.from_settings(get_settings()))
+        self.slots = CallSlots(limits or CallLimits.from_settings(get_voice_settings()))
         self._grace_s = hang_up_grace_s
 
     @property

@@ -1,0 +1,1 @@
+"""Maintenance scripts of the repository (``make docs`` runs readme_settings)."""
