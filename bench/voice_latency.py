@@ -141,12 +141,13 @@ async def one_turn(call: TwilioCall, audio: np.ndarray, quiet: float = 1.0) -> f
     return (first - spoken_until) * 1000
 
 
-def breakdown(workers: list[Any], vad_stop_s: float) -> dict[str, Any]:
+def breakdown(workers: list[Any]) -> dict[str, Any]:
     """Median server-side stages over every answered turn, in ms from the end of speech.
 
-    The VAD reports a stop ``vad_stop_s`` after speech ends; STT runs from that stop and the
-    silence wait overlaps it; run is the core plus the agent (the LLM's decision), from
-    submitting the turn to the first reply text; TTS from that text to the first audio.
+    STT is the decoding still left when the VAD reports the stop (it starts at the pause, so
+    it may be none); the silence wait overlaps it; run is the core plus the agent (the LLM's
+    decision), from submitting the turn to the first reply text; TTS from that text to the
+    first audio.
     """
     stt, wait, run, tts, server = [], [], [], [], []
     for worker in workers:
@@ -154,14 +155,13 @@ def breakdown(workers: list[Any], vad_stop_s: float) -> dict[str, Any]:
             t = turn.as_dict()
             if t["first_audio_ms"] is None or t["submitted_ms"] is None:
                 continue
-            base = vad_stop_s * 1000
-            if t["transcribed_ms"] is not None:
-                stt.append(t["transcribed_ms"])
+            if t["transcribed_ms"] is not None and t["vad_stopped_ms"] is not None:
+                stt.append(max(0.0, t["transcribed_ms"] - t["vad_stopped_ms"]))
             if t["turn_ended_ms"] is not None:
-                wait.append(base + t["turn_ended_ms"])
+                wait.append(t["turn_ended_ms"])
             run.append(t["first_text_ms"] - t["submitted_ms"])
             tts.append(t["first_audio_ms"] - t["first_text_ms"])
-            server.append(base + t["first_audio_ms"])
+            server.append(t["first_audio_ms"])
     return {
         "turn_end_wait_p50_ms": pct(wait, 50),
         "stt_p50_ms": pct(stt, 50),
@@ -185,12 +185,12 @@ async def bench_single(server: Any, caller: Caller, turns: int) -> dict[str, Any
         "phone_voice_to_voice_p95_ms": pct(latencies, 95),
         "phone_first_greeting_ms": round(greeting, 1),
     }
-    stages = breakdown([worker], server.voice_settings.voice_vad_stop_secs)
+    stages = breakdown([worker])
     figures.update({f"phone_{k}": v for k, v in stages.items()})
     figures["phone_traced_over_heard_ratio_p50"] = traced_over_heard(
         worker.call_metrics.turns, latencies
     )
-    print_slowest(worker.call_metrics.turns, server.voice_settings.voice_vad_stop_secs)
+    print_slowest(worker.call_metrics.turns)
     await call.hang_up()
     return figures
 
@@ -209,16 +209,15 @@ def traced_over_heard(turns: list[Any], heard_ms: list[float]) -> float | None:
     return round(float(np.median([a / b for a, b in zip(traced, heard_ms, strict=True)])), 3)
 
 
-def print_slowest(turns: list[Any], vad_stop_s: float, count: int = 5) -> None:
+def print_slowest(turns: list[Any], count: int = 5) -> None:
     """The slowest answered turns, heard text and server stages, to see what the tail is."""
     answered = [t.as_dict() for t in turns]
     answered = [t for t in answered if t["first_audio_ms"] is not None]
     answered.sort(key=lambda t: -t["first_audio_ms"])
-    base = vad_stop_s * 1000
     print(f"slowest {min(count, len(answered))} turns (ms from end of speech, server side):")
     for t in answered[:count]:
         stages = " ".join(
-            f"{name}={base + t[f'{name}_ms']:.0f}"
+            f"{name}={t[f'{name}_ms']:.0f}"
             for name in ("transcribed", "turn_ended", "first_text", "first_audio")
             if t[f"{name}_ms"] is not None
         )

@@ -136,8 +136,9 @@ def caller_turns(call: dict[str, Any]) -> tuple[list[float], int, float | None]:
 def server_breakdown(workers: list[Any]) -> dict[str, list[float]]:
     """The server's stage timings of every answered turn, in ms.
 
-    stt and turn_end_wait count from the VAD stop (they overlap: the silence strategy ends
-    the turn once the transcript is in); run is the core and agent, from submitting the turn
+    stt is the decoding left after the VAD stop; turn_end_wait counts from the end of speech
+    (they overlap: the silence strategy ends the turn once the transcript is in);
+    vad_stop_to_audio from the VAD stop; run is the core and agent, from submitting the turn
     to the first reply text; tts_first_chunk from that text to the first synthesised audio.
     """
     stages: dict[str, list[float]] = {
@@ -152,15 +153,16 @@ def server_breakdown(workers: list[Any]) -> dict[str, list[float]]:
             t = turn.as_dict()
             if t["first_audio_ms"] is None:
                 continue
+            stopped = t["vad_stopped_ms"] or 0.0
             if t["transcribed_ms"] is not None:
-                stages["stt"].append(t["transcribed_ms"])
+                stages["stt"].append(max(0.0, t["transcribed_ms"] - stopped))
             if t["turn_ended_ms"] is not None:
                 stages["turn_end_wait"].append(t["turn_ended_ms"])
             if t["submitted_ms"] is not None and t["first_text_ms"] is not None:
                 stages["run"].append(t["first_text_ms"] - t["submitted_ms"])
             if t["first_text_ms"] is not None:
                 stages["tts_first_chunk"].append(t["first_audio_ms"] - t["first_text_ms"])
-            stages["vad_stop_to_audio"].append(t["first_audio_ms"])
+            stages["vad_stop_to_audio"].append(t["first_audio_ms"] - stopped)
     return stages
 
 

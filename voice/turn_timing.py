@@ -56,10 +56,18 @@ class TurnTiming:
     """The run the turn was answered for (its trace gets the turn's spans)."""
 
     def as_dict(self) -> dict[str, Any]:
-        """The timings in milliseconds relative to the VAD stop."""
-        base = self.vad_stopped or self.turn_ended or 0.0
+        """The timings in milliseconds from the end of the caller's speech (from the VAD's
+        stop, or the turn's end, when that is unknown)."""
+        base = self.speech_ended or self.vad_stopped or self.turn_ended or 0.0
         out: dict[str, Any] = {"text": self.text}
-        for name in ("transcribed", "turn_ended", "submitted", "settled", "first_text"):
+        for name in (
+            "vad_stopped",
+            "transcribed",
+            "turn_ended",
+            "submitted",
+            "settled",
+            "first_text",
+        ):
             value = getattr(self, name)
             out[f"{name}_ms"] = None if value is None else round((value - base) * 1000, 1)
         out["first_audio_ms"] = (
