@@ -10,7 +10,7 @@ three ways and scored by ``bench/understanding_score.py``:
   with pipecat's converters, as the Twilio serializer does, then transcribed.
 
 Transcription is the project's own: the Whisper service a call gets from
-``VoiceServices.new_stt`` (same model folder, greedy decoding, no-speech cut-off and biasing),
+``VoiceServices.new_stt`` (same model folder, beam size, no-speech cut-off and biasing),
 fed the whole utterance as one VAD segment. Rendered audio is cached under ``bench/.cache``.
 
 Per tier and split (tune / heldout, or the development split dev) it reports intent accuracy,
@@ -18,13 +18,13 @@ exact command match, the wrong side-effecting action rate, parse latency p50/p95
 STT excluded) and STT p50.
 ``--compare-stt`` instead scores tiny.en and base, each with and without biasing, on phone audio.
 Failures are listed for the tune and dev splits only: the held-out part is never looked at.
-``--split dev`` reads ``dev.jsonl`` alone, ``--split dev2`` to ``dev5`` the later dev batches
-``dev2.jsonl`` to ``dev5.jsonl`` (and ``--split tune`` ``tune.jsonl`` alone), so
+``--split dev`` reads ``dev.jsonl`` alone, ``--split dev2`` to ``dev8`` the later dev batches
+``dev2.jsonl`` to ``dev8.jsonl`` (and ``--split tune`` ``tune.jsonl`` alone), so
 tuning runs never load the held-out file;
 ``--half 1`` / ``--half 2`` keeps the first or second half of the chosen split in file order.
 
     .venv/bin/python bench/understanding.py [--tiers text,clean,phone] [--voices 5]
-        [--limit N] [--split all|tune|heldout|dev|dev2..dev5] [--half 1|2] [--whisper tiny.en]
+        [--limit N] [--split all|tune|heldout|dev|dev2..dev8] [--half 1|2] [--whisper tiny.en]
         [--bias prompt] [--compare-stt] [--show-failures]
 
 Ends with one JSON line.
@@ -95,9 +95,20 @@ SPLIT_FILES = {
     "dev3": ("dev3.jsonl",),
     "dev4": ("dev4.jsonl",),
     "dev5": ("dev5.jsonl",),
+    "dev6": ("dev6.jsonl",),
+    "dev7": ("dev7.jsonl",),
+    "dev8": ("dev8.jsonl",),
 }
 # A --split choice whose lines carry another split label: the later dev batches.
-SPLIT_LABELS = {"dev2": "dev", "dev3": "dev", "dev4": "dev", "dev5": "dev"}
+SPLIT_LABELS = {
+    "dev2": "dev",
+    "dev3": "dev",
+    "dev4": "dev",
+    "dev5": "dev",
+    "dev6": "dev",
+    "dev7": "dev",
+    "dev8": "dev",
+}
 # Splits whose failures may be listed: never the held-out one.
 INSPECTABLE = ("tune", "dev")
 # Silence around an utterance, as a VAD segment carries some before and after the speech.
@@ -316,7 +327,10 @@ async def run_speech(
     """Render, (phone round trip), transcribe with the project's STT, parse and score."""
     stt = services.new_stt(ctx.contact_names)
     bias = whisper_bias(services.voice_settings.whisper_bias, ctx.contact_names)
-    stt_name = f"{services.voice_settings.whisper_model}-{services.voice_settings.whisper_window}"
+    vs = services.voice_settings
+    stt_name = f"{vs.whisper_model}-{vs.whisper_window}"
+    if vs.whisper_beam_size != 1:  # greedy transcripts of earlier runs keep their old names
+        stt_name += f"-beam{vs.whisper_beam_size}"
     transcripts = TranscriptCache(stt_name, bias, reuse=reuse_transcripts)
     results = {tier: TierResult() for tier in tiers}
     spoken = [u for u in corpus if speakable(u.text)]
@@ -509,6 +523,7 @@ def main() -> None:
         "voices": len(voices),
         "whisper_model": args.whisper,
         "whisper_window": VoiceSettings().whisper_window,
+        "whisper_beam_size": VoiceSettings().whisper_beam_size,
         "bias": args.bias,
     }
     if args.compare_stt:

@@ -20,10 +20,13 @@ _MEETING_WORD = (
     r"|one-on-one|one-to-one|1-1|lunch"
     r"|coffee|dinner|breakfast|standup|stand-up|review|interview|demo|presentation|workshop"
     r"|huddle|check-in|retro|planning|haircut|dentist|doctor|gym|class|lesson|party|zoom"
-    r"|touch ?base|offsite|block|prep)s?"
+    r"|touch ?base|offsite|block|prep|thing(?! about)|kick-?off|yoga)s?"
 )
 # A meeting named by its time ("my 3 o'clock", "the 10") as well as by a noun.
-_MEETING_NOUN = rf"(?:{_MEETING_WORD}|\d{{1,2}}(?::\d{{2}})?(?: ?(?:am|pm|o'?clock))?s?)"
+_MEETING_NOUN = (
+    rf"(?:{_MEETING_WORD}|everything (?:i have|on)"
+    r"|\d{1,2}(?::\d{2})?(?: ?(?:am|pm|o'?clock))?s?)"
+)
 _CALENDAR_NOUN = r"(?:calendar|schedule|agenda|diary|plans)"
 _EMAIL_NOUN = r"(?:e-?mail|mail|message|reply|note to)"
 
@@ -55,7 +58,8 @@ class Cue:
 CUES: tuple[Cue, ...] = (
     Cue(
         Intent.CALENDAR_CANCEL,
-        r"(?:cancel|call off|scrap|drop|delete|remove|clear|axe|scratch|kill|nix|get rid of)",
+        r"(?:cancel|call off|scrap|drop|delete|remove|clear|axe|scratch|kill|nix|get rid of|ditch"
+        r"|bin|knock|scrub|wipe|nuke|dump|pull the plug on)",
         _MEETING_NOUN,
         0.8,
         risky=True,
@@ -63,8 +67,9 @@ CUES: tuple[Cue, ...] = (
     Cue(
         Intent.CALENDAR_MOVE,
         r"(?:move|push|shift|switch|swap|change|reschedule|bump|postpone|delay|bring forward"
+        r"|prepone|put back|push back|put off|shuffle|punt"
         r"|pull forward"
-        r"|change the time of|rebook|slide|bring|pull|make (?:my|the|it|that))",
+        r"|change the time of|rebook|slide|bring|pull(?! the plug)|make (?:my|the|it|that))",
         _MEETING_NOUN,
         0.8,
         risky=True,
@@ -77,22 +82,38 @@ CUES: tuple[Cue, ...] = (
         0.78,
         risky=True,
     ),
+    # "lunch Bob Friday noon", "meeting Carol tomorrow 10": a meeting named first, tersely.
+    Cue(
+        Intent.CALENDAR_BOOK,
+        r"^(?:a |an )?(?:lunch|dinner|coffee|breakfast|drinks|meeting|call|sync|catch ?up"
+        r"|one-on-one|1:1) (?!with me\b)(?=[a-z]+ (?:today|tomorrow|\w+day|the \d|on|at)\b)",
+        "",
+        0.8,
+        risky=True,
+    ),
+    # "can you fit Zoe in tomorrow": room made for someone is a meeting to book.
+    Cue(Intent.CALENDAR_BOOK, r"(?:fit|squeeze|slot) (?:[a-z]+ ){1,2}in\b", "", 0.8, risky=True),
     # "can we do the review on Thursday instead": a new time for something already planned.
     Cue(Intent.CALENDAR_MOVE, r"instead", "", 0.8, risky=True),
     Cue(
         Intent.CALENDAR_FREE,
         r"(?:find|fit in|fit|squeeze|any|is there|are there|do i have|have i got|when (?:can|could)"
         r"|looking for|look for|carve out|does|what's|what is"
-        r"|is|am i|are we|check if|what times?|when's|when is)",
+        r"|is|am i|are we|check if|what times?|when's|when is|when am i|when i'm|when i am"
+        r"|(?:if|whether) (?:i'm|i am|we're|we are|i have|i've got)"
+        r"|(?:check|see|find out) (?:if|whether))",
         r"(?:gap|gaps|opening|openings|free|open|slot|slots|window|availability|available"
         r"|\d+ (?:minutes?|hours?)|an hour|half an hour|a time|some time|work for"
-        r"|(?:good|ok|okay|fine|doable) for|(?:have|got) (?:any |some )?(?:free )?time\b)",
+        r"|(?:good|ok|okay|fine|doable) for|(?:have|got) (?:any |some )?(?:free )?time\b"
+        r"|clear|nothing (?:booked|on|planned|scheduled)|not busy|(?:am|i'm) free"
+        r"|busy (?:at|from|between|around|before|after)\b)",
         0.8,
     ),
     Cue(
         Intent.CALENDAR_BOOK,
-        r"(?:schedule|set up|setup|set|put|arrange|book|add|create|organi[sz]e|plan|pencil"
-        r"|block|make (?:a|an|some|time)|new|pop|stick|invite)",
+        r"(?:schedule|set up|setup|set|put(?! back| off)|arrange|book|add|create|organi[sz]e|plan"
+        r"|pencil|block|make (?:a|an|some|time)|new|pop|stick|invite|diari[sz]e|ring-?fence"
+        r"|throw|shove|slot|sort out|line up)",
         rf"(?:{_MEETING_NOUN}|(?:on|in|to) (?:my |the |\w+'s )?{_CALENDAR_NOUN}"
         r"|something (?:up )?with|time with)",
         0.8,
@@ -107,6 +128,46 @@ CUES: tuple[Cue, ...] = (
         r"with|time with|(?:\d+ (?:minutes?|mins?|hours?)|an hour|half an hour) with)",
         0.8,
         risky=True,
+    ),
+    # "when's my next thing with Dmitri", "is Grace's one-to-one still on": a question about
+    # one planned thing reads the calendar, whatever the sentence around it.
+    Cue(
+        Intent.CALENDAR_LIST,
+        r"(?:when(?:'s| is| was| does| do| did| are)|what time(?:'s| is| does| do| did| are| am)"
+        r"|who (?:am i|i'm|i am|is|are)|any idea (?:who|when|what)|(?:is|are) (?:that|it|this|the"
+        r"|my|our|\w+'s|we|they)"
+        r"|(?:can|could) you (?:check|confirm|look)|remind me (?:when|what time|who|where|if)"
+        r"|what else|run me through|do i (?:still )?have|what day(?:'s| is)|what's"
+        r"|still (?:on|happening|going ahead|booked|scheduled))",
+        rf"(?:{_MEETING_WORD}|things?|get-together|(?:'s|is|are|anything) on\b|seeing"
+        r"|(?:first|1st|next) up"
+        r"|scheduled|booked|planned|(?:got|have) on|still (?:on|happening|going|booked|at)"
+        r"|happening|going ahead)",
+        0.8,
+    ),
+    # "pull up Friday", "read out tomorrow": a day asked for is its calendar.
+    Cue(
+        Intent.CALENDAR_LIST,
+        r"^(?:pull up|bring up|read out|read me|run through|go through|walk me through)"
+        r" (?:my |the )?(?:today|tomorrow|(?:this |next )?\w+day)\b",
+        "",
+        0.8,
+    ),
+    # "free tomorrow?", "available 2pm the 9th?": a few words asking for free time.
+    Cue(Intent.CALENDAR_FREE, r"^(?:am i )?(?:free|available)", "", 0.8),
+    # "December 11th schedule", "calendar tomorrow": the calendar of a day.
+    Cue(
+        Intent.CALENDAR_LIST,
+        r"(?:^(?:my )?(?:calendar|agenda|diary)|^my schedule|(?:calendar|schedule|agenda|diary)$)",
+        "",
+        0.8,
+    ),
+    # "my meetings for a week from today": the calendar named, with nothing else asked.
+    Cue(
+        Intent.CALENDAR_LIST,
+        r"^(?:(?:all|any of) )?my (?:meetings|appointments|events|calendar|schedule|agenda|diary)",
+        "",
+        0.8,
     ),
     Cue(
         Intent.CALENDAR_LIST,
@@ -138,9 +199,11 @@ CUES: tuple[Cue, ...] = (
         0.8,
         risky=True,
     ),
+    # "I owe Hannah an email ..., fire one off saying ...".
+    Cue(Intent.EMAIL_SEND, r"fire (?:one|1|it|that) off", "", 0.8, risky=True),
     Cue(
         Intent.EMAIL_SEND,
-        r"(?:send|shoot|fire off|drop|email|e-mail|mail)",
+        r"(?:send|shoot|fire off|drop|email|e-mail|mail|ping)",
         r"(?:e-?mail|mail|(?:it|this|that|them) to \w+|\w+ (?:about|saying|that))",
         0.8,
         risky=True,
@@ -149,12 +212,12 @@ CUES: tuple[Cue, ...] = (
         Intent.NOTES_SEARCH,
         r"(?:did i (?:save|note|write)|find|search|look up|look for|what did i (?:save|note|write)"
         r"|do i have)",
-        r"(?:notes?|anything|something) (?:about|on|for|regarding|mentioning)",
+        r"(?:notes?|anything|something)(?: down)? (?:about|on|for|regarding|mentioning)",
         0.8,
     ),
     Cue(
         Intent.NOTES_SAVE,
-        r"(?:new|save|add|make|take|jot|write|log)",
+        r"(?:new|save|add|make|take|jot|write|log|stick|stash|pop|put|throw|scribble)",
         r"(?:note|notes|memo)",
         0.8,
     ),
@@ -167,15 +230,25 @@ CUES: tuple[Cue, ...] = (
         0.8,
     ),
     Cue(Intent.NOTES_SEARCH, r"(?:anything|something|what)", r"in (?:my |the )?notes", 0.8),
+    # "notes about passport?", "search notes: gate code".
+    Cue(Intent.NOTES_SEARCH, r"^(?:search |find |check )?(?:my )?notes (?:about|on|for)?", "", 0.8),
+    # "scribble this down, the code is 4417": something to keep, said after.
+    Cue(
+        Intent.NOTES_SAVE,
+        r"^(?:scribble|jot|write|note|take|get|put) (?:this|that|it) down\b",
+        "",
+        0.8,
+    ),
     # "don't let me forget to book the dentist": a reminder to keep, like "remind me to".
     Cue(Intent.NOTES_SAVE, r"(?:don't|do not) let me forget(?: to)?", "", 0.85),
     Cue(Intent.NOTES_SEARCH, r"(?:which|what|any)", r"notes? (?:mention|mentions|about|with)", 0.8),
     Cue(
         Intent.MEMORY_LIST,
-        r"(?:what|list|show|tell me|read)",
+        r"(?:what|which|list|show|tell me|read|^everything|^all)",
         r"(?:you (?:remember|know|recall)|you(?:'ve| have)? (?:got )?(?:stored|saved|learned|kept)"
         r"|(?:stored|saved|know|learned) about me"
-        r"|memories|saved preferences|my preferences|you have on me|asked you to remember)",
+        r"|memories|saved preferences|my preferences|you have on me|asked you to remember"
+        r"|you(?:'re| are) (?:remembering|keeping track of)|are you (?:remembering|keeping))",
         0.8,
     ),
     Cue(
@@ -185,18 +258,26 @@ CUES: tuple[Cue, ...] = (
         0.8,
         risky=True,
     ),
-    Cue(Intent.MEMORY_FORGET, r"(?:stop remembering|unlearn)", "", 0.8, risky=True),
     Cue(
         Intent.MEMORY_FORGET,
-        r"(?:forget|erase|wipe|delete|remove|clear|drop)",
-        r"(?:(?:from|of|out of) (?:your )?memory|your memory of)",
+        r"(?:stop remembering|unlearn|(?:don't|do not) want you to remember|no need to remember)",
+        "",
+        0.8,
+        risky=True,
+        self_anchored=True,
+    ),
+    Cue(
+        Intent.MEMORY_FORGET,
+        r"(?:forget|erase|wipe|delete|remove|clear|drop|scrub)",
+        r"(?:(?:from|of|out of) (?:your )?memory|your memory of"
+        r"|(?:the thing|what i (?:said|told you)|everything) (?:about|regarding))",
         0.8,
         risky=True,
         self_anchored=True,
     ),
     Cue(
         Intent.MEMORY_REMEMBER,
-        r"(?:remember|keep in mind|bear in mind|note that|take note that|make a note that"
+        r"(?:remember|keep in mind|bear in mind|take note that"
         r"|just so you(?:'re| are) aware|for your (?:information|awareness)|don't forget"
         r"|do not forget|^know\b|want you to know|commit (?:this |that |it )?to memory"
         r"|keep track of"
@@ -216,7 +297,7 @@ CUES: tuple[Cue, ...] = (
         Intent.CANCEL_TASK,
         r"(?:never ?mind|scrap that|changed my mind|forget (?:about )?it|stop what you're doing"
         r"|cancel that|let's not|lets not"
-        r"|cancel it|don't do (?:that|it)|drop it|leave it)",
+        r"|cancel it|don't do (?:that|it)|drop it|leave it|don't bother)",
         "",
         0.85,
     ),
@@ -230,7 +311,8 @@ CUES: tuple[Cue, ...] = (
     ),
     Cue(
         Intent.OUT_OF_SCOPE,
-        r"(?:text message|sms|buy|order|capital of|recommend|poem|song|voting|vote"
+        r"(?:text message|sms|buy|order|capital of|recommend|poem|song|voting|vote|jokes?|riddle"
+        r"|turn (?:on|off) (?:the |a |my )?(?:\w+ )?(?:lights?|heating|heater|tv|radio|fan)"
         r"|set (?:a |an |my )?(?:reminder|alarm|timer)|post (?:to|on) \w+|tweet"
         r"|flights?|hotels?|uber|lyft|taxi|spotify|netflix|youtube|(?:un)?lock the (?:\w+ )?door"
         r"|inbox|(?:new|unread) e-?mails|(?:read|check) (?:me )?my e-?mails?"
@@ -243,6 +325,7 @@ CUES: tuple[Cue, ...] = (
 _DETERMINER = re.compile(
     r"\b(?:a|an|the|my|your|our|his|her|their|this|that|these|those|some|any|another) $"
 )
+_VERIFYING = re.compile(r"(?:can|could) you (?:check|confirm)")
 # Risky intents from cues alone act only with both cues and an anchoring slot.
 _RISKY_UNANCHORED = 0.7
 
@@ -278,14 +361,27 @@ def score_cues(text: str, anchored: bool) -> list[tuple[float, Intent, tuple[int
             confidence = min(confidence, _RISKY_UNANCHORED)
         found.append((confidence, cue.intent, verb.span()))
     found.sort(key=lambda f: -f[0])
-    if len(found) > 1 and found[1][0] >= found[0][0] - 0.02 and found[1][1] is not found[0][1]:
-        risky = {c.intent for c in CUES if c.risky}
-        if found[0][1] in risky or found[1][1] in risky:
-            # Two readings and one has a side effect: let the model or a question decide.
-            top = found[0][0]
-            found = [
-                (min(c, _RISKY_UNANCHORED) if c >= top - 0.02 else c, i, span)
-                for c, i, span in found
-            ]
-            found.sort(key=lambda f: -f[0])
+    # A cue inside a longer one is part of it: "don't want you to remember" is no "remember".
+    found = [
+        f
+        for f in found
+        if not any(
+            o[1] is not f[1] and o[2][0] <= f[2][0] and f[2][1] <= o[2][1] and o[2] != f[2]
+            for o in found
+        )
+    ]
+    risky = {c.intent for c in CUES if c.risky}
+    if any(i is Intent.CALENDAR_LIST and _VERIFYING.match(text, s) for _, i, (s, _e) in found):
+        # "I think I have lunch with Carol on Wednesday, can you check": the caller asks
+        # whether something is planned; the words before the question are no order.
+        found = [(min(c, _RISKY_UNANCHORED) if i in risky else c, i, sp) for c, i, sp in found]
+        found.sort(key=lambda f: -f[0])
+    tied = len(found) > 1 and found[1][0] >= found[0][0] - 0.02 and found[1][1] is not found[0][1]
+    if tied and (found[0][1] in risky or found[1][1] in risky):
+        # Two readings and one has a side effect: let the model or a question decide.
+        top = found[0][0]
+        found = [
+            (min(c, _RISKY_UNANCHORED) if c >= top - 0.02 else c, i, span) for c, i, span in found
+        ]
+        found.sort(key=lambda f: -f[0])
     return found

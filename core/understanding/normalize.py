@@ -27,21 +27,27 @@ _FILLERS = re.compile(
 _POLITE = re.compile(
     r"^(?:(?:so|and|oh|okay|ok|alright|right|now|then|also|well|hey|hi|hello|yes|yeah)[, ]+)*"
     r"(?:(?:could|can|would|will) you(?! mind)(?: please)?(?: go ahead and)?|please|kindly"
+    # "I wanted to know what I have on Thursday": the question is what follows.
+    r"|i (?:just )?(?:wanted|want|need|needed|'d like|would like) to know|let me know"
+    r"|do you (?:happen to )?know(?= (?:when|what|who|where|if|whether|how)\b)"
     r"|i(?:'d| would) like (?:you )?to|i want (?:you )?to|i wanna(?: know)?|i need (?:you )?to"
     r"|i'd love (?:you )?to|go ahead and|let's(?! not)|lets(?! not)|i'd like|i would like"
     # "help me find a time" wraps a request; "can you help me" is the request.
     r"|help me(?![ ,.!?]*(?:please|out)?[ ,.!?]*$)"
     r"|would you mind|do you mind|if you (?:don't|do not|wouldn't|would not) mind|you can"
     r"|you should|try to"
-    # "I wanted to know what I have on Thursday": the question is what follows.
-    r"|i (?:just )?(?:wanted|want|need|needed|'d like|would like) to know|let me know"
     # "I was hoping to grab lunch with Zoe": the hope is the request.
     r"|(?:i was|i'm|i am) hoping (?:to|you (?:could|can|would|'d))|(?:could|can|shall) we"
     r"|i was wondering|i'm wondering|i am wondering"
     # "would it be possible to move my 10 am": a request asked as a question.
     r"|(?:would|will) it be possible(?: for you)? to|would you be able to|are you able to"
     r"|do you think you (?:could|can)|any chance you (?:could|can)|is there any chance you"
-    r" (?:could|can))\b[ ,]*",
+    r" (?:could|can)"
+    # "I wonder if you would be so kind as to book ...", "if it's no trouble, I'd like to".
+    r"|i (?:was )?wonder(?:ing)? (?:if|whether) you (?:could|would|might)(?: possibly| kindly)*"
+    r"(?: be so kind as to)?|(?:would you )?be so kind as to|i'd be grateful if you (?:would|could)"
+    r"|i'd love it if you (?:could|would)|if it (?:is|'s) not too much (?:to ask|trouble)"
+    r"|if it's no trouble|(?:could|would) you possibly|possibly)\b[ ,]*",
     re.IGNORECASE,
 )
 # Discourse markers that open a turn without changing it ("nah, forget it", "ok so what's on").
@@ -59,6 +65,33 @@ _DICTATION = re.compile(r"\b(?:saying|say|says|reads|asking|telling)\b|:", re.I)
 _TRAILING_PLEASE = re.compile(r"[ ,]*\bplease\s*[.!?]*\s*$", re.I)
 _SPACES = re.compile(r"\s+")
 _ONE_ON_ONE = re.compile(r"\bone on one\b")
+# "(do you know) when the fire drill is": an embedded question about one thing.
+_EMBEDDED_WHEN = re.compile(r"^(when|what time|what day) (the|my|our) ([\w' -]+?) (is|was)[?.]*$")
+# How a recogniser writes a few command words on phone audio, and what was said.
+_HEARD_AS = (
+    (re.compile(r"\b(\d{1,2})[- ]?0 ?clock\b"), r"\1 o'clock"),  # "my 3-0 clock"
+    (re.compile(r"\b(\w+) of the clock\b"), r"\1 o'clock"),  # "my three of the clock"
+    (re.compile(r"\b(\d{1,2})-0-0\b"), r"\1:00"),  # "is 15-0-0 tomorrow free"
+    (re.compile(r"\bhalf path\b"), "half past"),
+    # A filler "um" at the start is often written "I'm": "I'm what stuff have I told you".
+    (
+        re.compile(
+            r"^i'm (?=(?:what|when|where|who|which|how|can|could|would|will|please|cancel|book"
+            r"|send|email|add|take|move|find|search|remember|forget)\b)"
+        ),
+        "",
+    ),
+    (re.compile(r"^ascend (?=an? |the )"), "send "),  # "Ascend an email to Mateo"
+    (re.compile(r"\bwen('s)?\b"), r"when\1"),  # "Wen's lunch with Grace"
+    (re.compile(r"\bwhat times (?=the|my|our|your)\b"), "what time's "),
+    (re.compile(r"\bstill one (?=for|at|on|tomorrow|today|this|next)\b"), "still on "),
+    # "the stand up", "daily stand ups": the meeting, not the verb.
+    (re.compile(r"(?<!\bto )(?<!\bi )(?<!\bwe )(?<!\byou )\bstand ups?\b"), "standup"),
+)
+# "the one with Bob", "the one at 4": a meeting named by what it is with, not the number 1.
+_THE_ONE = re.compile(r"\b(the|that|this) one (?=(?:with|at|on|about|for|from|tomorrow|today)\b)")
+# Australian English for the afternoon ("what've I got on this arvo").
+_ARVO = re.compile(r"\barvo\b")
 # ASR drops apostrophes: "whats on tuesday" is "what's on tuesday".
 _HAVE = re.compile(r"\b(what|who|where|how|when)'ve\b")
 _CONTRACTION = re.compile(
@@ -71,7 +104,10 @@ _CORRECTION = (
 )
 # A request started over: "book a table... I mean book a meeting with Sean".
 _RESTART = re.compile(
-    r"^.+?[,.…]*\s+(?:i mean|no wait|wait no|sorry|scratch that|actually|rather|no)[,.]*\s+"
+    # "actually", "rather" and "no" mark a restart only after a pause: "what do you actually
+    # remember" is one question.
+    r"^.+?(?:[,.…]*\s+(?:i mean|no wait|wait no|sorry|scratch that)|[,.…]+\s+(?:actually|rather"
+    r"|no))[,.]*\s+"
     r"(?=(?:book|schedule|set up|cancel|move|reschedule|push|email|send|draft|write|add|put"
     r"|remind|remember|note|take|find|forget|what|when)\b)",
     re.IGNORECASE,
@@ -210,6 +246,42 @@ def _apply_corrections(text: str) -> str:
     return _NAME_FIX.sub(lambda m: f"{m.group(1)} {m.group(3)}", text)
 
 
+# Courtesies a caller wraps a request in: greetings, hopes, apologies, thanks. Each is a whole
+# clause (up to a comma or the end of a sentence); none of them asks for anything.
+_COURTESY = (
+    r"(?:good (?:morning|afternoon|evening|day)(?: to you)?|hello(?: there)?|hi(?: there)?"
+    r"|hey(?: there)?|greetings|dear(?: assistant)?|my dear"
+    r"|(?:i )?hope (?:you(?:'re| are)|this|your|all|that|it's|it is)\b[^,.!?]*"
+    r"|(?:i'm |i am )?(?:so |terribly |really |very |awfully )?sorry to (?:bother|trouble|ask"
+    r"|be|disturb|pester)\b[^,.!?]*"
+    r"|(?:i )?(?:do |must )?apologi[sz]e\b[^,.!?]*|excuse me(?: please)?"
+    r"|please excuse\b[^,.!?]*|forgive me\b[^,.!?]*|pardon me"
+    r"|(?:thank you|thanks|many thanks|cheers|much appreciated|most appreciated"
+    r"|you(?:'re| are) (?:a star|an angel|the best|a lifesaver|a life saver|(?:very |so |ever so )?"
+    r"(?:kind|patient|helpful|good)))\b[^,.!?]*)"
+)
+_COURTESY_LEAD = re.compile(rf"^{_COURTESY}\s*[,.!?]*\s*", re.IGNORECASE)
+# Closing thanks follow a pause: "... saying thanks for the help" is the message itself.
+_COURTESY_TAIL = re.compile(rf"[,.!?]\s*\b{_COURTESY}\s*[,.!?]*\s*$", re.IGNORECASE)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=\S)")
+
+
+def _without_courtesies(text: str) -> str:
+    """``text`` without the greetings, hopes, apologies and thanks around its request:
+    "Good morning, I hope you're well. Could you cancel my 3 o'clock? Many thanks." is
+    "Could you cancel my 3 o'clock?"."""
+    kept: list[str] = []
+    for sentence in _SENTENCE.split(text):
+        previous = None
+        while previous != sentence:
+            previous = sentence
+            sentence = _COURTESY_LEAD.sub("", sentence)
+            sentence = _COURTESY_TAIL.sub("", sentence).strip()
+        if sentence.strip(" ,.!?"):
+            kept.append(sentence)
+    return " ".join(kept) if kept else text
+
+
 def to_digits(text: str) -> str:
     """Number words to digits ("ten thirty" -> "10 30"); text2num, every number converted."""
     try:
@@ -224,11 +296,18 @@ def normalise(raw: str) -> Utterance:
     text = raw[:MAX_COMMAND_CHARS] if too_long else raw
     text = text.replace("\u2019", "'").replace("\u2018", "'")
     text = _SPACES.sub(" ", text).strip()
+    text = _without_courtesies(text)
     text = _FILLERS.sub("", text)
     text = _SPACES.sub(" ", text).strip(" ,")
     text = _strip_wrappers(text)
     # text2num would read "one on one" as numbers; it names a meeting.
     spoken = _ONE_ON_ONE.sub("one-on-one", _HAVE.sub(r"\1 have", text.lower()))
+    spoken = _ARVO.sub("afternoon", spoken)
+    spoken = _THE_ONE.sub(r"\1 meeting ", spoken)
+    # "first thing tomorrow": the start of the day, not the number one.
+    spoken = re.sub(r"\bfirst thing(?: in the morning)?\b", "morning", spoken)
+    for misheard, meant in _HEARD_AS:
+        spoken = misheard.sub(meant, spoken)
     # "two-thirty": text2num reads a clock time only when its words stand apart.
     spoken = _HYPHENED_TIME.sub(r"\1 ", spoken)
     numeric = _CONTRACTION.sub(r"\1's", to_digits(spoken))
@@ -236,12 +315,16 @@ def normalise(raw: str) -> Utterance:
     numeric = _RUN_TOGETHER_TIME.sub(r"\1 \2:\3", numeric)
     # "at half three" is said for half past three.
     numeric = re.sub(
-        r"\bat half (\d{1,2})\b(?! (?:hours?|minutes?)\b)", r"at half past \1", numeric
+        r"\b(at|for|to|till|until|around|by|from) half (\d{1,2})\b(?! (?:hours?|minutes?)\b)",
+        r"\1 half past \2",
+        numeric,
     )
     # "at like 11ish": a hedged hour is still the hour.
     numeric = _ISH.sub(r"\1", _AT_LIKE.sub("at ", numeric))
     numeric = _AM.sub(r"\1 am", _PM.sub(r"\1 pm", numeric))
     numeric = _apply_corrections(numeric)
+    # "when the fire drill is": the question in its usual order.
+    numeric = _EMBEDDED_WHEN.sub(r"\1 \4 \2 \3", numeric)
     numeric = re.sub(r"[!?\"]+|(?<!\d)[.,;](?!\d)|(?<=\d)[.,;](?!\d)", " ", numeric)
     numeric = re.sub(r"\b(\d{1,2})\.(\d{2})(?!\d)", r"\1:\2", numeric)
     clean = _apply_corrections(text)

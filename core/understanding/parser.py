@@ -431,6 +431,36 @@ _NAME_STOP = frozenset(
 # Words an answer may be made of that are never a person's name.
 _NOT_NAMES = (_COMMON - {"will", "may", "mine"}) | frozenset(
     [
+        # "my colleague Bob Jones", "Dr Hannah Okafor": who the person is, not their name.
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "dr",
+        "nephew",
+        "niece",
+        "son",
+        "daughter",
+        "aunt",
+        "uncle",
+        "granddaughter",
+        "grandson",
+        "colleague",
+        "coworker",
+        "co-worker",
+        "boss",
+        "manager",
+        "friend",
+        "buddy",
+        "mate",
+        "teammate",
+        "assistant",
+        "client",
+        "sister",
+        "brother",
+        "cousin",
+        "neighbour",
+        "neighbor",
         "yes",
         "yeah",
         "yep",
@@ -490,13 +520,16 @@ _GENERIC_HEADS = frozenset(
         "session",
         "booking",
         "time",
+        "thing",
+        "things",
     ]
 )
 _SPECIFIC = re.compile(
     r"\b(?:sync|catch ?up|chat|1:1|1 on 1|one on one|one-on-one|lunch|coffee|dinner|breakfast"
     r"|standup"
     r"|stand-up|review|interview|demo|presentation|workshop|huddle|check-in|retro|retrospective"
-    r"|planning|briefing|conference|brunch|drinks|class|lesson|consultation|party)\b"
+    r"|planning|briefing|conference|brunch|drinks|class|lesson|consultation|party|dentist|doctor"
+    r"|physio|haircut|kick ?off|check-?up|rehearsal|webinar|seminar|training|offsite)\b"
 )
 _TITLE_EXPLICIT = re.compile(
     r"\b(?:called|titled|named|entitled|about|regarding|re|on the topic of|to discuss|to talk about"
@@ -512,6 +545,20 @@ _MOVE_TO = re.compile(
 _MAX_NAME_WORDS = 3
 _VERBS = frozenset(
     [
+        # slang for cancelling, moving and booking: "nuke tomorrow's standup"
+        "dump",
+        "nuke",
+        "scrub",
+        "wipe",
+        "axe",
+        "ditch",
+        "bin",
+        "shuffle",
+        "punt",
+        "slide",
+        "throw",
+        "shove",
+        "slot",
         "cancel",
         "move",
         "book",
@@ -600,6 +647,16 @@ class Hit:
     end: int
 
 
+# A sentence of a turn starts, perhaps with the polite words that open a request.
+_SENTENCE_START = re.compile(
+    r"(?<!\bDr)(?<!\bMr)(?<!\bMs)(?<!\bMrs)[.?!]\s+"
+    r"(?:(?:please |(?:could|can|would|will) you (?:please |kindly )?|would you mind "
+    r"|i(?:'d| would) (?:like|love) (?:you )?to |i(?:'d| would) be grateful if you (?:would|could) "
+    r")+)?(?=\S)",
+    re.IGNORECASE,
+)
+
+
 def _lead_offsets(text: str) -> list[int]:
     """Where a command may start: the turn's start and its first few word starts.
 
@@ -618,12 +675,18 @@ def _lead_offsets(text: str) -> list[int]:
     offsets.extend(
         m.end() for m in _CLAUSE_LEAD.finditer(text) if m.end() not in offsets and m.end() > 0
     )
+    # "I'm sorry, my memory is not what it was. Could you make a note that ...": a request
+    # may open any sentence of the turn.
+    offsets.extend(m.end() for m in _SENTENCE_START.finditer(text) if m.end() not in offsets)
     return sorted(offsets)
 
 
 # The numeric view has no commas left: "so" is what marks the request after a reason.
 _CLAUSE_LEAD = re.compile(
     r"\bso (?:i guess )?(?:(?:could|can|would|will) you (?:please )?|please |just )?(?=\w)"
+    r"|, (?:(?:so|and|but) )?(?:(?:could|can|would|will) you (?:please )?|please |just )(?=\w)"
+    # "I said something I shouldn't have. Please forget ...": "please" opens a request.
+    r"|(?<!\bif you )\bplease (?=\w)"
 )
 
 
@@ -639,12 +702,12 @@ _NEGATION = re.compile(
 def _negated(text: str, start: int) -> bool:
     """The action at ``start`` is negated ("I won't be able to make the review"); a negation
     in an earlier clause ("I'm not vegetarian anymore, so forget ...") is not."""
-    before = text[max(0, start - 40) : start]
-    clauses = list(_CLAUSE_LEAD.finditer(before))
+    begin = max(0, start - 40)
+    # Leads are found in the whole text: "so" right before the action has its word after it.
+    clauses = [m for m in _CLAUSE_LEAD.finditer(text) if begin <= m.start() and m.end() <= start]
     if clauses:
-        before = before[clauses[-1].start() :]
-        before = before[before.find(" ") + 1 :]
-    return bool(_NEGATION.search(before))
+        begin = clauses[-1].end()
+    return bool(_NEGATION.search(text[begin:start]))
 
 
 def _score(text: str) -> list[tuple[float, Intent, Hit]]:
@@ -859,7 +922,27 @@ def _people_after(text: str, marker: str, contacts: list[str]) -> list[str]:
 # Words before a meeting's noun that say who has it or where it goes, not what it is:
 # "I've got physio", "having drinks", "in the calendar".
 _NOT_MODIFIERS = frozenset(
-    ["calendar", "diary", "schedule", "i", "i've", "i'm", "i'd", "got", "have", "having", "had"]
+    [
+        *("calendar", "diary", "schedule", "i", "i've", "i'm", "i'd", "got", "have", "having"),
+        "had",
+        # "what meeting?", "my next call": which one is asked about, not what it is.
+        *("what", "which", "when", "where", "who", "whose", "how", "next", "last", "upcoming"),
+        *("other", "every", "all", "any", "some", "following", "first", "1st", "earliest"),
+    ]
+)
+
+
+# A meeting's head noun and the words before it.
+_HEAD = re.compile(
+    r"\b(?:(?:the|my|our|a|an|this|that|tomorrow's|today's|\w+day's)\s+)?((?:[a-z0-9:'\-]+ "
+    r"){0,3}?)"
+    r"(meeting|call|appointment|appt|event|session|sync|catch ?up|chat|1:1|1 on 1|one on one"
+    r"|one-on-one|one-to-one|1-1|lunch|coffee|dinner|breakfast|standup|stand-up|review"
+    r"|interview|demo"
+    r"|presentation|workshop|huddle|check-in|retro|retrospective|planning|briefing|conference"
+    r"|brunch|drinks|class|lesson|consultation|party|zoom|touch ?base|block|kick ?off"
+    r"|haircut|yoga|gym|workout|pilates|rehearsal|massage|therapy|physio|tutoring|lecture"
+    r"|webinar|seminar|training|offsite|meetup|check-?up|dentist|doctor|thing)s?\b"
 )
 
 
@@ -870,17 +953,10 @@ def _meeting_title(text: str, cue_end: int, intent: Intent) -> str | None:
         title = explicit.group(1).strip()
         if title and title not in ("it", "that", "this"):
             return title
-    heads = re.finditer(
-        r"\b(?:(?:the|my|our|a|an|this|that|tomorrow's|today's|\w+day's)\s+)?((?:[a-z0-9:'\-]+ "
-        r"){0,3}?)"
-        r"(meeting|call|appointment|appt|event|session|sync|catch ?up|chat|1:1|1 on 1|one on one"
-        r"|one-on-one|one-to-one|1-1|lunch|coffee|dinner|breakfast|standup|stand-up|review"
-        r"|interview|demo"
-        r"|presentation|workshop|huddle|check-in|retro|retrospective|planning|briefing|conference"
-        r"|brunch|drinks|class|lesson|consultation|party|zoom|touch ?base|block|kick ?off"
-        r"|haircut|yoga|gym|workout|pilates|rehearsal|massage|therapy|physio|tutoring|lecture"
-        r"|webinar|seminar|training|offsite|meetup|check-?up)s?\b",
-        text[max(0, cue_end - 90) :] if intent is not Intent.CALENDAR_BOOK else text,
+    heads = _HEAD.finditer(
+        # Searched in place, not in a slice: the match offsets index ``text`` below.
+        text,
+        max(0, cue_end - 90) if intent is not Intent.CALENDAR_BOOK else 0,
     )
     # The last head noun names the meeting ("call off the budget review": review, not call).
     head = None
@@ -973,7 +1049,10 @@ def _text_after(clean: str, pattern: str) -> str | None:
 
 
 _BODY = (
-    r"\b(?:saying|that says|to say|and say|say(?:ing)? that|asking(?: (?:him|her|them))?"
+    # "saying that I'll be late": "that" opens the message; "saying that works" is the message.
+    r"\b(?:say(?:ing)? that(?= (?:i|i'm|i'll|i've|we|we're|you|he|she|they|it's|the|my|our"
+    r"|his|her|their|there|everything)\b)|saying|that says|to say|and say"
+    r"|asking(?: (?:him|her|them))?"
     r"|telling (?:him|her|them)(?: that)?"
     r"|(?:and )?tell (?:him|her|them)(?: that)?|and ask (?:him|her|them)(?: (?:if|whether))?"
     r"|letting (?:him|her|them) know(?: that)?|with the message"
@@ -1027,6 +1106,9 @@ _TO_PRONOUN = re.compile(
 )
 
 
+_TRAILING_MARKER = re.compile(r"[ ,]+(?:actually|sorry|wait|i mean|oh)\s*$", re.IGNORECASE)
+
+
 def _email_slots(u: Utterance, slots: Slots, ctx: ParseContext) -> None:
     text = _without_delivery(u.numeric)
     clean = _without_delivery(u.clean)
@@ -1070,7 +1152,11 @@ def _email_slots(u: Utterance, slots: Slots, ctx: ParseContext) -> None:
         # "subject budget and the body ...": the words joining subject and body are neither.
         subject = re.sub(r"(?:[ ,]+(?:and|the|with|a|an|then))+\s*$", "", subject)
         slots.subject = subject.strip(" ,.:?!") or None
-    slots.text = body
+    if body is not None:
+        # "saying I'll ring you later, actually don't send it": the marker of a change of mind
+        # belongs to what follows, not to the message.
+        body = _TRAILING_MARKER.sub("", body) or None
+    slots.text = _one_sentence(body)
 
 
 def _strip_lead(text: str | None, lead: str, after_lead_in: bool = True) -> str | None:
@@ -1119,7 +1205,35 @@ _WHAT_NOTED = re.compile(
 )
 
 
+# "about the plumber, can you find it": the request after the topic is not part of it.
+_ASKED_BACK = re.compile(r",?\s*(?:can|could|would|will) you\b.*$|,\s*(?:please )?find it\b.*$")
+
+
+# After the words to keep, a new sentence is the caller talking about them: "... the bus to
+# the hospital? I have to go there soon." Titles ("Dr.", "Mr.") do not end a sentence.
+_AFTER_SENTENCE = re.compile(
+    r"(?<!\bDr)(?<!\bMr)(?<!\bMs)(?<!\bMrs)(?<!\bSt)[.?!]\s+(?=[A-Z]|i\b).*$", re.DOTALL
+)
+
+
+def _one_sentence(text: str | None) -> str | None:
+    """``text`` up to the end of its first sentence (a full stop kept, a question mark not)."""
+    if text is None:
+        return None
+    text = text.lstrip(" ?.!,:")
+    cut = _AFTER_SENTENCE.search(text)
+    if cut is not None:
+        text = text[: cut.start() + 1]
+    return text.rstrip(" ,?!") or None
+
+
 def _free_text(u: Utterance, intent: Intent, slots: Slots) -> None:
+    """The free-text slot of a note, memory or search, ending with its sentence."""
+    _free_text_of(u, intent, slots)
+    slots.text = _one_sentence(slots.text)
+
+
+def _free_text_of(u: Utterance, intent: Intent, slots: Slots) -> None:
     clean = u.clean
     if intent is Intent.NOTES_SAVE:
         add = re.match(
@@ -1143,13 +1257,15 @@ def _free_text(u: Utterance, intent: Intent, slots: Slots) -> None:
             r"(?:a |me a |"
             r"this |that |the |another |one )?(?:quick |new |short |little )?(?:note|notes|memo|"
             r"reminder"
-            r"|to-?do|todo)(?: in| down)?|(?:add|put|save|write|jot)(?: down)? (?:this |that |it )?"
+            r"|to-?do|todo)(?: in| down)?"
+            r"|(?:add|put|save|write|jot|stick|stash|pop|throw)(?: down)? (?:this |that |it )?"
             r"(?:to|in|into|on) (?:my |the )?(?:notes?|to-?do(?: list)?|to do(?: list)?|list)"
             r"|(?:save|store|record|keep) (?:that|this)(?=:? \w+ \w)"
             r"|(?:a|an|another) (?:quick |short |new )?(?:note|memo)"
             r"|(?:save|keep|store) (?:this|that|it)"
             r" (?:as a note|in my notes)"
-            r"|new note|note to self|note down|(?:write|jot|note|take|put|get)(?: (?:this|that|it"
+            r"|new note|note to self|note down"
+            r"|(?:write|jot|note|take|put|get|scribble)(?: (?:this|that|it"
             r"|something|these|a few things|some things))? down(?: for me)?|put down"
             r"|take this down|remind me(?: (?!to\b)[^,]{1,30}? to\b| that| about)?"
             r"|(?:don't|do not) let me forget(?: to)?|remember|note"
@@ -1179,20 +1295,22 @@ def _free_text(u: Utterance, intent: Intent, slots: Slots) -> None:
         found = m.group(1).strip(" ?.!") if m else None
         if found:
             found = re.sub(
-                r"^(?:(?:the|my|a|any) )?(?:anything|something|stuff|notes?)\s+(?:about|on"
+                r"^(?:(?:the|my|a|any) )?(?:anything|something|stuff|notes?|thing)\s+(?:about|on"
                 r"|regarding)\s+",
                 "",
                 found,
             )
-        slots.text = re.sub(r"\s+(?:in|from|among) (?:my |the )?notes$", "", found or "") or None
+        found = _ASKED_BACK.sub("", found or "")
+        slots.text = re.sub(r"\s+(?:in|from|among) (?:my |the )?notes$", "", found) or None
     elif intent is Intent.MEMORY_REMEMBER:
         slots.text = _strip_lead(
             clean,
-            r"^(?:please )?(?:remember|keep in mind|bear in mind|don't forget|do not forget"
+            r"^(?:please )?(?:remember(?: for me)?|keep in mind|bear in mind|don't forget"
+            r"|do not forget"
             r"|you should know|know(?: that)?|want you to know(?: that)?"
             r"|keep track of(?: the fact)?|commit (?:this |that |it )?to memory"
             r"|(?:add|save|put|store) (?:this |that |it )?(?:to|in) (?:your )?memory"
-            r"|(?:note |remember )?for (?:the )?future(?: reference)?"
+            r"|(?:note |remember )?for (?:the )?future(?: reference)?(?:,? (?:please )?remember)?"
             r"|(?:store|save|keep|record|log|note) the fact"
             r"|for the record|note that"
             r"|for your information|fyi|just so you know|just so you(?:'re| are) aware"
@@ -1217,9 +1335,10 @@ def _free_text(u: Utterance, intent: Intent, slots: Slots) -> None:
     elif intent is Intent.MEMORY_FORGET:
         rest = _strip_lead(
             clean,
-            r"^(?:please )?(?:forget|delete|erase|remove|drop|wipe|clear|don't remember"
+            r"^(?:please )?(?:forget|delete|erase|remove|drop|wipe|clear|scrub|don't remember"
             r"|stop remembering|clear (?:your )?memory of"
-            r"|unlearn|(?:you )?(?:don't|do not) (?:need|have) to remember|no longer remember)\b"
+            r"|unlearn|(?:you )?(?:don't|do not) (?:need|have) to remember|no longer remember"
+            r"|(?:i )?(?:don't|do not) want you to remember)\b"
             r"(?: (?:what i (?:just )?(?:said|told you)|everything i (?:said|told you)"
             r"|(?:all|any) (?:of )?(?:the |my |your )?memor(?:y|ies)"
             r"|(?:what|whatever|everything|anything|all) you (?:know|remember|have"
@@ -1343,7 +1462,11 @@ def _meeting_slots(u: Utterance, intent: Intent, cue_end: int, ctx: ParseContext
     asked = _ASKED_MEETING.search(text) if intent is Intent.CALENDAR_LIST else None
     if asked:
         # "when is my dentist appointment": the meeting asked about, by what it is.
-        slots.title = asked.group(1).strip() or None
+        # "the budget thing again": the words that point at it are not what it is.
+        slots.title = _POINTING.sub("", asked.group(1).strip()) or None
+    elif intent is Intent.CALENDAR_LIST:
+        # "what time does the budget review start": a question about one meeting, by name.
+        slots.title = _meeting_title(text, len(text), intent)
     if slots.title is not None or intent in (
         Intent.CALENDAR_BOOK,
         Intent.CALENDAR_CANCEL,
@@ -1388,6 +1511,7 @@ _ASKED_MEETING = re.compile(
     r"(?: (?:meeting|appointment|appt|call|session|event)s?)?"
     r"(?: (?:with|on|at|in|still|happening|scheduled|going ahead|booked|planned)\b.*)?\s*$"
 )
+_POINTING = re.compile(r"(?: (?:thing|stuff|again|please|then))+$")
 # "... forward to ten", "... to 4 pm": where a meeting goes, which anchors a move.
 _DESTINATION = re.compile(r"\b(?:to|till|until) (?:\d+|noon|tomorrow|today|next|\w+day)\b")
 
@@ -1453,9 +1577,12 @@ _CANCEL_WORD = re.compile(r"\b(?:cancel|call off|delete|remove|scrap|drop)\b")
 _CALLED_OFF = re.compile(r"[ ,]+(?:but |so |oh )?(?:never ?mind|forget it|don't bother)\s*$")
 _SENT_NOTE = re.compile(r"^(?:send|shoot|drop|mail|e-?mail)\b.*\bnote\b|\bby e-?mail\b")
 _SAVE_NOTE = re.compile(
-    r"\b(?:store|save|make|take|write|add|jot|create|leave|keep) (?:a |an |another |this )?"
-    r"(?:quick |new |short )?note\b(?! (?:of mine|i|you))"
+    r"\b(?:store|save|make|take|write|add|jot|create|leave|keep|record)"
+    r" (?:(?:this|that|it) (?:as|in) )?(?:a |an |another |this |my )?"
+    r"(?:quick |new |short )?notes?\b(?! (?:of mine|i|you))"
 )
+_FREE_WORD = re.compile(r"\b(?:free|window|gap|gaps|opening|openings|availability|available)\b")
+_WHO_AM_I_MEETING = re.compile(r"\bwho (?:am i|i'm|i am|are we|we're) (?:meeting|seeing)\b")
 _RECALL_QUESTION = re.compile(r"^(?:what|which|do you|did i|have i|what's|whats|anything)\b")
 
 
@@ -1473,6 +1600,9 @@ def _refine(u: Utterance, intent: Intent, ctx: ParseContext, said: When) -> Inte
     ):
         # "can you cancel meetings?": what Baton can do, not an order.
         return Intent.HELP
+    if intent is Intent.CALENDAR_BOOK and _WHO_AM_I_MEETING.search(u.numeric):
+        # "any idea who I'm meeting on Friday": who is on the calendar, not a new meeting.
+        return Intent.CALENDAR_LIST
     if intent is Intent.CALENDAR_BOOK and " instead of " in u.numeric:
         # "make lunch 1 instead of 12": something already planned gets a new time.
         return Intent.CALENDAR_MOVE
@@ -1493,6 +1623,9 @@ def _refine(u: Utterance, intent: Intent, ctx: ParseContext, said: When) -> Inte
     ):
         # "store a note about the car insurance": a note about something, to be kept.
         return Intent.NOTES_SAVE
+    if intent is Intent.CALENDAR_LIST and _FREE_WORD.search(u.numeric):
+        # "have I got anything free this evening", "a twenty minute window": time to find.
+        return Intent.CALENDAR_FREE
     if intent is Intent.MEMORY_REMEMBER and _RECALL_QUESTION.search(u.numeric):
         return Intent.MEMORY_LIST
     return intent
@@ -1518,6 +1651,7 @@ def parse(text: str, ctx: ParseContext) -> Command:
             answer.date
             or answer.time
             or answer.attendees
+            or _contacts_in(u.numeric, ctx.contact_names)
             or _DESTINATION.search(u.numeric)
             or _SPECIFIC.search(u.numeric)
         )
@@ -1549,6 +1683,22 @@ def parse(text: str, ctx: ParseContext) -> Command:
     if _compound(u.numeric, scored):
         return _abstain(u, ctx, _UNSURE)
     confidence, intent, hit = scored[0]
+    later = next(
+        (
+            s
+            for s in scored
+            if s[1] is not Intent.OUT_OF_SCOPE
+            and any(hit.end <= m.end() <= s[2].start for m in _CLAUSE_LEAD.finditer(u.numeric))
+        ),
+        None,
+    )
+    if intent is Intent.OUT_OF_SCOPE and later is not None:
+        # "it will pour with rain on Saturday, so cancel the picnic": the weather is the
+        # reason, the request comes after it.
+        confidence, intent, hit = later
+    if intent is Intent.OUT_OF_SCOPE and _SAVE_NOTE.search(u.numeric, 0, hit.start):
+        # "save this as a note, shopping list, bread": a note that names a list is a note.
+        confidence, intent = max(confidence, CONFIDENT), Intent.NOTES_SAVE
     if len(scored) > 1 and scored[1][0] >= confidence - 0.02 and scored[1][1] is not intent:
         rival, rival_hit = scored[1][1], scored[1][2]
         if (

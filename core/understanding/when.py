@@ -72,6 +72,14 @@ _DAYS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"\b{_MONTH}\.? (?:the )?{_ORD}\b(?!\s?(?:am|pm|a\.m|p\.m|:))"), "month_day"),
     (re.compile(rf"\b(?:the )?{_ORD} (?:of )?{_MONTH}\b"), "day_month"),
     (re.compile(r"\b(?:on )?the (\d{1,2})(?:st|nd|rd|th)\b"), "ordinal"),
+    # "move it to 9th", "book the review 9th 11am": an ordinal day said without "the".
+    (
+        re.compile(
+            r"\b(?<!my )(?<!the )(?<!a )(?<!your )(?<!our )(\d{1,2})(?:st|nd|rd|th)\b"
+            r"(?! (?:meeting|call|thing|time|one|floor|place|of|up|item|appointment|event)\b)"
+        ),
+        "ordinal",
+    ),
     (re.compile(r"\bin (\d{1,2}) days?\b"), "in_days"),
     (re.compile(r"\b(\d{1,2})/(\d{1,2})\b"), "slash"),
 ]
@@ -103,6 +111,14 @@ _TIMES: list[tuple[re.Pattern[str], str]] = [
         re.compile(
             r"\b(?:at|around|about|by|after|from|for) (\d{1,2})\b(?!(?::|\s?(?:min|hour|day|week"
             r"|st|nd|rd|th)))(?! (?:people|persons|guests|of us|to \d)\b)"
+        ),
+        "at_h",
+    ),
+    # "lunch Bob Friday noon", "book Sean Monday 9": a bare hour closing a day, said tersely.
+    (
+        re.compile(
+            r"(?:(?<=day )|(?<=row )|(?<=day's )|(?<=\dst )|(?<=\dnd )|(?<=\drd )|(?<=\dth ))"
+            r"(\d{1,2})(?::(\d{2}))?\s*$"
         ),
         "at_h",
     ),

@@ -157,6 +157,129 @@ CASES: list[tuple[str, Intent, dict[str, object]]] = [
         {"text": "the locker code"},
     ),
     ("what have I told you to remember", It.MEMORY_LIST, {}),
+    # a question about one planned thing reads the calendar
+    ("when's my next thing with Karl", Intent.CALENDAR_LIST, {"attendees": ["Karl"]}),
+    (
+        "what time does the sales demo begin on Thursday",
+        Intent.CALENDAR_LIST,
+        {"title": "sales demo", "date": THU},
+    ),
+    ("is dinner with Priya still on for Friday", Intent.CALENDAR_LIST, {"date": FRI}),
+    ("do you know when the board review is", Intent.CALENDAR_LIST, {"title": "board review"}),
+    ("any idea who I'm seeing on Wednesday afternoon", Intent.CALENDAR_LIST, {"date": WED}),
+    ("I want to know my appointments for Tuesday", Intent.CALENDAR_LIST, {"date": TUE}),
+    ("Wen's the retro with Erin?", Intent.CALENDAR_LIST, {"title": "retro"}),
+    # and a check is asked for, not an order
+    (
+        "I believe I have coffee with Dmitri on Friday, could you check",
+        Intent.CALENDAR_LIST,
+        {"attendees": ["Dmitri"], "date": FRI},
+    ),
+    # free time, asked as a check
+    ("could you see whether I'm free at 4 on Wednesday", Intent.CALENDAR_FREE, {"date": WED}),
+    ("I need to know if I'm free tomorrow at noon", Intent.CALENDAR_FREE, {"time": "12:00"}),
+    ("is Thursday morning clear", Intent.CALENDAR_FREE, {"date": THU}),
+    # regional verbs
+    ("diarize a catch up with Bob for Friday at 2", Intent.CALENDAR_BOOK, {"date": FRI}),
+    ("ditch my 4 o'clock on Thursday", Intent.CALENDAR_CANCEL, {"time": "16:00"}),
+    ("put back the budget review to Friday at 3", Intent.CALENDAR_MOVE, {"new_date": FRI}),
+    ("please prepone my call with Erin to 9 am", Intent.CALENDAR_MOVE, {"new_time": "09:00"}),
+    ("what's on this arvo", Intent.CALENDAR_LIST, {"date": MON, "part_of_day": "afternoon"}),
+    # people by who they are to the caller, and a change of mind after the message
+    (
+        "email my manager Priya about the offsite",
+        Intent.EMAIL_SEND,
+        {"attendees": ["Priya"], "subject": "the offsite"},
+    ),
+    (
+        "send Karl a message saying running late, actually just draft it",
+        Intent.EMAIL_DRAFT,
+        {"text": "running late"},
+    ),
+    # notes and memory asked for after what they are about
+    (
+        "I wrote something down about the boiler, could you find it",
+        Intent.NOTES_SEARCH,
+        {"text": "the boiler"},
+    ),
+    ("record this as a note, grocery list, milk and eggs", Intent.NOTES_SAVE, {}),
+    ("remember for me that my badge number is 4410", Intent.MEMORY_REMEMBER, {}),
+    ("what do you actually know about me", Intent.MEMORY_LIST, {}),
+    ("which things are you remembering about me", Intent.MEMORY_LIST, {}),
+    ("I don't want you to remember my address anymore", Intent.MEMORY_FORGET, {}),
+    ("oh stop, don't bother", Intent.CANCEL_TASK, {}),
+    # a busy caller's words: slang verbs, meetings by description, everyday times
+    ("nuke Friday's retro", It.CALENDAR_CANCEL, {"date": FRI, "title": "retro"}),
+    ("bin the thing with Erin on Thursday", It.CALENDAR_CANCEL, {"attendees": ["Erin"]}),
+    ("shuffle the one with Bob to Wednesday", It.CALENDAR_MOVE, {"new_date": WED, "time": None}),
+    (
+        "throw a coffee with Priya in for first thing Friday",
+        It.CALENDAR_BOOK,
+        {"date": FRI, "part_of_day": "morning", "title": "coffee"},
+    ),
+    ("can you fit Dmitri in on Thursday", It.CALENDAR_BOOK, {"attendees": ["Dmitri"]}),
+    ("book the gym for half 7 tonight", It.CALENDAR_BOOK, {"time": "19:30"}),
+    (
+        "ping Karl an email saying the deck is ready",
+        It.EMAIL_SEND,
+        {"attendees": ["Karl"], "text": "the deck is ready"},
+    ),
+    ("pull up Thursday", It.CALENDAR_LIST, {"date": THU}),
+    ("what's the thing at 3 tomorrow", It.CALENDAR_LIST, {"date": TUE, "time": "15:00"}),
+    ("have I got a half hour window this afternoon", It.CALENDAR_FREE, {"duration_minutes": 30}),
+    (
+        "stash this in my notes: the spare key is under the pot",
+        It.NOTES_SAVE,
+        {"text": "the spare key is under the pot"},
+    ),
+    ("scrub the thing about my brother from your memory", It.MEMORY_FORGET, {"text": "my brother"}),
+    # long, polite turns: greetings, context and thanks around the request
+    (
+        "Good morning, I hope you're well. Could you cancel the design review on Thursday "
+        "for me? Something has come up at home. Thank you so much.",
+        It.CALENDAR_CANCEL,
+        {"date": THU, "title": "design review", "part_of_day": None},
+    ),
+    (
+        "Hello dear, sorry to trouble you. I wonder if you could book lunch with Dr Erin "
+        "on Friday at one. Many thanks.",
+        It.CALENDAR_BOOK,
+        {"date": FRI, "time": "13:00", "attendees": ["Erin"], "title": "lunch"},
+    ),
+    (
+        "I'm so forgetful these days. Would you please make a note that the window cleaner "
+        "comes on Tuesdays? My daughter told me. Thanks.",
+        It.NOTES_SAVE,
+        {"text": "the window cleaner comes on Tuesdays"},
+    ),
+    (
+        "I'm sorry, I said something I shouldn't have. Please forget what I told you about "
+        "my brother's job. Thank you.",
+        It.MEMORY_FORGET,
+        {"text": "my brother's job"},
+    ),
+    (
+        "My train is late, so could you email Bob Jones saying that I will be ten minutes "
+        "late? You're a lifesaver.",
+        It.EMAIL_SEND,
+        {"attendees": ["Bob Jones"], "text": "I will be ten minutes late"},
+    ),
+    # telegraphic turns of a few words
+    ("coffee Priya Thursday 3pm", It.CALENDAR_BOOK, {"date": THU, "time": "15:00"}),
+    ("book Karl Wednesday 10", It.CALENDAR_BOOK, {"date": WED, "time": "10:00"}),
+    ("free Friday morning?", It.CALENDAR_FREE, {"date": FRI, "part_of_day": "morning"}),
+    ("calendar tomorrow", It.CALENDAR_LIST, {"date": TUE}),
+    ("move the retro to 14th", It.CALENDAR_MOVE, {"new_date": "2026-12-14"}),
+    ("notes about the boiler?", It.NOTES_SEARCH, {}),
+    # which meeting is asked about is not what the meeting is
+    ("when's my next meeting with Karl", It.CALENDAR_LIST, {"title": None, "attendees": ["Karl"]}),
+    # a meeting named far into a long turn keeps its whole name
+    (
+        "I spent the whole morning talking with the team about the launch plans and the hiring "
+        "and now I really need to cancel the budget review on Wednesday",
+        It.CALENDAR_CANCEL,
+        {"title": "budget review", "date": WED},
+    ),
 ]
 
 
@@ -605,6 +728,19 @@ AS_HEARD: list[tuple[str, Intent, dict[str, object]]] = [
         {"text": "my manager is alice smith"},
     ),
     ("forget that i like sushi", It.MEMORY_FORGET, {"text": "i like sushi"}),
+    # words a recogniser often writes for command words on phone audio
+    ("Is the stand up still one for tomorrow?", Intent.CALENDAR_LIST, {"title": "standup"}),
+    ("Cancel my 3-0 clock.", Intent.CALENDAR_CANCEL, {"time": "15:00"}),
+    ("Cancel my four of the clock.", Intent.CALENDAR_CANCEL, {"time": "16:00"}),
+    (
+        "What times the planning meeting on Wednesday?",
+        Intent.CALENDAR_LIST,
+        {"date": WED},
+    ),
+    ("I'm what have I got on Friday?", Intent.CALENDAR_LIST, {"date": FRI}),
+    ("Move my meeting with Bob to half path 3.", Intent.CALENDAR_MOVE, {"new_time": "15:30"}),
+    ("Is 16-0-0 on Thursday free?", Intent.CALENDAR_FREE, {"time": "16:00"}),
+    ("Ascend an email to Karl saying done.", Intent.EMAIL_SEND, {"attendees": ["Karl"]}),
 ]
 
 
@@ -733,3 +869,8 @@ def test_context_before_the_request_is_not_the_request(
     text: str, intent: Intent, slots: dict[str, object]
 ) -> None:
     _assert_read_as(text, intent, slots)
+
+
+def test_a_word_of_emphasis_is_not_a_correction() -> None:
+    command = parse("Okay, what do you actually remember about me?", CTX)
+    assert command.intent is Intent.MEMORY_LIST, command
