@@ -4,7 +4,7 @@ Each answer of the corpus (bench/corpora/approvals/: ``dev.tsv`` is tuned on, ``
 never is) is rendered in five voices (Piper joe-medium at three length/noise scales,
 espeak-ng en-us and en-gb) and three conditions: clean 16 kHz, phone (band-limited 8 kHz
 µ-law) and phone with pink noise at 20-25 dB SNR (sox). Every clip goes through the STT
-settings a call uses (greedy tiny.en, the pipeline's no-speech cut-off) and
+settings a call uses (tiny.en with its beam size, the pipeline's no-speech cut-off) and
 :func:`voice.answers.read_answer`. Rendered audio and transcripts are cached in
 bench/.cache/approvals/ (gitignored): a classifier change is re-measured without transcribing.
 
@@ -37,7 +37,7 @@ from core.config import Settings
 from voice.answers import read_answer
 from voice.config import VoiceSettings
 from voice.services import NO_SPEECH_THRESHOLD
-from voice.whisper_decode import GreedyWhisper, WhisperWindow
+from voice.whisper_decode import ShortTurnWhisper, WhisperWindow
 
 HERE = Path(__file__).parent
 CORPUS = HERE / "corpora" / "approvals"
@@ -187,7 +187,9 @@ class Renderer:
         return path
 
 
-def load_whisper(settings: Settings, voice_settings: VoiceSettings, threads: int) -> GreedyWhisper:
+def load_whisper(
+    settings: Settings, voice_settings: VoiceSettings, threads: int
+) -> ShortTurnWhisper:
     """tiny.en (BATON_WHISPER_MODEL) as the calls load it."""
     import os
 
@@ -198,16 +200,20 @@ def load_whisper(settings: Settings, voice_settings: VoiceSettings, threads: int
     folder = whisper_dir(voice_settings.whisper_model, settings.data_dir)
     threads = threads or os.cpu_count() or 1
     model = WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=threads)
-    return GreedyWhisper(model, WhisperWindow(voice_settings.whisper_window))
+    return ShortTurnWhisper(
+        model, WhisperWindow(voice_settings.whisper_window), voice_settings.whisper_beam_size
+    )
 
 
-def _heard_path(clip: Path, bias: str) -> Path:
-    return CACHE / f"heard-{_key(clip.name, bias)}.txt"
+def _heard_path(clip: Path, bias: str, beam_size: int) -> Path:
+    # Greedy transcripts of earlier runs keep their old names.
+    decoding = bias if beam_size == 1 else f"{bias}|beam{beam_size}"
+    return CACHE / f"heard-{_key(clip.name, decoding)}.txt"
 
 
-def transcribe(whisper: GreedyWhisper, path: Path, bias: str) -> tuple[str, float | None]:
+def transcribe(whisper: ShortTurnWhisper, path: Path, bias: str) -> tuple[str, float | None]:
     """What a call's STT service passes on for this clip (cached), and the STT time in ms."""
-    cached = _heard_path(path, bias)
+    cached = _heard_path(path, bias, whisper.beam_size)
     if cached.exists():
         return cached.read_text(), None
     started = time.perf_counter()
@@ -217,7 +223,7 @@ def transcribe(whisper: GreedyWhisper, path: Path, bias: str) -> tuple[str, floa
     return heard, elapsed
 
 
-def _transcribe(whisper: GreedyWhisper, path: Path, bias: str) -> str:
+def _transcribe(whisper: ShortTurnWhisper, path: Path, bias: str) -> str:
     audio, _ = sf.read(path, dtype="float32")
     pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16).astype(np.float32) / 32768.0
     segments, _ = whisper.transcribe(
@@ -337,7 +343,10 @@ def main() -> None:
                     continue
                 clean = renderer.clean(voice, item.text)
                 clip = clean if condition == "clean" else renderer.phone(clean, level)
-                if args.cached_only and not _heard_path(clip, args.bias).exists():
+                if (
+                    args.cached_only
+                    and not _heard_path(clip, args.bias, whisper.beam_size).exists()
+                ):
                     continue
                 heard, elapsed = transcribe(whisper, clip, args.bias)
                 if elapsed is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -235,6 +236,31 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The settings of this process, read once from the environment."""
     return Settings()
+
+
+_S = TypeVar("_S", bound=BaseSettings)
+
+
+class ProcessSettings(Generic[_S]):
+    """One package's settings for this process: installed ones (tests build their own),
+    else the environment's, read once."""
+
+    def __init__(self, cls: type[_S]) -> None:
+        self._cls = cls
+        self._installed: _S | None = None
+        self._from_environment: _S | None = None
+
+    def get(self) -> _S:
+        """The installed settings, else the environment's."""
+        if self._installed is not None:
+            return self._installed
+        if self._from_environment is None:
+            self._from_environment = self._cls()
+        return self._from_environment
+
+    def install(self, settings: _S | None) -> None:
+        """Install ``settings`` for this process; None goes back to the environment's."""
+        self._installed = settings
 
 
 def settings_table(cls: type[BaseSettings]) -> str:

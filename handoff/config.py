@@ -6,11 +6,12 @@ Each field maps to an environment variable named ``BATON_<FIELD>``, like the cor
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.config import ProcessSettings
 
 
 class HandoffSettings(BaseSettings):
@@ -51,22 +52,16 @@ class HandoffSettings(BaseSettings):
     )
 
 
-_installed: HandoffSettings | None = None
-
-
-@lru_cache(maxsize=1)
-def _from_environment() -> HandoffSettings:
-    return HandoffSettings()
+_PROCESS = ProcessSettings(HandoffSettings)
 
 
 def get_handoff_settings() -> HandoffSettings:
     """The handoff settings of this process: those installed with :func:`set_handoff_settings`,
     else the environment's, read once."""
-    return _installed if _installed is not None else _from_environment()
+    return _PROCESS.get()
 
 
 def set_handoff_settings(settings: HandoffSettings | None) -> None:
     """Install the handoff settings of this process (tests build their own); None goes back to
     the environment's."""
-    global _installed
-    _installed = settings
+    _PROCESS.install(settings)

@@ -159,6 +159,8 @@ _POLARITY: dict[str, Answer] = {**{p: "yes" for p in YES_PHRASES}, **{p: "no" fo
 _POLAR_RE = _pattern(tuple(_POLARITY))
 _HEDGE_RE = _pattern(HEDGES)
 _CORRECTION_RE = _pattern(CORRECTIONS)
+# Words Whisper writes for a "not" or "no" said after an answer word ("definitely not").
+_NOT_HEARD_AFTER_RE = re.compile(r"\s+(?:i\s+)?(?:know|now|art|knot|nought|naught|nod|note)\b")
 _NEGATOR_BEFORE_RE = re.compile(r"(?:^|\s)(?:" + _alternation(NEGATORS) + r")\s*$")
 
 
@@ -175,6 +177,11 @@ def _clause_polarity(said: str) -> _Clause:
     for match in _POLAR_RE.finditer(said):
         if _POLARITY[match.group(0)] == "no":
             found.add("no")
+            continue
+        if _NOT_HEARD_AFTER_RE.match(said, match.end()):
+            # "Definitely art.", "That's right now.", "Yes I know.": a yes heard right
+            # before a word the recogniser writes for "not" or "no" may be a no misheard.
+            found.add("unclear")
             continue
         # "not now" is a no phrase already; here a negator before a yes phrase flips it.
         if _NEGATOR_BEFORE_RE.search(said[: match.start()]):

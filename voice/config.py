@@ -6,10 +6,10 @@ Each field maps to an environment variable named ``BATON_<FIELD>``, like the cor
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.config import ProcessSettings
 
 
 class VoiceSettings(BaseSettings):
@@ -18,6 +18,10 @@ class VoiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BATON_", extra="ignore")
 
     whisper_model: str = Field(default="tiny.en", description="Local Whisper size: tiny.en|base")
+    whisper_beam_size: int = Field(
+        default=5,
+        description="Hypotheses Whisper keeps while decoding a turn: 1 (greedy, fastest) to 10",
+    )
     whisper_window: str = Field(
         default="speech",
         description="Audio the Whisper encoder sees per turn: speech (sized to the speech, "
@@ -91,22 +95,16 @@ class VoiceSettings(BaseSettings):
     )
 
 
-_installed: VoiceSettings | None = None
-
-
-@lru_cache(maxsize=1)
-def _from_environment() -> VoiceSettings:
-    return VoiceSettings()
+_PROCESS = ProcessSettings(VoiceSettings)
 
 
 def get_voice_settings() -> VoiceSettings:
     """The voice settings of this process: those installed with :func:`set_voice_settings`,
     else the environment's, read once."""
-    return _installed if _installed is not None else _from_environment()
+    return _PROCESS.get()
 
 
 def set_voice_settings(settings: VoiceSettings | None) -> None:
     """Install the voice settings of this process (tests build their own); None goes back to
     the environment's."""
-    global _installed
-    _installed = settings
+    _PROCESS.install(settings)

@@ -57,7 +57,7 @@ from voice.stt_bias import WhisperBias, whisper_bias
 from voice.turn_complete import reads_complete, reads_new_request
 from voice.turn_transcript import TurnAudio, words_after
 from voice.turns import SilenceTurnStop, SmartTurnStop
-from voice.whisper_decode import GreedyWhisper, WhisperWindow
+from voice.whisper_decode import MAX_BEAM_SIZE, ShortTurnWhisper, WhisperWindow
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class SharedWhisperSTTService(WhisperSTTService):
     def __init__(
         self,
         *,
-        model: GreedyWhisper,
+        model: ShortTurnWhisper,
         model_name: str,
         bias: WhisperBias | None = None,
         vad: SharedSileroVADAnalyzer | None = None,
@@ -295,7 +295,7 @@ class VoiceServices:
     settings: Settings
     voice_settings: VoiceSettings
     store: RunStore
-    whisper: GreedyWhisper
+    whisper: ShortTurnWhisper
     whisper_name: str
     piper: PiperVoice
     silero: ort.InferenceSession
@@ -386,7 +386,7 @@ def _warm_up(model: WhisperModel, voice: PiperVoice) -> None:
     """Run each model once: the first inference allocates buffers and costs several times more."""
     rng = np.random.default_rng(0)
     noise = (rng.standard_normal(16000) * 0.01).astype(np.float32)
-    segments, _ = GreedyWhisper(model).transcribe(noise, language="en")
+    segments, _ = ShortTurnWhisper(model).transcribe(noise, language="en")
     list(segments)
     for _chunk in voice.synthesize("Hello."):
         pass
@@ -402,8 +402,8 @@ def load_voice_services(
     """Load Whisper, Piper, Silero (and Smart Turn when it is the turn strategy) from local weights.
 
     Raises :class:`models.weights.WeightError` naming the package to install when a weight
-    is missing, and ValueError for a BATON_VOICE_TURN, BATON_WHISPER_BIAS or
-    BATON_WHISPER_WINDOW it does not know.
+    is missing, and ValueError for a BATON_VOICE_TURN, BATON_WHISPER_BIAS,
+    BATON_WHISPER_WINDOW or BATON_WHISPER_BEAM_SIZE it does not know.
     """
     vs = voice_settings
     if vs.voice_turn not in TURN_STRATEGIES:
@@ -411,6 +411,10 @@ def load_voice_services(
             f"BATON_VOICE_TURN={vs.voice_turn!r}: use one of {', '.join(TURN_STRATEGIES)}"
         )
     whisper_bias(vs.whisper_bias)  # an unknown mode fails at start-up, not on a call
+    if not 1 <= vs.whisper_beam_size <= MAX_BEAM_SIZE:
+        raise ValueError(
+            f"BATON_WHISPER_BEAM_SIZE={vs.whisper_beam_size}: use 1 (greedy) to {MAX_BEAM_SIZE}"
+        )
     windows = [w.value for w in WhisperWindow]
     if vs.whisper_window not in windows:
         raise ValueError(
@@ -438,7 +442,7 @@ def load_voice_services(
         settings=settings,
         voice_settings=vs,
         store=RunStore(engine, settings),
-        whisper=GreedyWhisper(model, WhisperWindow(vs.whisper_window)),
+        whisper=ShortTurnWhisper(model, WhisperWindow(vs.whisper_window), vs.whisper_beam_size),
         whisper_name=str(folder),
         piper=voice,
         silero=silero,

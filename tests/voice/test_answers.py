@@ -162,7 +162,17 @@ def test_the_phone_reask_offers_the_keypad() -> None:
 
 @pytest.mark.parametrize(
     ("heard", "answer"),
-    [("Yes, I know.", "unclear"), ("Yes, it is under $100.", "unclear"), ("Yes, thanks.", "yes")],
+    [
+        ("Yes, I know.", "unclear"),
+        ("Yes, it is under $100.", "unclear"),
+        ("Yes, thanks.", "yes"),
+        # a word the recogniser writes for "not" or "no" right after the yes
+        ("Definitely art.", "unclear"),
+        ("That's right now.", "unclear"),
+        ("Yes I know.", "unclear"),
+        ("Sure, right now.", "yes"),
+        ("Definitely.", "yes"),
+    ],
 )
 def test_a_yes_with_words_the_lexicon_cannot_explain_is_unclear(heard: str, answer: str) -> None:
     assert read_answer(heard).answer == answer

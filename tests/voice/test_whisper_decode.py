@@ -28,6 +28,10 @@ from voice.whisper_decode import drop_repeats
         ("Yes, yes, yes, yes", "Yes,"),
         ("Yes, go, go, go, go, go, go, go, go,", "Yes, go,"),
         ("Book it for, for the, for the, for the, for the", "Book it for, for the,"),
+        (
+            "Email Priya about the budget. Email Priya about the budget. Email Pri",
+            "Email Priya about the budget.",
+        ),
     ],
 )
 def test_a_transcript_said_again_by_the_decoder_is_kept_once(heard: str, kept: str) -> None:
@@ -100,3 +104,13 @@ def test_an_unknown_window_stops_the_voice_services_from_starting(tmp_path) -> N
     engine = create_engine(f"sqlite:///{tmp_path / 'unused.db'}")
     with pytest.raises(ValueError, match="BATON_WHISPER_WINDOW='wide'"):
         load_voice_services(settings, VoiceSettings(whisper_window="wide"), engine)
+
+
+@pytest.mark.parametrize("beam", [0, 11])
+def test_a_beam_size_out_of_range_stops_the_voice_services_from_starting(
+    tmp_path, beam: int
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    engine = create_engine(f"sqlite:///{tmp_path / 'unused.db'}")
+    with pytest.raises(ValueError, match=f"BATON_WHISPER_BEAM_SIZE={beam}"):
+        load_voice_services(settings, VoiceSettings(whisper_beam_size=beam), engine)
