@@ -69,7 +69,8 @@ async def test_calendar_question_and_spoken_cancel_by_phone(
             looked_up
         )
         done = await _turn(call, speech("Yes."), transcribe)
-        assert "cancelled" in done or "canceled" in done, done
+        # The listener may hear "cancelled" as "cancel"; the store below checks it happened once.
+        assert "cancel" in done and "review" in done, done
         await call.hang_up()
 
         cancel_run = next(
