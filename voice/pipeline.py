@@ -100,7 +100,9 @@ def build_call_pipeline(
         end it with ``await worker.cancel()`` when the caller hangs up. ``worker.call_metrics``
         holds the call's timings and ``worker.bridge`` the bridge processor.
     """
-    metrics = CallMetrics(call_id=call.call_id, channel=call.channel)
+    metrics = CallMetrics(
+        call_id=call.call_id, channel=call.channel, tenant_id=call.tenant_id, user_id=call.user_id
+    )
     processors = [transport.input(), *call_processors(call, services, metrics), transport.output()]
     if audio_out_sample_rate is None:
         audio_out_sample_rate = (
@@ -132,3 +134,4 @@ async def run_call(worker: PipelineWorker) -> None:
         await runner.run()
     finally:
         call_ended()
+        worker.call_metrics.hung_up()  # type: ignore[attr-defined]

@@ -33,7 +33,7 @@ class _Plugin:
         The voice settings are read here, once, and kept on ``app.state.voice``.
         """
         from voice.config import get_voice_settings
-        from voice.routes import callback_prefs, callbacks, telephony
+        from voice.routes import callback_prefs, callbacks, calls, telephony
         from voice.runtime import VoiceRuntime
 
         voice = VoiceRuntime(app.state.settings, get_voice_settings())
@@ -41,6 +41,7 @@ class _Plugin:
         app.include_router(telephony.router)
         app.include_router(callbacks.router)
         app.include_router(callback_prefs.router)
+        app.include_router(calls.router)
         _install_browser(app, voice)
         preload: list[asyncio.Future[Any]] = []
 

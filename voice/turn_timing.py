@@ -1,17 +1,17 @@
-"""When each stage of a caller's turn happened, reported as the voice-to-voice latency metric
-and as spans of the run the turn drove.
+"""When each stage of a call happened, reported as the voice-to-voice latency metric and as
+spans of the call's trace.
 
-A turn's spans join the run's trace (see :mod:`core.tracing`), so one trace shows the call's
-turn beside the run's steps: ``voice.turn`` from the end of the caller's speech to the first
-audio of the answer, and under it one span per stage in order (``voice.vad_end``,
-``voice.turn_end``, ``voice.hand_over``, ``voice.run``, ``voice.reply``, ``voice.tts``),
-which add up to it.
+Each call has one trace (see :mod:`core.tracing.calls`): ``voice.call`` from the connection
+to the hang-up, and under it ``voice.greeting`` (the connection to the greeting's first
+audio), one ``voice.turn`` per answered turn and one ``voice.barge_in`` per interruption.
+A turn runs from the end of the caller's speech to the first audio of the answer, with one
+span per stage in order (``voice.vad_end``, ``voice.turn_end``, ``voice.hand_over``,
+``voice.run``, ``voice.reply``, ``voice.tts``), which add up to it. A turn that drove a run
+links to the run's trace and names the run (``baton.run_id``); the run's trace holds its
+steps.
 
 The end of speech is when the VAD heard the last speech, ``stop_secs`` before it reported
 the stop: the caller has been waiting since then.
-
-A barge-in (the caller talking over the bot) is a ``voice.barge_in`` span of the run whose
-answer was cut short, from the onset of the caller's speech to the bot being stopped.
 """
 
 from __future__ import annotations
@@ -23,7 +23,10 @@ from typing import Any
 from opentelemetry.util.types import AttributeValue
 
 from core.metrics.voice import barge_in, turn_latency
-from core.tracing import past_span, past_span_scope
+from core.tracing import root_span_context
+from core.tracing.attributes import RUN_ID
+from core.tracing.calls import past_call_span, past_call_span_scope, record_call
+from core.tracing.recorder import CallOwner
 
 # Each stage is named for the moment that ends it (TurnTiming's field names).
 STAGES = (
@@ -53,7 +56,7 @@ class TurnTiming:
     keypad: str = ""
     """The key pressed, when the turn is a keypad answer rather than speech."""
     run_id: str | None = None
-    """The run the turn was answered for (its trace gets the turn's spans)."""
+    """The run the turn was answered for (the turn links to its trace)."""
 
     def as_dict(self) -> dict[str, Any]:
         """The timings in milliseconds from the end of the caller's speech (from the VAD's
@@ -76,12 +79,24 @@ class TurnTiming:
         return out
 
 
+def _wall_offset_ns() -> int:
+    """What turns a monotonic mark into wall-clock nanoseconds (spans carry wall time)."""
+    return time.time_ns() - time.monotonic_ns()
+
+
+def _wall(mark: float, offset_ns: int) -> int:
+    return round(mark * 1e9) + offset_ns
+
+
 @dataclass
 class CallMetrics:
-    """Per-call timings shared by the bridge and the audio tap after TTS."""
+    """Per-call timings shared by the bridge and the audio tap after TTS, and the call's
+    trace."""
 
     call_id: str = ""
     channel: str = ""
+    tenant_id: str = ""
+    user_id: str = ""
     connected: float = field(default_factory=time.monotonic)
     first_greeting_audio: float | None = None
     turns: list[TurnTiming] = field(default_factory=list)
@@ -89,6 +104,13 @@ class CallMetrics:
     """Seconds from each barge-in's onset to the bot's speech being stopped."""
     _awaiting_audio: TurnTiming | None = None
     _awaiting_greeting: bool = True
+    # One offset for the whole call, so its spans line up with each other to the nanosecond.
+    _offset_ns: int = field(default_factory=lambda: _wall_offset_ns())
+
+    @property
+    def owner(self) -> CallOwner:
+        """The call and whose it is, as its spans carry them."""
+        return CallOwner(self.call_id, self.tenant_id, self.user_id)
 
     def reply_started(self, turn: TurnTiming) -> None:
         """The answer to ``turn`` went to TTS; its first audio frame ends the turn's timing."""
@@ -97,24 +119,24 @@ class CallMetrics:
 
     def barged_in(self, onset: float, stopped: float, run_id: str | None) -> None:
         """The caller talked over the bot from ``onset``; its speech was stopped at
-        ``stopped``. Reported as a metric and as a ``voice.barge_in`` span of ``run_id``'s
-        trace (the run whose answer was cut short)."""
+        ``stopped``. Reported as a metric and as a ``voice.barge_in`` span of the call,
+        linked to ``run_id``'s trace (the run whose answer was cut short)."""
         self.barge_ins.append(stopped - onset)
         barge_in(stopped - onset)
-        if run_id is None:
-            return
-        offset_ns = time.time_ns() - time.monotonic_ns()
+        offset_ns = self._offset_ns
         attrs: dict[str, AttributeValue] = {
-            "baton.call_id": self.call_id,
             "baton.voice.channel": self.channel,
             "baton.voice.barge_in_ms": round((stopped - onset) * 1000, 1),
         }
-        past_span(
+        if run_id is not None:
+            attrs[RUN_ID] = run_id
+        past_call_span(
             "voice.barge_in",
-            run_id,
-            int(onset * 1e9) + offset_ns,
-            int(stopped * 1e9) + offset_ns,
+            self.owner,
+            _wall(onset, offset_ns),
+            _wall(stopped, offset_ns),
             attrs,
+            [root_span_context(run_id)] if run_id is not None else [],
         )
 
     def audio_out(self) -> None:
@@ -123,39 +145,76 @@ class CallMetrics:
         if self._awaiting_greeting:
             self.first_greeting_audio = now
             self._awaiting_greeting = False
+            offset_ns = self._offset_ns
+            past_call_span(
+                "voice.greeting",
+                self.owner,
+                _wall(self.connected, offset_ns),
+                _wall(now, offset_ns),
+                {"baton.voice.channel": self.channel},
+            )
         turn = self._awaiting_audio
         if turn is not None and turn.first_audio is None:
             turn.first_audio = now
             spoke = turn.speech_ended or turn.turn_ended
             if spoke is not None:
                 turn_latency(now - spoke)
-                trace_turn(turn, spoke, self.call_id, self.channel, len(self.turns))
+                trace_turn(turn, spoke, self.owner, self.channel, len(self.turns), self._offset_ns)
             self._awaiting_audio = None
 
+    def hung_up(self) -> None:
+        """The call ended: record its root span, from the connection to now."""
+        offset_ns = self._offset_ns
+        record_call(
+            "voice.call",
+            self.owner,
+            _wall(self.connected, offset_ns),
+            _wall(time.monotonic(), offset_ns),
+            {
+                "baton.voice.channel": self.channel,
+                "baton.voice.turns": len(self.turns),
+                "baton.voice.barge_ins": len(self.barge_ins),
+            },
+        )
 
-def trace_turn(turn: TurnTiming, spoke: float, call_id: str, channel: str, index: int) -> None:
-    """Record ``turn`` (answered, speech ended at ``spoke``) as spans of its run's trace."""
-    if turn.run_id is None or turn.first_audio is None:
+
+def trace_turn(
+    turn: TurnTiming,
+    spoke: float,
+    call: CallOwner,
+    channel: str,
+    index: int,
+    offset_ns: int | None = None,
+) -> None:
+    """Record ``turn`` (answered, speech ended at ``spoke``) as spans of ``call``'s trace,
+    linked to the trace of the run it drove; ``offset_ns`` turns monotonic marks into wall
+    time (the call's own, so its spans line up)."""
+    if turn.first_audio is None:
         return
-    # Monotonic marks become wall-clock nanoseconds through one shared offset.
-    offset_ns = time.time_ns() - time.monotonic_ns()
+    if offset_ns is None:
+        offset_ns = _wall_offset_ns()
 
     def wall(mark: float) -> int:
-        return int(mark * 1e9) + offset_ns
+        return _wall(mark, offset_ns)
 
     attrs: dict[str, AttributeValue] = {
-        "baton.call_id": call_id,
         "baton.voice.channel": channel,
         "baton.voice.turn": index,
         "baton.voice.latency_ms": round((turn.first_audio - spoke) * 1000, 1),
     }
+    links = []
+    if turn.run_id is not None:
+        attrs[RUN_ID] = turn.run_id
+        links.append(root_span_context(turn.run_id))
     heard_from = turn.vad_stopped or spoke
     # Only the decoding left once the VAD has closed the segment keeps the caller waiting
     # (it starts earlier, at the pause: voice.segment_ahead).
     stt_ms = None if turn.transcribed is None else (turn.transcribed - heard_from) * 1000
     if stt_ms is not None and stt_ms >= 0:
         attrs["baton.voice.stt_ms"] = round(stt_ms, 1)
-    with past_span_scope("voice.turn", turn.run_id, wall(spoke), wall(turn.first_audio), attrs):
+    with past_call_span_scope(
+        "voice.turn", call, wall(spoke), wall(turn.first_audio), attrs, links
+    ):
         begun = spoke
         for mark_name, span_name in STAGES:
             mark = getattr(turn, mark_name)
@@ -163,10 +222,10 @@ def trace_turn(turn: TurnTiming, spoke: float, call_id: str, channel: str, index
             # VAD) or whose mark is out of order joins the next one.
             if mark is None or mark <= begun:
                 continue
-            with past_span_scope(span_name, turn.run_id, wall(begun), wall(mark)):
+            with past_call_span_scope(span_name, call, wall(begun), wall(mark)):
                 if mark_name == "turn_ended" and turn.transcribed is not None:
                     # The transcript arrives during the end-of-turn wait (clamped to it).
                     stt_from = max(heard_from, begun)
                     heard = min(max(turn.transcribed, stt_from), mark)
-                    past_span("voice.stt", turn.run_id, wall(stt_from), wall(heard))
+                    past_call_span("voice.stt", call, wall(stt_from), wall(heard))
             begun = mark

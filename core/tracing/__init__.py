@@ -1,10 +1,11 @@
-"""OpenTelemetry traces of runs: one trace per run, whichever processes step it.
+"""OpenTelemetry traces of runs and calls: one trace per run, whichever processes step it,
+and one per call (:mod:`core.tracing.calls`).
 
-``run_trace_id(run_id)`` and ``run_span_context(run_id)`` let another surface (a voice call)
+``trace_id_of(run_id)`` and ``root_span_context(run_id)`` let another surface (a voice call)
 link its own spans to a run's trace.
 """
 
-from core.tracing.ids import hex_trace_id, run_context, run_span_context, run_trace_id
+from core.tracing.ids import hex_trace_id, root_span_context, run_context, trace_id_of
 from core.tracing.setup import configure_tracing, flush_tracing, shutdown_tracing
 from core.tracing.spans import annotate, past_span, past_span_scope, run_span, span_event
 
@@ -15,10 +16,10 @@ __all__ = [
     "hex_trace_id",
     "past_span",
     "past_span_scope",
+    "root_span_context",
     "run_context",
     "run_span",
-    "run_span_context",
-    "run_trace_id",
     "shutdown_tracing",
     "span_event",
+    "trace_id_of",
 ]

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from core.tools.spec import ToolResult, ToolSpec
 
 RUN_ID = "baton.run_id"
+CALL_ID = "baton.call_id"
 STEP = "baton.step"
 
 

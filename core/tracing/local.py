@@ -1,10 +1,11 @@
 """The local span store: an exporter that writes finished spans to the ``spans`` table, and
-the scoped read of one run's spans.
+the scoped read of one run's or one call's spans.
 
 Used when no OTLP endpoint is configured, so the embedded default still shows traces. The
 exporter runs on the span batcher's thread: a step never waits for a span to be written.
-The owner of each span comes from the ``runs`` table (spans carry only the run id), and the
-table is kept to a bound by deleting the oldest rows after each batch.
+The owner of a run's span comes from the ``runs`` table (the span carries only the run id);
+a call's span carries its owner. The table is kept to a bound by deleting the oldest rows
+after each batch.
 
 On SQLite the export shares the single writer with the steps, so everything but the insert
 itself (finding owners, building rows) happens before the write transaction opens.
@@ -19,32 +20,32 @@ from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry.trace import StatusCode
-from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select
 
 from core.runs.log import RUNS
 from core.store.db import reader
-from core.tracing.attributes import RUN_ID
+from core.tracing.attributes import CALL_ID, RUN_ID
 from core.tracing.ids import hex_trace_id
 from core.tracing.recorder import RecordedSpan
 from core.tracing.tables import SPANS
 
 log = logging.getLogger(__name__)
 _COLUMNS = (
-    "tenant_id, user_id, run_id, trace_id, span_id, parent_span_id, name, status, start_ns, "
-    "end_ns, attributes, events"
+    "tenant_id, user_id, run_id, call_id, trace_id, span_id, parent_span_id, name, status, "
+    "start_ns, end_ns, attributes, events"
 )
 # Rows go to the driver as they are, with the JSON already encoded: a batch needs none of
 # SQLAlchemy's per-value processing.
 _INSERT_SQLITE = (
-    f"INSERT OR IGNORE INTO spans ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT OR IGNORE INTO spans ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # One per connection, emptied at every commit. Only the copied columns: the real table's id
 # comes from its own sequence when the rows are moved over.
 _SCRATCH_TABLE = (
     "CREATE TEMP TABLE IF NOT EXISTS spans_batch (tenant_id varchar, user_id varchar, "
-    "run_id varchar, trace_id varchar, span_id varchar, parent_span_id varchar, name varchar, "
-    "status varchar, start_ns bigint, end_ns bigint, attributes jsonb, events jsonb) "
-    "ON COMMIT DELETE ROWS"
+    "run_id varchar, call_id varchar, trace_id varchar, span_id varchar, "
+    "parent_span_id varchar, name varchar, status varchar, start_ns bigint, end_ns bigint, "
+    "attributes jsonb, events jsonb) ON COMMIT DELETE ROWS"
 )
 _STATUS = {StatusCode.UNSET: "unset", StatusCode.OK: "ok", StatusCode.ERROR: "error"}
 _OWNERS_CACHED = 10_000
@@ -63,7 +64,7 @@ class LocalSpanExporter:
         self._owners: OrderedDict[str, Owner] = OrderedDict()
 
     def export(self, spans: Sequence[RecordedSpan]) -> bool:
-        """Store the spans that belong to a run; a span seen twice is stored once."""
+        """Store the spans that belong to a run or a call; a span seen twice is stored once."""
         try:
             rows = _rows(spans, self._owners_of(spans))
             if rows:
@@ -82,7 +83,7 @@ class LocalSpanExporter:
         """Nothing to release: the engine belongs to the runtime."""
 
     def _owners_of(self, spans: Sequence[RecordedSpan]) -> dict[str, Owner]:
-        run_ids = {s.run_id for s in spans}
+        run_ids = {s.run_id for s in spans if s.run_id is not None}
         unknown = sorted(r for r in run_ids if r not in self._owners)
         if unknown:
             with reader(self.engine).connect() as conn:
@@ -120,7 +121,13 @@ def _copy_postgres(conn: Connection, rows: list[Row]) -> None:
 def _rows(spans: Sequence[RecordedSpan], owners: dict[str, Owner]) -> list[Row]:
     rows: list[Row] = []
     for s in spans:
-        owner = owners.get(s.run_id)
+        if s.call is not None:
+            owner: Owner | None = (s.call.tenant_id, s.call.user_id)
+            subject = s.call.call_id
+        elif s.run_id is not None:
+            owner, subject = owners.get(s.run_id), s.run_id
+        else:
+            continue
         if owner is None:
             continue
         rows.append(
@@ -128,7 +135,8 @@ def _rows(spans: Sequence[RecordedSpan], owners: dict[str, Owner]) -> list[Row]:
                 owner[0],
                 owner[1],
                 s.run_id,
-                hex_trace_id(s.run_id),
+                s.call.call_id if s.call is not None else None,
+                hex_trace_id(subject),
                 f"{s.context.span_id:016x}",
                 f"{s.parent.span_id:016x}" if s.parent is not None else None,
                 s.name[:128],
@@ -157,15 +165,29 @@ def stored_spans(
 ) -> list[dict[str, Any]]:
     """The run's stored spans, scoped to its owner, earliest first; attributes include the
     run id like exported spans' do."""
+    return _scoped(conn, tenant_id, user_id, SPANS.c.run_id == run_id, {RUN_ID: run_id})
+
+
+def stored_call_spans(
+    conn: Connection, tenant_id: str, user_id: str, call_id: str
+) -> list[dict[str, Any]]:
+    """The call's stored spans, scoped to its owner, earliest first; attributes include the
+    call id like exported spans' do."""
+    return _scoped(conn, tenant_id, user_id, SPANS.c.call_id == call_id, {CALL_ID: call_id})
+
+
+def _scoped(
+    conn: Connection,
+    tenant_id: str,
+    user_id: str,
+    subject: ColumnElement[bool],
+    own: dict[str, str],
+) -> list[dict[str, Any]]:
     return [
-        {**r, "attributes": {RUN_ID: run_id, **(r["attributes"] or {})}}
+        {**r, "attributes": {**own, **(r["attributes"] or {})}}
         for r in conn.execute(
             select(SPANS)
-            .where(
-                SPANS.c.tenant_id == tenant_id,
-                SPANS.c.user_id == user_id,
-                SPANS.c.run_id == run_id,
-            )
+            .where(SPANS.c.tenant_id == tenant_id, SPANS.c.user_id == user_id, subject)
             .order_by(SPANS.c.start_ns, SPANS.c.id)
         ).mappings()
     ]

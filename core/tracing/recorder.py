@@ -18,6 +18,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from opentelemetry.sdk.resources import Resource
@@ -34,7 +35,7 @@ from opentelemetry.trace import (
 )
 from opentelemetry.util.types import AttributeValue
 
-from core.tracing.attributes import RUN_ID
+from core.tracing.attributes import CALL_ID, RUN_ID
 
 log = logging.getLogger(__name__)
 SCOPE = "baton.core"
@@ -42,18 +43,31 @@ _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 SpanEventRecord = tuple[str, int, dict[str, AttributeValue]]
 
 
-class RecordedSpan(Span):
-    """One span of a run, recorded in plain Python values until it is exported.
+@dataclass(frozen=True, slots=True)
+class CallOwner:
+    """The call a span belongs to, and whose it is (a call has no row of its own in the core
+    to look its owner up from, unlike a run)."""
 
-    ``attributes`` leave out the run id, which is ``run_id`` (and a column of the local
-    store); the OTLP export adds it back as ``baton.run_id``."""
+    call_id: str
+    tenant_id: str
+    user_id: str
+
+
+class RecordedSpan(Span):
+    """One span of a run or of a call, recorded in plain Python values until it is exported.
+
+    A run's span has its ``run_id`` (a column of the local store, left out of
+    ``attributes``; the OTLP export adds it back as ``baton.run_id``). A call's span has
+    ``call`` instead, and may link to the runs the call drove."""
 
     __slots__ = (
         "_sink",
         "attributes",
+        "call",
         "context",
         "end_ns",
         "events",
+        "links",
         "name",
         "parent",
         "run_id",
@@ -64,15 +78,19 @@ class RecordedSpan(Span):
     def __init__(
         self,
         name: str,
-        run_id: str,
+        run_id: str | None,
         context: SpanContext,
         parent: SpanContext | None,
         start_ns: int,
         attributes: dict[str, AttributeValue],
         sink: Callable[[RecordedSpan], None],
+        call: CallOwner | None = None,
+        links: tuple[SpanContext, ...] = (),
     ) -> None:
         self.name = name
         self.run_id = run_id
+        self.call = call
+        self.links = links
         self.context = context
         self.parent = parent
         self.start_ns = start_ns
@@ -115,7 +133,9 @@ class RecordedSpan(Span):
     def add_link(
         self, context: SpanContext, attributes: Mapping[str, AttributeValue] | None = None
     ) -> None:
-        """Links are not recorded: a run's spans all belong to the run's one trace."""
+        """Link the span to another trace's span (a call's turn to the run it drove)."""
+        if self.end_ns is None:
+            self.links = (*self.links, context)
 
     def update_name(self, name: str) -> None:
         """Rename the span."""
@@ -146,16 +166,23 @@ class RecordedSpan(Span):
 
 def start_span(
     name: str,
-    run_id: str,
+    run_id: str | None,
     trace_id: int,
-    parent: SpanContext,
+    parent: SpanContext | None,
     attributes: dict[str, AttributeValue],
     start_ns: int | None,
     sink: Callable[[RecordedSpan], None],
+    *,
+    span_id: int | None = None,
+    call: CallOwner | None = None,
+    links: tuple[SpanContext, ...] = (),
 ) -> RecordedSpan:
-    """A new span of the run's trace under ``parent``, started now unless ``start_ns``."""
-    context = SpanContext(trace_id, random.getrandbits(64) or 1, False, _SAMPLED)
-    return RecordedSpan(name, run_id, context, parent, start_ns or time.time_ns(), attributes, sink)
+    """A new span of the trace ``trace_id`` under ``parent`` (None: the trace's root, whose
+    ``span_id`` is given), started now unless ``start_ns``."""
+    context = SpanContext(trace_id, span_id or random.getrandbits(64) or 1, False, _SAMPLED)
+    return RecordedSpan(
+        name, run_id, context, parent, start_ns or time.time_ns(), attributes, sink, call, links
+    )
 
 
 class SpanSink(Protocol):
@@ -187,14 +214,15 @@ class ReadableExport:
         self.exporter.shutdown()
 
     def _readable(self, s: RecordedSpan) -> ReadableSpan:
+        own = {CALL_ID: s.call.call_id} if s.call is not None else {RUN_ID: s.run_id or ""}
         return ReadableSpan(
             name=s.name,
             context=s.context,
             parent=s.parent,
             resource=self.resource,
-            attributes={RUN_ID: s.run_id, **s.attributes},
+            attributes={**own, **s.attributes},
             events=[Event(n, a, t) for n, t, a in s.events],
-            links=tuple[Link, ...](),
+            links=tuple(Link(c) for c in s.links),
             status=Status(s.status),
             start_time=s.start_ns,
             end_time=s.end_ns,

@@ -15,7 +15,7 @@ from opentelemetry.trace import Span, SpanContext, StatusCode
 from opentelemetry.util.types import Attributes, AttributeValue
 
 from core.tracing.attributes import RUN_ID
-from core.tracing.ids import run_span_context, run_trace_id
+from core.tracing.ids import root_span_context, trace_id_of
 from core.tracing.recorder import RecordedSpan, start_span
 from core.tracing.setup import current_batcher
 
@@ -26,16 +26,16 @@ def _start(
     batcher = current_batcher()
     if batcher is None:
         return None
-    trace_id = run_trace_id(run_id)
+    trace_id = trace_id_of(run_id)
     current = trace.get_current_span().get_span_context()
-    parent: SpanContext = current if current.trace_id == trace_id else run_span_context(run_id)
+    parent: SpanContext = current if current.trace_id == trace_id else root_span_context(run_id)
     # The run id is the span's own field (its baton.run_id attribute when exported).
     attrs: dict[str, AttributeValue] = dict(attributes) if attributes else {}
     attrs.pop(RUN_ID, None)
     return start_span(name, run_id, trace_id, parent, attrs, start_ns, batcher.on_end)
 
 
-class _Scope(AbstractContextManager[Span]):
+class CurrentSpan(AbstractContextManager[Span]):
     """The span current inside a ``with`` block (a class: cheaper than a generator on a
     path taken several times a step)."""
 
@@ -62,14 +62,14 @@ class _Scope(AbstractContextManager[Span]):
         self._span.end(self._end_ns)
 
 
-_UNTRACED = nullcontext(trace.INVALID_SPAN)
+UNTRACED = nullcontext(trace.INVALID_SPAN)
 
 
 def run_span(name: str, run_id: str, attributes: Attributes = None) -> AbstractContextManager[Span]:
     """A span of the run around the ``with`` block, current inside it; an exception marks it
     failed."""
     span = _start(name, run_id, attributes)
-    return _UNTRACED if span is None else _Scope(span)
+    return UNTRACED if span is None else CurrentSpan(span)
 
 
 def past_span(
@@ -88,7 +88,7 @@ def past_span_scope(
     """A span of the run that already happened, current inside the ``with`` block so the
     past spans recorded there nest under it (e.g. the stages of a voice turn)."""
     span = _start(name, run_id, attributes, start_ns)
-    return _UNTRACED if span is None else _Scope(span, end_ns)
+    return UNTRACED if span is None else CurrentSpan(span, end_ns)
 
 
 def annotate(attributes: Attributes) -> None:

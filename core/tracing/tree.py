@@ -42,6 +42,17 @@ class RunTrace(BaseModel):
     spans: list[SpanNode]
 
 
+class CallTrace(BaseModel):
+    """The trace of one call: its root span (the whole call), with the greeting, each turn
+    and its stages, and each barge-in under it. A turn names the run it drove
+    (``baton.run_id``), whose own trace shows the steps."""
+
+    call_id: str
+    trace_id: str
+    exported_to: Literal["local", "otlp", "off"]
+    spans: list[SpanNode]
+
+
 def build_tree(rows: list[dict[str, Any]]) -> list[SpanNode]:
     """Nest ``rows`` (ordered by start time) under their parents; a span whose parent is not
     stored (the run's root, which no process records) is top-level."""

@@ -32,10 +32,14 @@ from core.tracing import (
     configure_tracing,
     flush_tracing,
     hex_trace_id,
-    run_trace_id,
+    root_span_context,
     shutdown_tracing,
+    trace_id_of,
 )
+from core.tracing.calls import past_call_span, past_call_span_scope, record_call
 from core.tracing.decisions import record_decision
+from core.tracing.ids import root_span_id_of
+from core.tracing.recorder import CallOwner
 from core.tracing.spans import run_span, span_event
 from core.tracing.tables import SPANS
 from core.understanding.agent import CommandAgent
@@ -236,7 +240,7 @@ def test_a_memory_write_joins_the_runs_trace(engine, gate, local_tracing):
 
 def test_the_trace_id_is_derived_from_the_run_id():
     digest = hashlib.sha256(b"run_01h2example").digest()
-    assert run_trace_id("run_01h2example") == int.from_bytes(digest[:16], "big")
+    assert trace_id_of("run_01h2example") == int.from_bytes(digest[:16], "big")
     assert hex_trace_id("run_01h2example") == digest[:16].hex()
 
 
@@ -375,11 +379,45 @@ def test_spans_go_to_the_otlp_collector_with_the_runs_trace_id(engine, gate, col
         for s in got.spans
         if any(a.key == "baton.run_id" and _value(a.value) == run_id for a in s.attributes)
     ]
-    assert {s.trace_id for s in mine} == {run_trace_id(run_id).to_bytes(16, "big")}
+    assert {s.trace_id for s in mine} == {trace_id_of(run_id).to_bytes(16, "big")}
     names = {s.name for s in mine}
     assert {"run.step", "agent.decide", "tool.call", "checkpoint.write"} <= names
     tool = next(s for s in mine if s.name == "tool.call")
     attrs = {a.key: _value(a.value) for a in tool.attributes}
     assert attrs["baton.tool.approval"] == "approved" and attrs["baton.tool.outcome"] == "succeeded"
     assert SECRET not in str(got.spans)
+    assert stored(engine, run_id) == []
+
+
+def test_a_calls_spans_go_to_the_collector_in_its_own_trace_linked_to_the_run(
+    engine, gate, collector
+):
+    got, endpoint = collector
+    call = CallOwner("call_01h2example", "acme", "alice")
+    configure_tracing(tracing_settings(otel_endpoint=endpoint), engine)
+    try:
+        with api(engine, gate) as c:
+            run_id = answered_run(c, engine, gate, auth(engine, "acme", "alice"))
+        with past_call_span_scope(
+            "voice.turn", call, 1_000, 5_000, {"baton.run_id": run_id}, [root_span_context(run_id)]
+        ):
+            past_call_span("voice.run", call, 2_000, 4_000)
+        record_call("voice.call", call, 500, 6_000)
+        assert flush_tracing()
+    finally:
+        shutdown_tracing()
+    mine = {
+        s.name: s
+        for s in got.spans
+        if any(a.key == "baton.call_id" and _value(a.value) == call.call_id for a in s.attributes)
+    }
+    assert set(mine) == {"voice.call", "voice.turn", "voice.run"}
+    call_trace_id = trace_id_of(call.call_id).to_bytes(16, "big")
+    assert {s.trace_id for s in mine.values()} == {call_trace_id}
+    root, turn, stage = mine["voice.call"], mine["voice.turn"], mine["voice.run"]
+    assert root.parent_span_id == b"" and turn.parent_span_id == root.span_id
+    assert stage.parent_span_id == turn.span_id
+    (link,) = turn.links
+    assert link.trace_id == trace_id_of(run_id).to_bytes(16, "big")
+    assert link.span_id == root_span_id_of(run_id).to_bytes(8, "big")
     assert stored(engine, run_id) == []

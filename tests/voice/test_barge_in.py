@@ -8,16 +8,24 @@ and both runs stay consistent in the store (the interrupted one finished on its 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from core.tracing import configure_tracing, shutdown_tracing
-from core.tracing.service import run_trace
+from core.tracing.service import call_trace
+from core.tracing.tree import SpanNode
 from tests.voice.server import CAPITAL_ANSWER, serve_voice, sounds_like
 from tests.voice.twilio_client import TWILIO_RATE, TwilioCall
 from voice.identity import link_number
 
 pytestmark = pytest.mark.slow
+
+
+def _walk(nodes: list[SpanNode]) -> Iterator[SpanNode]:
+    for node in nodes:
+        yield node
+        yield from _walk(node.children)
 
 
 async def test_caller_speech_stops_the_bot_and_gets_its_own_answer(
@@ -58,10 +66,12 @@ async def test_caller_speech_stops_the_bot_and_gets_its_own_answer(
         assert story["status"] == "completed" and "robot" in story["result"]
         assert question["status"] == "completed" and question["result"] == CAPITAL_ANSWER
         assert question["parent_run_id"] == story["run_id"]
-        # The cut-off answer's trace shows the barge-in, from the caller's onset to the stop.
-        spans = run_trace(engine, "acme", "erin", story["run_id"]).spans
-        (barge_in,) = [s for s in spans if s.name == "voice.barge_in"]
+        # The call's trace shows the barge-in, from the caller's onset to the stop, naming
+        # the run whose answer was cut short.
+        spans = call_trace(engine, "acme", "erin", story["meta"]["call_id"]).spans
+        (barge_in,) = [s for s in _walk(spans) if s.name == "voice.barge_in"]
         assert barge_in.attributes["baton.voice.channel"] == "phone"
+        assert barge_in.attributes["baton.run_id"] == story["run_id"]
         assert barge_in.duration_ms > 0
         assert barge_in.attributes["baton.voice.barge_in_ms"] == pytest.approx(
             barge_in.duration_ms, abs=1.0

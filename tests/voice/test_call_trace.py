@@ -1,20 +1,25 @@
-"""A phone call's turn is traced in the trace of the run it drove (real speech and models).
+"""A phone call leaves one trace of its own, linked to the run it drove (real speech and
+models).
 
-The turn's span runs from the end of the caller's speech to the first audio of the answer;
-its stages follow one another and add up to the latency the server reports for the turn
-(``baton_voice_turn_latency_seconds``), and the run's own step spans share the trace.
+The call's trace is read over the API by its owner. The turn's span runs from the end of the
+caller's speech to the first audio of the answer; its stages follow one another and add up to
+the latency the server reports for the turn (``baton_voice_turn_latency_seconds``). The turn
+names and links the run, whose own trace holds the step that answered.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from prometheus_client import REGISTRY
 
 from core.tracing import configure_tracing, shutdown_tracing
 from core.tracing.service import run_trace
-from core.tracing.tree import SpanNode
+from core.tracing.tree import CallTrace, SpanNode
+from tests.core.api_harness import auth
 from tests.voice.server import CAPITAL_ANSWER, serve_voice, sounds_like
 from tests.voice.twilio_client import TWILIO_RATE, TwilioCall
 from voice.identity import link_number
@@ -38,7 +43,7 @@ def _walk(nodes: list[SpanNode]) -> Iterator[SpanNode]:
         yield from _walk(node.children)
 
 
-async def test_a_phone_turn_is_a_span_of_its_runs_trace_whose_stages_add_up_to_its_latency(
+async def test_a_phone_call_is_one_trace_whose_turn_adds_up_to_its_latency_and_links_its_run(
     voice_models, engine, tmp_path, outbox, speech, transcribe
 ):
     link_number(engine, "acme", "gus", CALLER)
@@ -58,13 +63,29 @@ async def test_a_phone_turn_is_a_span_of_its_runs_trace_whose_stages_add_up_to_i
             reported_ms = ((REGISTRY.get_sample_value(LATENCY_SUM) or 0.0) - reported_before) * 1e3
             await call.hang_up()
             (run,) = srv.store.list_runs("acme", "gus")
+            call_id = run["meta"]["call_id"]
+            async with httpx.AsyncClient(base_url=srv.url) as http:
+                path = f"/calls/{call_id}/trace"
+                # The root span is recorded once the server has seen the hang-up.
+                for _ in range(200):
+                    got = await http.get(path, headers=auth(engine, "acme", "gus"))
+                    assert got.status_code == 200, got.text
+                    if got.json()["spans"][0]["name"] == "voice.call":
+                        break
+                    await asyncio.sleep(0.05)
+                other = await http.get(path, headers=auth(engine, "acme", "mallory"))
             trace = run_trace(engine, "acme", "gus", run["run_id"])
         finally:
             shutdown_tracing()
 
-    (turn,) = [s for s in trace.spans if s.name == "voice.turn"]
+    assert other.status_code == 404
+    traced = CallTrace.model_validate(got.json())
+    (root,) = traced.spans
+    assert root.name == "voice.call" and root.attributes["baton.call_id"] == call_id
+    assert [c.name for c in root.children] == ["voice.greeting", "voice.turn"]
+    turn = root.children[1]
     assert turn.attributes["baton.voice.channel"] == "phone"
-    assert turn.attributes["baton.call_id"].startswith("call")
+    assert turn.attributes["baton.run_id"] == run["run_id"]
     assert [c.name for c in turn.children] == STAGES
     stages_ms = sum(c.duration_ms for c in turn.children)
     assert reported_ms > 0
@@ -74,7 +95,8 @@ async def test_a_phone_turn_is_a_span_of_its_runs_trace_whose_stages_add_up_to_i
     (turn_end,) = [c for c in turn.children if c.name == "voice.turn_end"]
     assert [c.name for c in turn_end.children] == ["voice.stt"]
 
-    # The run's step that answered shares the trace; it began once the turn was handed over.
+    # The run's step that answered is in the run's trace; it began once the turn was handed
+    # over.
     (run_stage,) = [c for c in turn.children if c.name == "voice.run"]
     steps = [s for s in trace.spans if s.name == "run.step"]
     assert steps and all(s.start_ns >= run_stage.start_ns for s in steps)
