@@ -11,8 +11,9 @@ bench/.cache/approvals/ (gitignored): a classifier change is re-measured without
     .venv/bin/python -m bench.approvals [--split dev|heldout|all] [--voices N] [--limit N]
         [--conditions clean,phone,noisy] [--bias none|hotwords|prompt|both] [--show-errors]
 
-Prints accuracy per split, condition and kind, the confusion matrix and the false yeses,
-then one JSON line.
+Prints accuracy per split, condition and kind, the confusion matrix and the development
+answers' false yeses, then one JSON line. A yes Whisper was unsure of is doubted as a call
+doubts it (:func:`voice.answers.doubted`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import soxr
 from piper import PiperVoice
 
 from core.config import Settings
-from voice.answers import read_answer
+from voice.answers import doubted, read_answer
 from voice.config import VoiceSettings
 from voice.services import NO_SPEECH_THRESHOLD
 from voice.whisper_decode import ShortTurnWhisper, WhisperWindow
@@ -206,24 +207,34 @@ def load_whisper(
 
 
 def _heard_path(clip: Path, bias: str, beam_size: int) -> Path:
-    # Greedy transcripts of earlier runs keep their old names.
-    decoding = bias if beam_size == 1 else f"{bias}|beam{beam_size}"
-    return CACHE / f"heard-{_key(clip.name, decoding)}.txt"
+    decoding = f"{bias}|beam{beam_size}|scored"
+    return CACHE / f"heard-{_key(clip.name, decoding)}.json"
 
 
-def transcribe(whisper: ShortTurnWhisper, path: Path, bias: str) -> tuple[str, float | None]:
-    """What a call's STT service passes on for this clip (cached), and the STT time in ms."""
+@dataclass(frozen=True)
+class HeardClip:
+    """What a call's STT service passes on for a clip, and how sure Whisper was of it."""
+
+    text: str
+    logprob: float | None
+    stt_ms: float | None
+    """The decode's time, None when it came from the cache."""
+
+
+def transcribe(whisper: ShortTurnWhisper, path: Path, bias: str) -> HeardClip:
+    """The clip's transcript as a call hears it (cached)."""
     cached = _heard_path(path, bias, whisper.beam_size)
     if cached.exists():
-        return cached.read_text(), None
+        stored = json.loads(cached.read_text())
+        return HeardClip(stored["text"], stored["logprob"], None)
     started = time.perf_counter()
-    heard = _transcribe(whisper, path, bias)
+    text, logprob = _transcribe(whisper, path, bias)
     elapsed = (time.perf_counter() - started) * 1000
-    cached.write_text(heard)
-    return heard, elapsed
+    cached.write_text(json.dumps({"text": text, "logprob": logprob}))
+    return HeardClip(text, logprob, elapsed)
 
 
-def _transcribe(whisper: ShortTurnWhisper, path: Path, bias: str) -> str:
+def _transcribe(whisper: ShortTurnWhisper, path: Path, bias: str) -> tuple[str, float | None]:
     audio, _ = sf.read(path, dtype="float32")
     pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16).astype(np.float32) / 32768.0
     segments, _ = whisper.transcribe(
@@ -232,7 +243,9 @@ def _transcribe(whisper: ShortTurnWhisper, path: Path, bias: str) -> str:
         hotwords=BIAS_HOTWORDS if bias in ("hotwords", "both") else None,
         initial_prompt=BIAS_QUESTION if bias in ("prompt", "both") else None,
     )
-    return " ".join(s.text.strip() for s in segments if s.no_speech_prob < NO_SPEECH_THRESHOLD)
+    kept = [s for s in segments if s.no_speech_prob < NO_SPEECH_THRESHOLD and s.text.strip()]
+    text = " ".join(s.text.strip() for s in kept)
+    return text, min((s.avg_logprob for s in kept), default=None)
 
 
 Row = dict[str, str]
@@ -277,7 +290,8 @@ def _report(
         for label in LABELS:
             print(f"  {label:9} " + "".join(f"{confusion[(label, g)]:9d}" for g in LABELS))
     for r in results:
-        if r["got"] == "yes" and r["label"] != "yes":
+        # Held-out answers are counted above, never shown: nothing is tuned on them.
+        if r["got"] == "yes" and r["label"] != "yes" and r["split"] == "dev":
             print(
                 f"  FALSE YES: {r['text']!r} heard {r['heard']!r} ({r['voice']}, {r['condition']})"
             )
@@ -348,14 +362,14 @@ def main() -> None:
                     and not _heard_path(clip, args.bias, whisper.beam_size).exists()
                 ):
                     continue
-                heard, elapsed = transcribe(whisper, clip, args.bias)
-                if elapsed is not None:
-                    stt_ms.append(elapsed)
-                got = read_answer(heard).answer
+                heard = transcribe(whisper, clip, args.bias)
+                if heard.stt_ms is not None:
+                    stt_ms.append(heard.stt_ms)
+                got = doubted(read_answer(heard.text), heard.logprob).answer
                 results.append(
                     {"split": item.split, "kind": item.kind, "label": item.label, "got": got,
                      "voice": voice.name, "condition": condition, "text": item.text,
-                     "heard": heard}
+                     "heard": heard.text}
                 )  # fmt: skip
 
     def accuracy(rows: list[dict[str, str]]) -> float:

@@ -104,6 +104,16 @@ COURTESIES = frozenset({"thanks", "thank you", "thanks a lot", "thank you very m
                         "please", "cheers", "now", "then", "right now", "great", "perfect",
                         "lovely"})  # fmt: skip
 FILLERS = frozenset({"um", "uh", "er", "erm", "ah", "oh", "hmm", "hm", "mm", "well", "so"})
+# Words a yes clause may carry besides its answer phrase: courtesies, links, and the action
+# said back ("yes, go ahead and send the email to Alice").
+WITH_YES = frozenset({"please", "thanks", "and", "to", "me", "for", "i", "mean", "actually",
+                      "it", "that", "this", "them", "now", "then", "just", "really", "the",
+                      "a", "an", "send", "book", "email", "mail", "meeting", "message", "invite",
+                      "schedule", "move", "go", "ahead", "one"})  # fmt: skip
+# More words than this in a yes clause that none of the above explain, and the clause may be
+# something else the recogniser bent around a yes ("who's it going to" heard as "do it
+# going too"): asked again rather than acted on.
+MAX_UNEXPLAINED_WITH_YES = 1
 NEGATORS = frozenset({"not", "don't", "dont", "never", "no", "do not", "didn't", "won't"})
 QUESTION_WORDS = frozenset({"who", "whom", "whose", "which", "what", "what's", "when", "where",
                             "how", "why", "who's", "where's", "when's"})  # fmt: skip
@@ -138,6 +148,10 @@ FUZZY_NO_PHRASES = (
     "not now", "not yet", "hold off", "negative", "no need", "don't bother", "stop", "deny",
 )  # fmt: skip
 MIN_SUFFIX_CHARS = 5
+# Whisper's mean token log-probability under which a heard yes is doubted. Heard yeses of
+# the development answers scored -1.5 and above but for one "Confirm" (-2.1); a "Never."
+# heard as "Yeah." scored -2.2.
+MIN_YES_LOGPROB = -1.8
 
 
 def normalise(text: str) -> str:
@@ -189,6 +203,8 @@ def _clause_polarity(said: str) -> _Clause:
         else:
             found.add("yes")
     hedged = bool(_HEDGE_RE.search(said))
+    if found == {"yes"} and _unexplained_with_yes(said) > MAX_UNEXPLAINED_WITH_YES:
+        found = {"unclear"}
     if found == {"no"}:
         # "maybe not", "I don't know": a hedged no is unclear.
         return _Clause("unclear" if hedged else "no", hedged)
@@ -197,6 +213,12 @@ def _clause_polarity(said: str) -> _Clause:
     if found:
         return _Clause("unclear", hedged)
     return _Clause("unclear" if hedged else None, hedged)
+
+
+def _unexplained_with_yes(said: str) -> int:
+    """How many words of a yes clause are neither answer phrases nor expected beside one."""
+    rest = _POLAR_RE.sub(" ", said).split()
+    return sum(w not in WITH_YES and w not in FILLERS for w in rest)
 
 
 def _ngrams(words: list[str], most: int = 3) -> list[str]:
@@ -282,6 +304,14 @@ def _clauses(text: str) -> list[tuple[str, str]]:
             if part:
                 out.append((piece, part))
     return out
+
+
+def doubted(reading: Reading, heard_logprob: float | None) -> Reading:
+    """``reading``, unless it is a yes the recogniser was unsure it heard: then unclear, so
+    the question is asked again rather than a misheard "never" acted on."""
+    if reading.answer == "yes" and heard_logprob is not None and heard_logprob < MIN_YES_LOGPROB:
+        return Reading("unclear")
+    return reading
 
 
 def read_answer(text: str) -> Reading:

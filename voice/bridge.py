@@ -42,7 +42,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from core.errors import BatonError, Conflict
 from core.runs.states import TERMINAL, RunStatus
-from voice.answers import DecidedBy, Reading
+from voice.answers import DecidedBy, Reading, doubted
 from voice.approvals import (
     KEYPAD_ANSWERS,
     AnswerClassifier,
@@ -54,7 +54,12 @@ from voice.approvals import (
 )
 from voice.composer import SpokenReply, compose_reply, fit_spoken, sentences_of, speech_chunks
 from voice.events import record_run_event
-from voice.frames import AnswerAwaitedFrame, SegmentTranscribedFrame, TurnTranscriptFrame
+from voice.frames import (
+    AnswerAwaitedFrame,
+    HeardConfidence,
+    SegmentTranscribedFrame,
+    TurnTranscriptFrame,
+)
 from voice.services import VoiceServices
 from voice.session import CallSession
 from voice.speculation import Speculation
@@ -190,7 +195,7 @@ class BatonBridge(FrameProcessor):
             and frame.text.strip()
         ):
             if self._user_turn_open:
-                await self._heard_words(frame.text.strip())
+                await self._heard_words(frame.text.strip(), frame.result)
             else:
                 # Whether these words start a turn is decided next (voice.backchannels).
                 self._unclaimed.append(frame.text.strip())
@@ -207,9 +212,12 @@ class BatonBridge(FrameProcessor):
                 self._grace = self.create_task(self._release_after_grace(), name="answer-grace")
         await self.push_frame(frame, direction)
 
-    async def _heard_words(self, text: str) -> None:
+    async def _heard_words(self, text: str, result: object = None) -> None:
         self._heard.append(text)
-        self._timing().transcribed = time.monotonic()
+        timing = self._timing()
+        timing.transcribed = time.monotonic()
+        if isinstance(result, HeardConfidence):
+            timing.heard_logprob = min(timing.heard_logprob or 0.0, result.avg_logprob)
         self._read_ahead()
 
     def _reread_turn(self, frame: TurnTranscriptFrame) -> None:
@@ -236,12 +244,12 @@ class BatonBridge(FrameProcessor):
             return lambda: judge_answer(approval_question(approval), text, self._model(approval))
         return None
 
-    async def _read_answer(self, text: str) -> Reading:
+    async def _read_answer(self, text: str, timing: TurnTiming) -> Reading:
         """The reading of a finished answer turn (from the speculation when it read these
-        exact words)."""
+        exact words); a yes Whisper was unsure it heard is not taken."""
         reader = self._answer_reader(text)
         assert reader is not None
-        return await self.answers.result(text, reader)
+        return doubted(await self.answers.result(text, reader), timing.heard_logprob)
 
     async def _release_after_grace(self) -> None:
         await asyncio.sleep(ANSWER_GRACE_SECONDS)
@@ -400,7 +408,8 @@ class BatonBridge(FrameProcessor):
     async def _answer_resume_offer(self, text: str, epoch: int, timing: TurnTiming) -> None:
         offer = self._offer_run
         assert offer is not None
-        answer = (await self._read_answer(text)).answer  # read while the offer is the question
+        # Read while the offer is still the open question.
+        answer = (await self._read_answer(text, timing)).answer
         self._offer_run = None
         await self._set_mode("idle")
         if answer == "no":
@@ -573,7 +582,7 @@ class BatonBridge(FrameProcessor):
     async def _answer_approval(self, text: str, epoch: int, timing: TurnTiming) -> None:
         approval = self._approval
         assert approval is not None
-        reading = await self._read_answer(text)
+        reading = await self._read_answer(text, timing)
         if reading.answer == "unclear" and reads_new_request(text):
             if reading.question is not None:
                 # Something to look up before deciding ("What do I have on Friday?"): it is

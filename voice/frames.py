@@ -29,3 +29,11 @@ class TurnTranscriptFrame(DataFrame):
 
     text: str
     replaces: int
+
+
+@dataclass(frozen=True)
+class HeardConfidence:
+    """A ``TranscriptionFrame``'s ``result``: how sure Whisper was of the words (the mean
+    token log-probability of their least sure segment; 0 is certain)."""
+
+    avg_logprob: float

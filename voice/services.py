@@ -49,7 +49,7 @@ from models.weights import piper_voice, silero_vad, smart_turn, whisper_dir
 from voice.audio_trim import without_leading_silence
 from voice.backchannels import BargeInStart
 from voice.config import VoiceSettings
-from voice.frames import SegmentTranscribedFrame, TurnTranscriptFrame
+from voice.frames import HeardConfidence, SegmentTranscribedFrame, TurnTranscriptFrame
 from voice.phrases import PhraseCache
 from voice.segment_ahead import QUIET_WINDOWS, SegmentAhead
 from voice.speech_pieces import speech_pieces
@@ -57,7 +57,7 @@ from voice.stt_bias import WhisperBias, whisper_bias
 from voice.turn_complete import reads_complete, reads_new_request
 from voice.turn_transcript import TurnAudio, words_after
 from voice.turns import SilenceTurnStop, SmartTurnStop
-from voice.whisper_decode import MAX_BEAM_SIZE, ShortTurnWhisper, WhisperWindow
+from voice.whisper_decode import MAX_BEAM_SIZE, ShortTurnWhisper, WhisperWindow, collect_heard
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,17 @@ class SharedWhisperSTTService(WhisperSTTService):
 
     async def _decode(self, audio: bytes) -> tuple[list[Frame], str]:
         async with inference_queue().slot_async(Priority.TURN):
-            frames = [frame async for frame in super().run_stt(audio)]
+            with collect_heard() as heard:
+                frames = [frame async for frame in super().run_stt(audio)]
+        kept = [
+            h.avg_logprob
+            for h in heard
+            if h.text.strip() and h.no_speech_prob < NO_SPEECH_THRESHOLD
+        ]
+        for frame in frames:
+            if isinstance(frame, TranscriptionFrame) and kept:
+                # How sure Whisper was of its least sure segment (see voice.answers.doubted).
+                frame.result = HeardConfidence(min(kept))
         text = " ".join(f.text.strip() for f in frames if isinstance(f, TranscriptionFrame))
         return frames, text.strip()
 

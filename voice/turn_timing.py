@@ -53,6 +53,9 @@ class TurnTiming:
     first_text: float | None = None
     first_audio: float | None = None
     text: str = ""
+    heard_logprob: float | None = None
+    """How sure Whisper was of the turn's words (its least sure segment's mean token
+    log-probability; 0 is certain)."""
     keypad: str = ""
     """The key pressed, when the turn is a keypad answer rather than speech."""
     run_id: str | None = None

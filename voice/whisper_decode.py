@@ -16,6 +16,9 @@ from __future__ import annotations
 import enum
 import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,10 +51,28 @@ class WhisperWindow(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Heard:
-    """One transcribed segment, with the fields pipecat's Whisper service reads."""
+    """One transcribed segment, with the fields pipecat's Whisper service reads and how
+    sure Whisper was of its words."""
 
     text: str
     no_speech_prob: float
+    avg_logprob: float = 0.0
+    """Mean log-probability of the segment's tokens (0 is certain)."""
+
+
+_collected: ContextVar[list[Heard] | None] = ContextVar("heard_segments", default=None)
+
+
+@contextmanager
+def collect_heard() -> Iterator[list[Heard]]:
+    """Collect every segment transcribed in this context (and the threads it starts): pipecat
+    passes on only a segment's text, the caller may want how sure Whisper was."""
+    heard: list[Heard] = []
+    token = _collected.set(heard)
+    try:
+        yield heard
+    finally:
+        _collected.reset(token)
 
 
 def _loop_at(plain: list[str], i: int) -> tuple[int, int]:
@@ -150,9 +171,23 @@ class ShortTurnWhisper:
 
         Returns the segments heard and, in place of faster-whisper's info, None.
         """
+        heard = self._transcribe(audio, language, hotwords, initial_prompt, **kwargs)
+        collected = _collected.get()
+        if collected is not None:
+            collected.extend(heard)
+        return heard, None
+
+    def _transcribe(
+        self,
+        audio: np.ndarray,
+        language: str | None,
+        hotwords: str | None,
+        initial_prompt: str | None,
+        **kwargs: Any,
+    ) -> list[Heard]:
         seconds = len(audio) / SAMPLE_RATE
         if self._window is WhisperWindow.SPEECH and seconds + TRAILING_SECS <= 30:
-            return [self._short(audio, hotwords, initial_prompt)], None
+            return [self._short(audio, hotwords, initial_prompt)]
         segments, _info = self._model.transcribe(
             audio,
             language=language,
@@ -166,7 +201,7 @@ class ShortTurnWhisper:
             vad_filter=False,
             **kwargs,
         )
-        return [Heard(s.text, s.no_speech_prob) for s in segments], None
+        return [Heard(s.text, s.no_speech_prob, s.avg_logprob) for s in segments]
 
     def _short(self, audio: np.ndarray, hotwords: str | None, initial_prompt: str | None) -> Heard:
         seconds = len(audio) / SAMPLE_RATE
@@ -185,8 +220,11 @@ class ShortTurnWhisper:
             beam_size=self._beam_size,
             max_length=min(self._model.max_length, len(prompt) + budget),
             return_no_speech_prob=True,
+            return_scores=True,
             suppress_blank=True,
             suppress_tokens=self._suppressed,
         )[0]
         text = tok.decode(result.sequences_ids[0]).strip()
-        return Heard(" " + drop_repeats(text) if text else "", result.no_speech_prob)
+        # The score is the sequence's log-probability over its length (length_penalty 1).
+        score = result.scores[0] if result.scores else 0.0
+        return Heard(" " + drop_repeats(text) if text else "", result.no_speech_prob, score)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from voice.answers import DecidedBy, Topic, read_answer
+from voice.answers import MIN_YES_LOGPROB, DecidedBy, Topic, doubted, read_answer
 from voice.approvals import (
     KEYPAD_HINT,
     approval_question,
@@ -176,3 +176,28 @@ def test_the_phone_reask_offers_the_keypad() -> None:
 )
 def test_a_yes_with_words_the_lexicon_cannot_explain_is_unclear(heard: str, answer: str) -> None:
     assert read_answer(heard).answer == answer
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["No, wait, do it going too.", "Sure, whatever you reckon is best.", "Okay the red bicycle."],
+)
+def test_a_yes_wrapped_in_words_it_does_not_explain_is_asked_again(said: str) -> None:
+    assert read_answer(said).answer == "unclear"
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["Yes, send it to Alice.", "Yeah, go ahead and book the meeting.", "Sure, that's fine by me."],
+)
+def test_a_yes_that_says_the_action_back_is_still_yes(said: str) -> None:
+    assert read_answer(said).answer == "yes"
+
+
+def test_a_yes_the_recogniser_was_unsure_of_is_asked_again() -> None:
+    heard = read_answer("Yeah.")
+    assert doubted(heard, MIN_YES_LOGPROB - 0.5).answer == "unclear"
+    assert doubted(heard, MIN_YES_LOGPROB + 0.5).answer == "yes"
+    assert doubted(heard, None).answer == "yes"
+    # Only a yes is doubted: an unsure no still does nothing, which is safe.
+    assert doubted(read_answer("No."), MIN_YES_LOGPROB - 0.5).answer == "no"

@@ -1,4 +1,4 @@
-"""Whisper over a window sized to the speech: the caller's words, heard once."""
+"""Whisper over a window sized to the speech: the words heard once, and how sure it was."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import create_engine
 
 from core.config import Settings
+from voice.answers import MIN_YES_LOGPROB
 from voice.config import VoiceSettings
 from voice.services import VoiceServices, load_voice_services
-from voice.whisper_decode import drop_repeats
+from voice.whisper_decode import collect_heard, drop_repeats
 
 
 @pytest.mark.parametrize(
@@ -114,3 +115,15 @@ def test_a_beam_size_out_of_range_stops_the_voice_services_from_starting(
     engine = create_engine(f"sqlite:///{tmp_path / 'unused.db'}")
     with pytest.raises(ValueError, match=f"BATON_WHISPER_BEAM_SIZE={beam}"):
         load_voice_services(settings, VoiceSettings(whisper_beam_size=beam), engine)
+
+
+@pytest.mark.slow  # real Whisper and Piper
+def test_a_clearly_spoken_yes_is_heard_as_sure(
+    voice_models: VoiceServices, speech: Callable[..., np.ndarray]
+) -> None:
+    with collect_heard() as heard:
+        segments, _ = voice_models.whisper.transcribe(speech("Yes, go ahead."), language="en")
+
+    assert [s.text for s in heard] == [s.text for s in segments]
+    assert "yes" in _words(heard[0].text)
+    assert MIN_YES_LOGPROB < heard[0].avg_logprob <= 0.0
