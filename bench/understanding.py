@@ -18,13 +18,13 @@ exact command match, the wrong side-effecting action rate, parse latency p50/p95
 STT excluded) and STT p50.
 ``--compare-stt`` instead scores tiny.en and base, each with and without biasing, on phone audio.
 Failures are listed for the tune and dev splits only: the held-out part is never looked at.
-``--split dev`` reads ``dev.jsonl`` alone, ``--split dev2`` to ``dev8`` the later dev batches
-``dev2.jsonl`` to ``dev8.jsonl`` (and ``--split tune`` ``tune.jsonl`` alone), so
+``--split dev`` reads ``dev.jsonl`` alone, ``--split dev2`` to ``dev9`` the later dev batches
+``dev2.jsonl`` to ``dev9.jsonl`` (and ``--split tune`` ``tune.jsonl`` alone), so
 tuning runs never load the held-out file;
 ``--half 1`` / ``--half 2`` keeps the first or second half of the chosen split in file order.
 
     .venv/bin/python bench/understanding.py [--tiers text,clean,phone] [--voices 5]
-        [--limit N] [--split all|tune|heldout|dev|dev2..dev8] [--half 1|2] [--whisper tiny.en]
+        [--limit N] [--split all|tune|heldout|dev|dev2..dev9] [--half 1|2] [--whisper tiny.en]
         [--bias prompt] [--compare-stt] [--show-failures]
 
 Ends with one JSON line.
@@ -98,6 +98,7 @@ SPLIT_FILES = {
     "dev6": ("dev6.jsonl",),
     "dev7": ("dev7.jsonl",),
     "dev8": ("dev8.jsonl",),
+    "dev9": ("dev9.jsonl",),
 }
 # A --split choice whose lines carry another split label: the later dev batches.
 SPLIT_LABELS = {
@@ -108,6 +109,7 @@ SPLIT_LABELS = {
     "dev6": "dev",
     "dev7": "dev",
     "dev8": "dev",
+    "dev9": "dev",
 }
 # Splits whose failures may be listed: never the held-out one.
 INSPECTABLE = ("tune", "dev")

@@ -20,6 +20,8 @@ _MEETING_WORD = (
     r"|one-on-one|one-to-one|1-1|lunch"
     r"|coffee|dinner|breakfast|standup|stand-up|review|interview|demo|presentation|workshop"
     r"|huddle|check-in|retro|planning|haircut|dentist|doctor|gym|class|lesson|party|zoom"
+    r"|physio|therapy|massage|pilates|rehearsal|tutoring|webinar|seminar|brunch"
+    r"|consultation|check-?up|briefing"
     r"|touch ?base|offsite|block|prep|thing(?! about)|kick-?off|yoga)s?"
 )
 # A meeting named by its time ("my 3 o'clock", "the 10") as well as by a noun.
@@ -93,6 +95,8 @@ CUES: tuple[Cue, ...] = (
     ),
     # "can you fit Zoe in tomorrow": room made for someone is a meeting to book.
     Cue(Intent.CALENDAR_BOOK, r"(?:fit|squeeze|slot) (?:[a-z]+ ){1,2}in\b", "", 0.8, risky=True),
+    # "half an hour with Mateo Wednesday at 4, lock it in": the details said, then settled.
+    Cue(Intent.CALENDAR_BOOK, r"\block (?:it|that|this) in\b", "", 0.8, risky=True),
     # "can we do the review on Thursday instead": a new time for something already planned.
     Cue(Intent.CALENDAR_MOVE, r"instead", "", 0.8, risky=True),
     Cue(
@@ -155,6 +159,13 @@ CUES: tuple[Cue, ...] = (
     ),
     # "free tomorrow?", "available 2pm the 9th?": a few words asking for free time.
     Cue(Intent.CALENDAR_FREE, r"^(?:am i )?(?:free|available)", "", 0.8),
+    # "would there be room on Friday for a call", "any breathing room this weekend".
+    Cue(
+        Intent.CALENDAR_FREE,
+        r"\b(?:breathing |wiggle )?room\b(?= (?:on|for|in|this|next|tomorrow|today|at)\b|\W*$)",
+        "",
+        0.8,
+    ),
     # "December 11th schedule", "calendar tomorrow": the calendar of a day.
     Cue(
         Intent.CALENDAR_LIST,
@@ -201,6 +212,8 @@ CUES: tuple[Cue, ...] = (
     ),
     # "I owe Hannah an email ..., fire one off saying ...".
     Cue(Intent.EMAIL_SEND, r"fire (?:one|1|it|that) off", "", 0.8, risky=True),
+    # "drop Carol a line saying ...": a short message.
+    Cue(Intent.EMAIL_SEND, r"drop (?:[a-z]+ ){1,2}a (?:quick )?line\b", "", 0.8, risky=True),
     Cue(
         Intent.EMAIL_SEND,
         r"(?:send|shoot|fire off|drop|email|e-mail|mail|ping)",
@@ -328,6 +341,7 @@ _DETERMINER = re.compile(
 _VERIFYING = re.compile(r"(?:can|could) you (?:check|confirm)")
 # Risky intents from cues alone act only with both cues and an anchoring slot.
 _RISKY_UNANCHORED = 0.7
+_RISKY_INTENTS = frozenset(c.intent for c in CUES if c.risky)
 
 
 def score_cues(text: str, anchored: bool) -> list[tuple[float, Intent, tuple[int, int]]]:
@@ -370,14 +384,15 @@ def score_cues(text: str, anchored: bool) -> list[tuple[float, Intent, tuple[int
             for o in found
         )
     ]
-    risky = {c.intent for c in CUES if c.risky}
     if any(i is Intent.CALENDAR_LIST and _VERIFYING.match(text, s) for _, i, (s, _e) in found):
         # "I think I have lunch with Carol on Wednesday, can you check": the caller asks
         # whether something is planned; the words before the question are no order.
-        found = [(min(c, _RISKY_UNANCHORED) if i in risky else c, i, sp) for c, i, sp in found]
+        found = [
+            (min(c, _RISKY_UNANCHORED) if i in _RISKY_INTENTS else c, i, sp) for c, i, sp in found
+        ]
         found.sort(key=lambda f: -f[0])
     tied = len(found) > 1 and found[1][0] >= found[0][0] - 0.02 and found[1][1] is not found[0][1]
-    if tied and (found[0][1] in risky or found[1][1] in risky):
+    if tied and (found[0][1] in _RISKY_INTENTS or found[1][1] in _RISKY_INTENTS):
         # Two readings and one has a side effect: let the model or a question decide.
         top = found[0][0]
         found = [

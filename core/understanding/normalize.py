@@ -67,12 +67,14 @@ _SPACES = re.compile(r"\s+")
 _ONE_ON_ONE = re.compile(r"\bone on one\b")
 # "(do you know) when the fire drill is": an embedded question about one thing.
 _EMBEDDED_WHEN = re.compile(r"^(when|what time|what day) (the|my|our) ([\w' -]+?) (is|was)[?.]*$")
-# How a recogniser writes a few command words on phone audio, and what was said.
+# How a recogniser (or a region) writes a few command words, and what they mean.
 _HEARD_AS = (
     (re.compile(r"\b(\d{1,2})[- ]?0 ?clock\b"), r"\1 o'clock"),  # "my 3-0 clock"
     (re.compile(r"\b(\w+) of the clock\b"), r"\1 o'clock"),  # "my three of the clock"
     (re.compile(r"\b(\d{1,2})-0-0\b"), r"\1:00"),  # "is 15-0-0 tomorrow free"
     (re.compile(r"\bhalf path\b"), "half past"),
+    (re.compile(r"\bcan cel"), "cancel"),  # "can cel my three o clock"
+    (re.compile(r"\bo clock\b"), "o'clock"),
     # A filler "um" at the start is often written "I'm": "I'm what stuff have I told you".
     (
         re.compile(
@@ -87,16 +89,26 @@ _HEARD_AS = (
     (re.compile(r"\bstill one (?=for|at|on|tomorrow|today|this|next)\b"), "still on "),
     # "the stand up", "daily stand ups": the meeting, not the verb.
     (re.compile(r"(?<!\bto )(?<!\bi )(?<!\bwe )(?<!\byou )\bstand ups?\b"), "standup"),
+    # Australian English for the afternoon ("what've I got on this arvo").
+    (re.compile(r"\barvo\b"), "afternoon"),
+    # "the one with Bob", "the one at 4": a meeting named by what it is with, not the number 1.
+    (
+        re.compile(r"\b(the|that|this) one (?=(?:with|at|on|about|for|from|tomorrow|today)\b)"),
+        r"\1 meeting ",
+    ),
+    # "first thing tomorrow": the start of the day, not the number one.
+    (re.compile(r"\bfirst thing(?: in the morning)?\b"), "morning"),
 )
-# "the one with Bob", "the one at 4": a meeting named by what it is with, not the number 1.
-_THE_ONE = re.compile(r"\b(the|that|this) one (?=(?:with|at|on|about|for|from|tomorrow|today)\b)")
-# Australian English for the afternoon ("what've I got on this arvo").
-_ARVO = re.compile(r"\barvo\b")
 # ASR drops apostrophes: "whats on tuesday" is "what's on tuesday".
 _HAVE = re.compile(r"\b(what|who|where|how|when)'ve\b")
 _CONTRACTION = re.compile(
     r"\b(what|when|where|who|that|it|there|here|how|today|tomorrow|tonight|yesterday)s\b"
 )
+# "dont forget", "i cant make it", "ive got": a negation or a pronoun without its apostrophe.
+_NT = re.compile(
+    r"\b(don|can|didn|doesn|isn|wasn|aren|won|couldn|shouldn|wouldn)t\b", re.IGNORECASE
+)
+_PRONOUN_HAVE = re.compile(r"\b(i|you|we|they)ve\b", re.IGNORECASE)
 
 _CORRECTION = (
     r"(?:[,;.]?\s*(?:no+|nope|sorry|i mean|actually|make (?:that|it)|or rather|rather|wait"
@@ -145,6 +157,12 @@ _RUN_TOGETHER_TIME = re.compile(
     r"\b(at|my|the|to|from|until|till|by|around|about|your|a) (1?\d|2[0-3])-?([0-5]\d)\b"
     r"(?! (?:people|dollars|bucks|euros|miles|words|times|percent|calories)\b)"
 )
+# "a meeting 1730 thursday", "friday 930": a clock time written without its colon, beside a day.
+_DAY_WORD = r"(?:mon|tues|wednes|thurs|fri|satur|sun|to)day|tomorrow|tonight"
+_TIME_BEFORE_DAY = re.compile(
+    rf"\b(1?\d|2[0-3])([0-5]\d)\b(?= (?:on |this |next )?(?:{_DAY_WORD})\b)"
+)
+_TIME_AFTER_DAY = re.compile(rf"\b({_DAY_WORD}) (1?\d|2[0-3])([0-5]\d)\b")
 _ISH = re.compile(r"\b(\d{1,2}(?::\d{2})?)\s?-?ish\b")
 _AT_LIKE = re.compile(r"\b(?:at|around) (?:like|about|roughly|maybe) (?=\d)")
 
@@ -263,7 +281,9 @@ _COURTESY = (
 _COURTESY_LEAD = re.compile(rf"^{_COURTESY}\s*[,.!?]*\s*", re.IGNORECASE)
 # Closing thanks follow a pause: "... saying thanks for the help" is the message itself.
 _COURTESY_TAIL = re.compile(rf"[,.!?]\s*\b{_COURTESY}\s*[,.!?]*\s*$", re.IGNORECASE)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=\S)")
+# The end of a sentence of a turn: its mark, unless the mark closes a title ("Dr. Patel").
+SENTENCE_MARK = r"(?<!\bDr)(?<!\bMr)(?<!\bMs)(?<!\bMrs)(?<!\bSt)[.?!]"
+_SENTENCE = re.compile(rf"(?<={SENTENCE_MARK})\s+(?=\S)")
 
 
 def _without_courtesies(text: str) -> str:
@@ -296,16 +316,14 @@ def normalise(raw: str) -> Utterance:
     text = raw[:MAX_COMMAND_CHARS] if too_long else raw
     text = text.replace("\u2019", "'").replace("\u2018", "'")
     text = _SPACES.sub(" ", text).strip()
+    # "dont forget", "ive got": the apostrophe a recogniser or a hurried typist left out.
+    text = _PRONOUN_HAVE.sub(r"\1've", _NT.sub(r"\1't", text))
     text = _without_courtesies(text)
     text = _FILLERS.sub("", text)
     text = _SPACES.sub(" ", text).strip(" ,")
     text = _strip_wrappers(text)
     # text2num would read "one on one" as numbers; it names a meeting.
     spoken = _ONE_ON_ONE.sub("one-on-one", _HAVE.sub(r"\1 have", text.lower()))
-    spoken = _ARVO.sub("afternoon", spoken)
-    spoken = _THE_ONE.sub(r"\1 meeting ", spoken)
-    # "first thing tomorrow": the start of the day, not the number one.
-    spoken = re.sub(r"\bfirst thing(?: in the morning)?\b", "morning", spoken)
     for misheard, meant in _HEARD_AS:
         spoken = misheard.sub(meant, spoken)
     # "two-thirty": text2num reads a clock time only when its words stand apart.
@@ -313,6 +331,8 @@ def normalise(raw: str) -> Utterance:
     numeric = _CONTRACTION.sub(r"\1's", to_digits(spoken))
     # "at 1230", "my 930": a clock time written without its colon.
     numeric = _RUN_TOGETHER_TIME.sub(r"\1 \2:\3", numeric)
+    numeric = _TIME_BEFORE_DAY.sub(r"at \1:\2", numeric)
+    numeric = _TIME_AFTER_DAY.sub(r"\1 at \2:\3", numeric)
     # "at half three" is said for half past three.
     numeric = re.sub(
         r"\b(at|for|to|till|until|around|by|from) half (\d{1,2})\b(?! (?:hours?|minutes?)\b)",

@@ -22,7 +22,7 @@ from functools import cache
 from core.understanding.command import Command, Intent, ParseContext, Slots
 from core.understanding.cues import score_cues
 from core.understanding.grammar import CONVERSATION, IntentPhrases
-from core.understanding.normalize import Utterance, normalise
+from core.understanding.normalize import SENTENCE_MARK, Utterance, normalise
 from core.understanding.when import When, find_when, find_when_split
 
 # From this confidence a command is acted on without asking the model.
@@ -531,6 +531,10 @@ _SPECIFIC = re.compile(
     r"|planning|briefing|conference|brunch|drinks|class|lesson|consultation|party|dentist|doctor"
     r"|physio|haircut|kick ?off|check-?up|rehearsal|webinar|seminar|training|offsite)\b"
 )
+# What a meeting is ("cancel physio"), never who it is with.
+_MEETING_NOUNS = _GENERIC_HEADS | frozenset(
+    w for w in re.findall(r"[a-z]{3,}", _SPECIFIC.pattern) if w not in ("off", "one")
+)
 _TITLE_EXPLICIT = re.compile(
     r"\b(?:called|titled|named|entitled|about|regarding|re|on the topic of|to discuss|to talk about"
     r"|for the)\s+(.+?)(?=\s+(?:with|on|at|tomorrow|today|next|this|for|from|in|and invite)\b|$)"
@@ -649,7 +653,7 @@ class Hit:
 
 # A sentence of a turn starts, perhaps with the polite words that open a request.
 _SENTENCE_START = re.compile(
-    r"(?<!\bDr)(?<!\bMr)(?<!\bMs)(?<!\bMrs)[.?!]\s+"
+    rf"{SENTENCE_MARK}\s+"
     r"(?:(?:please |(?:could|can|would|will) you (?:please |kindly )?|would you mind "
     r"|i(?:'d| would) (?:like|love) (?:you )?to |i(?:'d| would) be grateful if you (?:would|could) "
     r")+)?(?=\S)",
@@ -881,7 +885,12 @@ def _names(segment: str, contacts: list[str]) -> list[str]:
             continue
         if word.endswith("'s"):
             word = word[:-2]
-        if word in _NAME_STOP or word in _NOT_NAMES or len(current) >= _MAX_NAME_WORDS:
+        if (
+            word in _NAME_STOP
+            or word in _NOT_NAMES
+            or word in _MEETING_NOUNS
+            or len(current) >= _MAX_NAME_WORDS
+        ):
             close()
             if word in _NAME_STOP and word not in ("the", "my", "a"):
                 break
@@ -893,6 +902,18 @@ def _names(segment: str, contacts: list[str]) -> list[str]:
         current.append(word)
     close()
     return [n for n in names if n]
+
+
+def _written_as_names(names: list[str], raw: str, contacts: list[str]) -> list[str]:
+    """``names`` without the people who are no contact and whom the caller's text writes in
+    lower case ("I'm trying to plan dinner", "allergic to Nuts" is kept): a recogniser or a
+    person that capitalises at all capitalises names. Text without capitals says nothing."""
+    if raw == raw.lower():
+        return names
+    known = {c.lower() for c in contacts} | {c.split()[0].lower() for c in contacts}
+    return [
+        n for n in names if n.lower() in known or re.search(rf"\b{re.escape(n.split()[0])}\b", raw)
+    ]
 
 
 def _contacts_in(text: str, contacts: list[str]) -> list[str]:
@@ -1210,10 +1231,8 @@ _ASKED_BACK = re.compile(r",?\s*(?:can|could|would|will) you\b.*$|,\s*(?:please 
 
 
 # After the words to keep, a new sentence is the caller talking about them: "... the bus to
-# the hospital? I have to go there soon." Titles ("Dr.", "Mr.") do not end a sentence.
-_AFTER_SENTENCE = re.compile(
-    r"(?<!\bDr)(?<!\bMr)(?<!\bMs)(?<!\bMrs)(?<!\bSt)[.?!]\s+(?=[A-Z]|i\b).*$", re.DOTALL
-)
+# the hospital? I have to go there soon."
+_AFTER_SENTENCE = re.compile(rf"{SENTENCE_MARK}\s+(?=[A-Z]|i\b).*$", re.DOTALL)
 
 
 def _one_sentence(text: str | None) -> str | None:
@@ -1544,7 +1563,7 @@ def _answer_slots(u: Utterance, ctx: ParseContext) -> Slots:
             re.sub(r"^(?:the one (?:with|for)|just|only|oh|yes|yeah|no)\s+", "", rest.strip()),
             ctx.contact_names,
         )
-    slots.attendees = people[:5]
+    slots.attendees = _written_as_names(people[:5], u.raw, ctx.contact_names)
     slots.text = u.clean or None
     return slots
 
@@ -1563,6 +1582,7 @@ _HOW_TO = re.compile(
     r"^(?:how (?:do|can|would|should|could) (?:i|we|one)|how to|what would it take to"
     r"|what do i (?:need to )?(?:do|say) to|is it possible to|is there a way to)\b"
 )
+_POLITE_ASK = re.compile(r"(?:is it|would it be) possible (?:for you )?to\b")
 # "Email? No.": the caller says no to the action they name.
 _REFUSED = re.compile(r"\?\s*(?:no|nope|nah)\b", re.IGNORECASE)
 _CAPABILITY = re.compile(r"^\W*(?:can|could|do|are|will) you\b", re.IGNORECASE)
@@ -1581,16 +1601,30 @@ _SAVE_NOTE = re.compile(
     r" (?:(?:this|that|it) (?:as|in) )?(?:a |an |another |this |my )?"
     r"(?:quick |new |short )?notes?\b(?! (?:of mine|i|you))"
 )
-_FREE_WORD = re.compile(r"\b(?:free|window|gap|gaps|opening|openings|availability|available)\b")
+_FREE_WORD = re.compile(
+    r"\b(?:free|window|gap|gaps|opening|openings|availability|available|breathing room)\b"
+)
 _WHO_AM_I_MEETING = re.compile(r"\bwho (?:am i|i'm|i am|are we|we're) (?:meeting|seeing)\b")
 _RECALL_QUESTION = re.compile(r"^(?:what|which|do you|did i|have i|what's|whats|anything)\b")
+
+
+def _specific(u: Utterance, ctx: ParseContext, said: When) -> bool:
+    """Whether the turn names a day, a time, a contact or one meeting: "is it possible to
+    call off the budget review?" asks for it to be done, "is it possible to cancel a
+    meeting?" how it is done."""
+    return bool(
+        said.date
+        or said.time
+        or _contacts_in(u.numeric, ctx.contact_names)
+        or re.search(r"\b(?:the|my|our)\b", u.numeric)
+    )
 
 
 def _refine(u: Utterance, intent: Intent, ctx: ParseContext, said: When) -> Intent:
     """The intent a reading's wording narrows to: a how-to question is help, a booking with
     no time said (``said``: the turn's dates and times) is a search for one, a question about
     what is remembered lists it."""
-    if intent in _RISKY and _HOW_TO.search(u.numeric):
+    if intent in _RISKY and _HOW_TO.search(u.numeric) and not _specific(u, ctx, said):
         return Intent.HELP
     if (
         intent in _RISKY
@@ -1631,6 +1665,25 @@ def _refine(u: Utterance, intent: Intent, ctx: ParseContext, said: When) -> Inte
     return intent
 
 
+def _cue_scores(u: Utterance, ctx: ParseContext) -> list[tuple[float, Intent, Hit]]:
+    """Readings from verb and object cues wherever they are in the turn (a risky one is sure
+    only when a day, a time, a person or one meeting anchors it)."""
+    answer = _answer_slots(u, ctx)
+    anchored = bool(
+        answer.date
+        or answer.time
+        or answer.attendees
+        or _contacts_in(u.numeric, ctx.contact_names)
+        or _DESTINATION.search(u.numeric)
+        or _SPECIFIC.search(u.numeric)
+    )
+    return [
+        (c, i, Hit(*span))
+        for c, i, span in score_cues(u.numeric, anchored)
+        if not (i in _NEGATABLE and _negated(u.numeric, span[0]))
+    ]
+
+
 def parse(text: str, ctx: ParseContext) -> Command:
     """The command ``text`` asks for, with its slots normalised against ``ctx.now``.
 
@@ -1646,20 +1699,13 @@ def parse(text: str, ctx: ParseContext) -> Command:
     scored = _score(u.numeric)
     if not scored and not u.too_long:
         # No declared phrasing: read the verb and object cues wherever they are.
-        answer = _answer_slots(u, ctx)
-        anchored = bool(
-            answer.date
-            or answer.time
-            or answer.attendees
-            or _contacts_in(u.numeric, ctx.contact_names)
-            or _DESTINATION.search(u.numeric)
-            or _SPECIFIC.search(u.numeric)
-        )
-        scored = [
-            (c, i, Hit(*span))
-            for c, i, span in score_cues(u.numeric, anchored)
-            if not (i in _NEGATABLE and _negated(u.numeric, span[0]))
-        ]
+        scored = _cue_scores(u, ctx)
+    elif (dictated := _DICTATED.search(u.numeric)) and all(
+        s[2].start > dictated.start() for s in scored
+    ):
+        # "write Mateo an email saying please cancel the call": the phrasings found are all
+        # in the message; what opens it may be a cue no phrasing declares.
+        scored = [*scored, *(s for s in _cue_scores(u, ctx) if s[2].start < dictated.start())]
     if not scored and _gibberish(u.numeric) and not _answer_slots(u, ctx).time:
         return Command(intent=Intent.NOT_UNDERSTOOD, confidence=0.95)
     if u.too_long:
@@ -1745,16 +1791,18 @@ def parse(text: str, ctx: ParseContext) -> Command:
         u.numeric
     ):
         return _abstain(u, ctx, _UNSURE)
+    said = find_when(u.numeric, ctx.now)
+    # "is it possible to call off the budget review": a polite request, not a question.
+    polite_ask = bool(_POLITE_ASK.match(u.numeric)) and _specific(u, ctx, said)
     if intent in _RISKY and (
         _REFUSED.search(u.raw)
         or _NOT_A_REQUEST.search(u.numeric)
         or _HEDGE.search(u.numeric)
-        or _ASKING.search(u.numeric)
+        or (_ASKING.search(u.numeric) and not polite_ask)
         or _THIRD_PARTY.search(u.numeric)
     ):
         # A question about how, or a report of what happened, is not an order to act.
         confidence = min(confidence, _UNSURE)
-    said = find_when(u.numeric, ctx.now)
     if intent is Intent.MEMORY_FORGET and _names_meeting(u, ctx) and (said.date or said.time):
         # "forget the team sync on Friday, cancel it": a meeting, not a memory.
         if _CANCEL_WORD.search(u.numeric):
@@ -1778,6 +1826,7 @@ def parse(text: str, ctx: ParseContext) -> Command:
     else:
         slots = Slots()
         _free_text(u, intent, slots)
+    slots.attendees = _written_as_names(slots.attendees, u.raw, ctx.contact_names)
     if intent in _RISKY and confidence < CONFIDENT:
         # An unsure side effect is not guessed: the model reads the turn, or the caller is asked.
         return _abstain(u, ctx, confidence)

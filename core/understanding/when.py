@@ -99,7 +99,8 @@ _TIMES: list[tuple[re.Pattern[str], str]] = [
         ),
         "min_to",
     ),
-    (re.compile(rf"\b(?:at )?(\d{{1,2}}):(\d{{2}})\s?{_AMPM}?(?![\d])"), "hh_mm"),
+    # The space before am/pm is part of it: "at 17:30 thursday" leaves the day its space.
+    (re.compile(rf"\b(?:at )?(\d{{1,2}}):(\d{{2}})(?:\s?{_AMPM})?(?![\d])"), "hh_mm"),
     (re.compile(rf"\b(?:at )?(\d{{1,2}}) (?:oh )?(\d{{1,2}})\s?{_AMPM}(?![\w])"), "h_m_ampm"),
     (
         re.compile(r"\bat (\d{1,2}) (?:oh )?([0-5]\d|[1-9])\b(?! (?:min|hour|day|week|people))"),

@@ -280,6 +280,26 @@ CASES: list[tuple[str, Intent, dict[str, object]]] = [
         It.CALENDAR_CANCEL,
         {"title": "budget review", "date": WED},
     ),
+    # a clock time beside a day, in either order and without its colon
+    ("put a call 1645 friday with Karl", It.CALENDAR_BOOK, {"date": FRI, "time": "16:45"}),
+    ("book coffee at 17:15 tuesday", It.CALENDAR_BOOK, {"date": TUE, "time": "17:15"}),
+    ("book coffee with Priya thursday 930", It.CALENDAR_BOOK, {"date": THU, "time": "09:30"}),
+    # "is it possible to" with a day, a person or one meeting asks for it to be done
+    ("is it possible to call off the quarterly review", It.CALENDAR_CANCEL, {}),
+    ("is it possible to cancel a meeting", It.HELP, {}),
+    # details first, settled at the end
+    ("lunch with Erin friday at 1, lock it in", It.CALENDAR_BOOK, {"date": FRI, "time": "13:00"}),
+    # room for something is free time
+    ("is there room on Thursday for a chat with Bob", It.CALENDAR_FREE, {"date": THU}),
+    ("any breathing room tomorrow", It.CALENDAR_FREE, {"date": TUE}),
+    # what a meeting is, never who it is with
+    ("cancel pilates", It.CALENDAR_CANCEL, {"title": "pilates", "attendees": []}),
+    # words the caller writes in lower case are no new people
+    (
+        "What have I got on Friday evening? I'm trying to plan my week",
+        It.CALENDAR_LIST,
+        {"date": FRI, "attendees": []},
+    ),
 ]
 
 
@@ -621,6 +641,8 @@ def test_slots_are_found_anywhere_and_the_command_is_confident(
 # As speech recognition writes them: lower case, no punctuation, numbers in words.
 AS_HEARD: list[tuple[str, Intent, dict[str, object]]] = [
     ("um so whats on my plate for wednesday", It.CALENDAR_LIST, {"date": WED}),
+    ("dont forget that the boiler man comes at two", It.MEMORY_REMEMBER, {}),
+    ("ive got to can cel my four o clock", It.CALENDAR_CANCEL, {"time": "16:00"}),
     ("uh do i have any appointments this week", It.CALENDAR_LIST, {"date": MON, "date_to": SUN}),
     (
         "hey can you tell me whats happening tomorrow morning",
@@ -874,3 +896,10 @@ def test_context_before_the_request_is_not_the_request(
 def test_a_word_of_emphasis_is_not_a_correction() -> None:
     command = parse("Okay, what do you actually remember about me?", CTX)
     assert command.intent is Intent.MEMORY_LIST, command
+
+
+def test_an_order_dictated_in_a_message_is_what_the_message_says() -> None:
+    command = parse("write Karl an email saying please cancel the friday call", CTX)
+    assert command.intent is It.EMAIL_DRAFT, command
+    assert command.slots.attendees == ["Karl"]
+    assert command.slots.text == "please cancel the friday call"
