@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -25,7 +25,15 @@ class SpanRecord(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("trace_id", "span_id", name="uq_spans_span"),
         Index("ix_spans_run", "tenant_id", "user_id", "run_id", "start_ns"),
-        Index("ix_spans_call", "tenant_id", "user_id", "call_id", "start_ns"),
+        Index(
+            "ix_spans_call",
+            "tenant_id",
+            "user_id",
+            "call_id",
+            "start_ns",
+            postgresql_where=text("call_id IS NOT NULL"),
+            sqlite_where=text("call_id IS NOT NULL"),
+        ),
     )
     id: int | None = Field(default=None, sa_column=Column(_ID, primary_key=True))
     tenant_id: str = Field(max_length=64)
