@@ -41,7 +41,9 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from core.errors import BatonError, Conflict
+from core.runs.events import EventType
 from core.runs.states import TERMINAL, RunStatus
+from core.runs.surface_events import record_run_event
 from voice.answers import DecidedBy, Reading, doubted
 from voice.approvals import (
     KEYPAD_ANSWERS,
@@ -53,7 +55,6 @@ from voice.approvals import (
     reask_question,
 )
 from voice.composer import SpokenReply, compose_reply, fit_spoken, sentences_of, speech_chunks
-from voice.events import record_run_event
 from voice.frames import (
     AnswerAwaitedFrame,
     HeardConfidence,
@@ -723,7 +724,7 @@ class BatonBridge(FrameProcessor):
             self.call.tenant_id,
             self.call.user_id,
             run_id,
-            "HandoffRequested",
+            EventType.HANDOFF_REQUESTED,
             data,
             once_key=f"{self.call.call_id}:{reason}:{data.get('approval_id', '')}",
         )

@@ -16,8 +16,9 @@ from typing import Any
 from core.artifacts.service import create_artifact
 from core.config import Settings
 from core.profiles import fit_to_profile, profile_for
+from core.runs.events import EventType
+from core.runs.surface_events import record_run_event
 from voice.config import VoiceSettings
-from voice.events import record_run_event
 from voice.session import CallSession
 
 SENT_TO_PHONE = "I've sent the full answer to your phone."
@@ -134,7 +135,7 @@ def compose_reply(
         call.tenant_id,
         call.user_id,
         run_id,
-        "HandoffRequested",
+        EventType.HANDOFF_REQUESTED,
         {
             "reason": "answer_too_long_for_voice",
             "artifact_id": artifact["artifact_id"],

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 
-from core.auth.keys import USERS, check_name, ensure_user
+from core.auth.keys import check_name, ensure_user
 from core.errors import Conflict, InvalidInput, NotFound
 from core.ids import sha256_hex, utcnow
 from voice.tables import PhoneLink
@@ -117,11 +117,6 @@ def resolve_caller(engine: Engine, raw_number: str | None, guest_tenant: str) ->
             if link is not None:
                 return Caller(link["tenant_id"], link["user_id"], number, guest=False)
         user_id = guest_user_id(number)
-        ensure_user(conn, guest_tenant, user_id)
         # No scopes: a guest is offered no tool that needs one.
-        conn.execute(
-            update(USERS)
-            .where(USERS.c.tenant_id == guest_tenant, USERS.c.user_id == user_id)
-            .values(scopes=[])
-        )
+        ensure_user(conn, guest_tenant, user_id, scopes=[])
     return Caller(guest_tenant, user_id, number, guest=True)

@@ -38,10 +38,11 @@ from core.context.assemble import ContextBudgetExceeded, assemble_context
 from core.ids import hash_json, new_id
 from core.metrics.runs import step_written
 from core.profiles import profile_for
+from core.runs.approval_ledger import APPROVALS, request_approval
 from core.runs.log import EVENTS, RUNS, RunWriter, StaleView
 from core.runs.states import TERMINAL, RunStatus
 from core.store.db import reader
-from core.store.tables import Approval, Checkpoint, ToolInvocation
+from core.store.tables import Checkpoint, ToolInvocation
 from core.tools.gate import ToolGate, Verdict
 from core.tools.spec import Idempotency, ToolContext, ToolResult, ToolSpec
 from core.tracing import annotate, run_span, span_event
@@ -63,7 +64,6 @@ from models.contract import (
 T = TypeVar("T")
 CHECKPOINTS = Checkpoint.__table__  # type: ignore[attr-defined]
 INVOCATIONS = ToolInvocation.__table__  # type: ignore[attr-defined]
-APPROVALS = Approval.__table__  # type: ignore[attr-defined]
 S = RunStatus
 
 # Boundary names a test or tracer can observe (the crash tests SIGKILL the worker there).
@@ -367,25 +367,18 @@ class StepRunner:
             return False
         assert verdict.spec is not None
         if verdict.outcome == "approve":
-            approval_id = new_id("apr")
             question = verdict.spec.approval_question(decision.arguments) or approval_question(
                 decision.tool, decision.arguments
             )
-            w.conn.execute(
-                insert(APPROVALS).values(
-                    approval_id=approval_id,
-                    run_id=run["run_id"],
-                    tenant_id=run["tenant_id"],
-                    user_id=run["user_id"],
-                    step=step,
-                    tool_name=decision.tool,
-                    arguments_json=decision.arguments,
-                    arguments_hash=hash_json(decision.arguments),
-                    risk_level=int(verdict.spec.risk_level),
-                    question=question,
-                    status="pending",
-                    created_at=w.now,
-                )
+            approval_id = request_approval(
+                w.conn,
+                run,
+                step,
+                decision.tool,
+                decision.arguments,
+                int(verdict.spec.risk_level),
+                question,
+                w.now,
             )
             pending = {
                 "type": "tool_call",

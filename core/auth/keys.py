@@ -43,8 +43,11 @@ def check_name(kind: str, value: str) -> str:
     return value
 
 
-def ensure_user(conn: Connection, tenant_id: str, user_id: str) -> None:
-    """Create the tenant and the user if they do not exist yet."""
+def ensure_user(
+    conn: Connection, tenant_id: str, user_id: str, scopes: Sequence[str] | None = None
+) -> None:
+    """Create the tenant and the user if they do not exist yet; ``scopes``, when given,
+    becomes the user's scope list (it applies to all their keys; an empty list grants none)."""
     now = utcnow()
     if (
         conn.execute(select(TENANTS.c.tenant_id).where(TENANTS.c.tenant_id == tenant_id)).first()
@@ -66,6 +69,12 @@ def ensure_user(conn: Connection, tenant_id: str, user_id: str) -> None:
                 )
         except IntegrityError:
             pass
+    if scopes is not None:
+        conn.execute(
+            USERS.update()
+            .where(USERS.c.tenant_id == tenant_id, USERS.c.user_id == user_id)
+            .values(scopes=sorted(set(scopes)))
+        )
 
 
 def create_key(
@@ -80,13 +89,7 @@ def create_key(
     key_id = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
     with engine.begin() as conn:
-        ensure_user(conn, tenant_id, user_id)
-        if scopes is not None:
-            conn.execute(
-                USERS.update()
-                .where(USERS.c.tenant_id == tenant_id, USERS.c.user_id == user_id)
-                .values(scopes=sorted(set(scopes)))
-            )
+        ensure_user(conn, tenant_id, user_id, scopes)
         conn.execute(
             KEYS.insert().values(
                 key_id=key_id,
@@ -134,6 +137,18 @@ def revoke_key(engine: Engine, tenant_id: str, key_id: str) -> bool:
             .values(revoked_at=utcnow())
         )
         return done.rowcount == 1
+
+
+def key_active(engine: Engine, tenant_id: str, user_id: str, key_id: str) -> bool:
+    """Whether this user's key ``key_id`` exists and is not revoked (a session made from a
+    key dies with it)."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(KEYS.c.revoked_at).where(
+                KEYS.c.key_id == key_id, KEYS.c.tenant_id == tenant_id, KEYS.c.user_id == user_id
+            )
+        ).first()
+    return row is not None and row.revoked_at is None
 
 
 def user_scopes(engine: Engine, tenant_id: str, user_id: str) -> set[str] | None:

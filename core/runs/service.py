@@ -11,20 +11,24 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError
 
 from core.config import Settings, get_settings
 from core.errors import Conflict, InvalidInput, NotFound, TooLarge
 from core.ids import hash_json, new_id, utcnow
+from core.runs.approval_ledger import (
+    APPROVALS,
+    approve_edited,
+    cancel_pending,
+    decide_approval,
+)
 from core.runs.log import EVENTS, RUNS, RunWriter, insert_run
 from core.runs.notify import Subscription, run_changes
 from core.runs.projection import rebuild
 from core.runs.states import TERMINAL, IllegalTransition, RunStatus
 from core.store.scoped import scoped_row
-from core.store.tables import Approval
 
-APPROVALS = Approval.__table__  # type: ignore[attr-defined]
 S = RunStatus
 
 
@@ -253,7 +257,7 @@ class RunStore:
                 w.emit("RunResumed", {"by": user_id, "channel": channel})
             pending = w.view.get("pending_approval_id")
             if pending:
-                self._set_approval(conn, pending, "superseded", user_id, channel, text)
+                decide_approval(conn, pending, "superseded", user_id, channel, text)
                 w.emit("ApprovalSuperseded", {"approval_id": pending})
             w.emit("UserMessageReceived", {"text": text, "channel": channel})
             w.flush()
@@ -267,11 +271,7 @@ class RunStore:
             w = self._writer(conn, tenant_id, user_id, run_id)
             if w.status in TERMINAL:
                 raise IllegalTransition(w.status, S.CANCELLED)
-            conn.execute(
-                update(APPROVALS)
-                .where(APPROVALS.c.run_id == run_id, APPROVALS.c.status == "pending")
-                .values(status="cancelled", decided_at=utcnow())
-            )
+            cancel_pending(conn, run_id)
             w.emit("RunCancelled", {"by": user_id, "reason": reason[:500], "channel": channel})
             w.set_lease(None, None, None)
             w.flush()
@@ -348,9 +348,8 @@ class RunStore:
                 raise Conflict(f"approval '{approval_id}' is already {row['status']}")
             if w.status != S.WAITING_FOR_HUMAN or w.view.get("pending_approval_id") != approval_id:
                 raise Conflict(f"run is {w.status} and is not waiting for this approval")
-            now = utcnow()
             if not approve:
-                self._set_approval(conn, approval_id, "denied", user_id, channel, evidence)
+                decide_approval(conn, approval_id, "denied", user_id, channel, evidence)
                 w.emit(
                     "ApprovalDenied",
                     {
@@ -364,28 +363,8 @@ class RunStore:
             elif edited_arguments is not None and edited_arguments != row["arguments_json"]:
                 if not isinstance(edited_arguments, dict):
                     raise InvalidInput("edited arguments must be a JSON object")
-                new_approval = new_id("apr")
-                self._set_approval(conn, approval_id, "superseded", user_id, channel, evidence)
-                conn.execute(
-                    insert(APPROVALS).values(
-                        approval_id=new_approval,
-                        run_id=run_id,
-                        tenant_id=tenant_id,
-                        user_id=user_id,
-                        step=row["step"],
-                        tool_name=row["tool_name"],
-                        arguments_json=edited_arguments,
-                        arguments_hash=hash_json(edited_arguments),
-                        risk_level=row["risk_level"],
-                        question=row["question"],
-                        status="approved",
-                        decided_by=user_id,
-                        channel=channel,
-                        evidence=evidence,
-                        supersedes=approval_id,
-                        created_at=now,
-                        decided_at=now,
-                    )
+                new_approval = approve_edited(
+                    conn, row, edited_arguments, user_id, channel, evidence
                 )
                 w.emit(
                     "ApprovalGranted",
@@ -399,7 +378,7 @@ class RunStore:
                     },
                 )
             else:
-                self._set_approval(conn, approval_id, "approved", user_id, channel, evidence)
+                decide_approval(conn, approval_id, "approved", user_id, channel, evidence)
                 w.emit(
                     "ApprovalGranted",
                     {
@@ -412,29 +391,6 @@ class RunStore:
                 )
             w.flush()
             return dict(w.view)
-
-    @staticmethod
-    def _set_approval(
-        conn: Connection,
-        approval_id: str,
-        status: str,
-        by: str,
-        channel: str,
-        evidence: str | None,
-    ) -> None:
-        done = conn.execute(
-            update(APPROVALS)
-            .where(and_(APPROVALS.c.approval_id == approval_id, APPROVALS.c.status == "pending"))
-            .values(
-                status=status,
-                decided_by=by,
-                channel=channel,
-                evidence=evidence,
-                decided_at=utcnow(),
-            )
-        )
-        if done.rowcount != 1:
-            raise Conflict(f"approval '{approval_id}' was decided already")
 
 
 def _limit(name: str, asked: int | None, ceiling: int) -> int:

@@ -19,12 +19,18 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core.ids import new_id, utcnow
+from core.runs.events import EventType
 from handoff.devices import DEVICES, OUTBOX
 
 # HandoffRequested (voice: "the rest went to your phone") names an artifact; it shares the
 # artifact's dedup key, so it adds a push only for a device the artifact's event missed.
 NOTIFYING = frozenset(
-    {"ArtifactCreated", "HandoffRequested", "ApprovalRequested", "HumanInputRequested"}
+    {
+        EventType.ARTIFACT_CREATED,
+        EventType.HANDOFF_REQUESTED,
+        EventType.APPROVAL_REQUESTED,
+        EventType.HUMAN_INPUT_REQUESTED,
+    }
 )
 
 
@@ -41,7 +47,8 @@ def notification_for(event: dict[str, Any]) -> tuple[str, dict[str, Any]] | None
     """(dedup key, payload) of the notification an event causes, or None."""
     data = event.get("data") or {}
     run_id = event["run_id"]
-    if event["type"] in ("ArtifactCreated", "HandoffRequested") and data.get("artifact_id"):
+    names_artifact = event["type"] in (EventType.ARTIFACT_CREATED, EventType.HANDOFF_REQUESTED)
+    if names_artifact and data.get("artifact_id"):
         return f"artifact:{data['artifact_id']}", {
             "kind": "artifact",
             "run_id": run_id,
@@ -49,7 +56,7 @@ def notification_for(event: dict[str, Any]) -> tuple[str, dict[str, Any]] | None
             "title": _clip(f"Ready: {data.get('name') or 'your result'}", 80),
             "body": "Tap to read it and continue the run.",
         }
-    if event["type"] == "HandoffRequested" and data.get("reason") == CALLBACK_UNANSWERED:
+    if event["type"] == EventType.HANDOFF_REQUESTED and data.get("reason") == CALLBACK_UNANSWERED:
         # A call-back nobody picked up: the phone's notification takes its place.
         approval = data.get("kind") == "approval"
         return f"callback:{data.get('callback_id') or event['seq']}", {
@@ -60,7 +67,7 @@ def notification_for(event: dict[str, Any]) -> tuple[str, dict[str, Any]] | None
             if approval
             else "Your task is done. Tap to see the result.",
         }
-    if event["type"] == "ApprovalRequested":
+    if event["type"] == EventType.APPROVAL_REQUESTED:
         return f"approval:{data['approval_id']}", {
             "kind": "approval",
             "run_id": run_id,
@@ -68,7 +75,7 @@ def notification_for(event: dict[str, Any]) -> tuple[str, dict[str, Any]] | None
             "title": "Approval needed",
             "body": _clip(data.get("question") or f"Allow {data.get('tool')}?", 180),
         }
-    if event["type"] == "HumanInputRequested":
+    if event["type"] == EventType.HUMAN_INPUT_REQUESTED:
         return f"input:{run_id}:{event['seq']}", {
             "kind": "input",
             "run_id": run_id,

@@ -14,10 +14,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from fastapi import HTTPException, Request, Response
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from core.api.deps import API_KEY, authenticated_by
-from core.auth.keys import KEYS, USERS, Identity
+from core.auth.keys import Identity, key_active, user_scopes
 from core.config import Settings
 from core.runtime import get_runtime
 from handoff.config import HandoffSettings, get_handoff_settings
@@ -106,23 +106,7 @@ def _still_valid(engine: Engine, claims: Claims) -> bool:
     key_id = claims.extra.get("key")
     if not key_id:
         return True
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(KEYS.c.revoked_at).where(
-                KEYS.c.key_id == key_id,
-                KEYS.c.tenant_id == claims.tenant_id,
-                KEYS.c.user_id == claims.user_id,
-            )
-        ).first()
-    return row is not None and row.revoked_at is None
-
-
-def _scopes(engine: Engine, tenant_id: str, user_id: str) -> frozenset[str] | None:
-    with engine.connect() as conn:
-        scopes = conn.execute(
-            select(USERS.c.scopes).where(USERS.c.tenant_id == tenant_id, USERS.c.user_id == user_id)
-        ).scalar()
-    return frozenset(scopes) if scopes is not None else None
+    return key_active(engine, claims.tenant_id, claims.user_id, str(key_id))
 
 
 def session_identity(request: Request) -> Identity | None:
@@ -147,8 +131,10 @@ def session_identity(request: Request) -> Identity | None:
         )
         if not allowed:
             return None
-    scopes = _scopes(get_runtime().engine, claims.tenant_id, claims.user_id)
-    return Identity(claims.tenant_id, claims.user_id, scopes)
+    scopes = user_scopes(get_runtime().engine, claims.tenant_id, claims.user_id)
+    return Identity(
+        claims.tenant_id, claims.user_id, frozenset(scopes) if scopes is not None else None
+    )
 
 
 def run_limit(request: Request) -> tuple[str, ...] | None:

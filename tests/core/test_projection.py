@@ -24,12 +24,12 @@ from core.runs.log import RunWriter
 from core.runs.projection import FIELD_EFFECT, PROJECTED, STATUS_EFFECT
 from core.runs.service import RunStore
 from core.runs.states import TERMINAL
+from core.runs.surface_events import record_run_event
 from core.tools.gate import ToolGate
 from core.tools.providers import build_registry
 from core.tools.spec import ToolContext, ToolError, ToolResult, ToolSpec
 from core.worker.leases import claim
 from tests.core.helpers import bump_spec, count, drive, ensure_side_effects
-from voice.events import record_run_event
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOK = {"title": "Budget review", "start": "2031-03-04T10:00:00+00:00", "duration_minutes": 30}
@@ -192,7 +192,7 @@ def test_runs_through_every_event_type_rebuild_to_their_stored_rows(engine, tmp_
         idempotency_key=f"plan:{main}",
         settings=Settings(data_dir=tmp_path),
     )
-    record_run_event(engine, "acme", "alice", main, "HandoffRequested", {"reason": "long"})
+    record_run_event(engine, "acme", "alice", main, EventType.HANDOFF_REQUESTED, {"reason": "long"})
     assert_row_is_the_fold(store, main)
     seen |= types_of(store, main)
 

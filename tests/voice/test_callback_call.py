@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from core.config import Settings
+from core.runs.events import EventType
+from core.runs.surface_events import record_run_event
 from tests.voice.server import VoiceServer, serve_voice, sounds_like, wait_for
 from tests.voice.twilio_client import TWILIO_RATE, TwilioCall
 from tests.voice.twilio_rest import serve_twilio_rest
@@ -22,7 +24,6 @@ from voice.callbacks.dialer import Dialer
 from voice.callbacks.prefs import Prefs, set_prefs
 from voice.callbacks.queue import callbacks_for_run
 from voice.config import VoiceSettings
-from voice.events import record_run_event
 from voice.identity import link_number
 
 pytestmark = pytest.mark.slow
@@ -132,7 +133,7 @@ async def test_a_call_back_nobody_answers_becomes_a_push_and_cannot_be_connected
             "reason": "call_ended_with_approval_pending", "channel": "voice",
             "call_channel": "phone", "approval_id": run["pending_approval_id"],
         }  # fmt: skip
-        record_run_event(srv.engine, "acme", "max", run_id, "HandoffRequested", handoff)
+        record_run_event(srv.engine, "acme", "max", run_id, EventType.HANDOFF_REQUESTED, handoff)
         assert await asyncio.to_thread(_dialer(srv, rest.url).run_once) == 1
         placed = await rest.wait_for_call()
         await rest.report_status(placed, "no-answer")

@@ -17,8 +17,10 @@ from sqlalchemy import Engine
 
 from core.config import Settings
 from core.errors import InvalidInput
+from core.runs.events import EventType
 from core.runs.log import register_tx_hook, unregister_tx_hook
 from core.runs.service import RunStore
+from core.runs.surface_events import record_run_event
 from tests.core.helpers import drive
 from tests.voice.server import (
     EmailOutbox,
@@ -32,7 +34,6 @@ from voice.callbacks.dialer import Dialer
 from voice.callbacks.prefs import Prefs, set_prefs
 from voice.callbacks.queue import callback_hook, callbacks_for_run
 from voice.config import VoiceSettings
-from voice.events import record_run_event
 from voice.identity import link_number
 
 SID, TOKEN, OURS = "AC" + "1" * 32, "secret-token", "+15550001111"
@@ -85,7 +86,7 @@ def _hung_up(
     data = {"reason": reason, "channel": "voice", "call_channel": line, "call_id": "call_1"}
     if run.get("pending_approval_id"):
         data["approval_id"] = run["pending_approval_id"]
-    record_run_event(engine, "acme", user, run["run_id"], "HandoffRequested", data)
+    record_run_event(engine, "acme", user, run["run_id"], EventType.HANDOFF_REQUESTED, data)
 
 
 def _statuses(engine: Engine, run_id: str, user: str = "kim") -> list[tuple[str, str]]:

@@ -22,7 +22,9 @@ from core.config import Settings
 from core.contacts.preferences import user_timezone
 from core.errors import BatonError
 from core.ids import utcnow
+from core.runs.events import EventType
 from core.runs.service import RunStore
+from core.runs.surface_events import record_run_event
 from voice.callbacks.prefs import Prefs, prefs_of
 from voice.callbacks.queue import (
     UNANSWERED,
@@ -33,7 +35,6 @@ from voice.callbacks.queue import (
     stale_dials,
 )
 from voice.config import VoiceSettings
-from voice.events import record_run_event
 
 log = logging.getLogger(__name__)
 S = CallbackStatus
@@ -71,7 +72,7 @@ def fall_back_to_push(engine: Engine, row: dict[str, Any], why: str) -> None:
             row["tenant_id"],
             row["user_id"],
             row["run_id"],
-            "HandoffRequested",
+            EventType.HANDOFF_REQUESTED,
             {
                 "reason": UNANSWERED,
                 "channel": "voice",

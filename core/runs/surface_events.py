@@ -1,4 +1,5 @@
-"""Voice's own entries in a run's log (handoff requests), written through the core's RunWriter."""
+"""Entries a surface (voice, handoff) appends to a run's log without changing its status:
+written through the run's RunWriter, scoped to the run's owner, at most once per key."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from core.errors import NotFound
+from core.runs.events import EventType
 from core.runs.log import EVENTS, RUNS, RunWriter
 
 
@@ -15,7 +17,7 @@ def record_run_event(
     tenant_id: str,
     user_id: str,
     run_id: str,
-    event_type: str,
+    event_type: EventType,
     data: dict[str, Any],
     *,
     once_key: str | None = None,
