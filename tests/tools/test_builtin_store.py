@@ -12,6 +12,7 @@ from core.tools.builtin import builtin_tools
 from core.tools.gate import ToolGate
 from core.tools.registry import ToolRegistry
 from core.tools.spec import ToolResult
+from voice.speech_pieces import speech_pieces
 
 DAY = "2031-03-03"  # a Monday
 
@@ -202,8 +203,12 @@ def test_risky_tools_phrase_their_own_yes_no_question(tmp_path, closed_port):
     )
     assert question is not None
     assert question.startswith("Should I book 'Budget review' ")
-    assert question.endswith(" at 10 AM for 30 minutes with sam@example.com?")
+    assert question.endswith(" at 10 AM, for 30 minutes, with sam@example.com?")
     assert "Monday, March 3rd" in question
+    # Spoken, its first part plays while the details after it are synthesised.
+    first, rest = speech_pieces(question)
+    assert first.startswith("Should I book 'Budget review' on Monday,")
+    assert f"{first} {rest}" == question
     assert book.approval_question({"title": "x", "start": "soon"}) is None
     send = gate.registry.get("email_send")
     assert send.approval_question({"to": ["a@b.co"], "subject": "Hi", "body": "x"}) == (

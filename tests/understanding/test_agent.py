@@ -149,7 +149,7 @@ def test_booking_asks_for_the_missing_time_and_survives_a_call_back(engine, tmp_
     # The tool reads back relative to the real date: "on Tuesday, January 8th" from afar.
     assert asked["question"].startswith("Should I book 'Meeting with Bob Jones' ")
     assert "Tuesday" in asked["question"] and "January 8th" in asked["question"]
-    assert asked["question"].endswith(" at 10 AM for 30 minutes with bob@example.com?")
+    assert asked["question"].endswith(" at 10 AM, for 30 minutes, with bob@example.com?")
     understood = events(engine, run["run_id"], "DecisionRecorded")[-1]["understanding"]
     assert understood["resolved"]["attendees"] == {"Bob Jones": "bob@example.com"}
     done = approve(engine, s, run["run_id"])

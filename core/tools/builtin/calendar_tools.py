@@ -785,8 +785,10 @@ class CalendarTools:
             minutes = int(args.get("duration_minutes", 30))
         when = spoken_moment(start, utcnow().astimezone(self.tz).date())
         people = args.get("attendees") or []
-        guests = f" with {', '.join(people[:3])}" if people else ""
-        return f"Should I book '{args['title']}' {when} for {minutes} minutes{guests}?"
+        guests = f", with {', '.join(people[:3])}" if people else ""
+        # The pauses a person makes between the details are where speech synthesis may cut
+        # the question: its first part plays while the rest is synthesised.
+        return f"Should I book '{args['title']}' {when}, for {minutes} minutes{guests}?"
 
     def confirm_cancel(self, args: dict[str, Any]) -> str:
         """The spoken yes/no question before a cancellation, naming the meeting."""
