@@ -64,7 +64,7 @@ from voice.frames import (
 from voice.services import VoiceServices
 from voice.session import CallSession
 from voice.speculation import Speculation
-from voice.turn_complete import reads_new_request
+from voice.turn_complete import reads_look_up, reads_new_request
 from voice.turn_timing import CallMetrics, TurnTiming
 
 log = logging.getLogger(__name__)
@@ -585,7 +585,7 @@ class BatonBridge(FrameProcessor):
         assert approval is not None
         reading = await self._read_answer(text, timing)
         if reading.answer == "unclear" and reads_new_request(text):
-            if reading.question is not None:
+            if reading.question is not None and reads_look_up(text):
                 # Something to look up before deciding ("What do I have on Friday?"): it is
                 # answered, then the same question is asked again.
                 await self._answer_before_deciding(approval, text, epoch, timing)

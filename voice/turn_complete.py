@@ -87,6 +87,20 @@ def reads_complete(text: str, contact_names: Sequence[str] = ()) -> bool:
     return _whole_request(text, contact_names) is not None
 
 
+# What can be looked up and answered while a yes/no question waits, to ask it again after.
+_LOOK_UPS = frozenset(
+    {Intent.CALENDAR_LIST, Intent.CALENDAR_FREE, Intent.NOTES_SEARCH, Intent.MEMORY_LIST}
+)
+
+
+def reads_look_up(text: str, contact_names: Sequence[str] = ()) -> bool:
+    """Whether ``text`` is a whole request to look something up ("What do I have on
+    Friday?"): answered before the waiting question is asked again. A task with a side effect
+    ("Book the review with Bob?", however Whisper punctuated it) sets the question aside."""
+    command = _whole_request(text, contact_names)
+    return command is not None and command.intent in _LOOK_UPS
+
+
 def reads_new_request(text: str, contact_names: Sequence[str] = ()) -> bool:
     """Whether ``text``, said while a yes/no question waits, is a whole new request (a task
     read with confidence) rather than an answer, an unclear answer or a question about it.

@@ -26,7 +26,7 @@ from voice.backchannels import BargeInStart
 from voice.frames import AnswerAwaitedFrame, SegmentTranscribedFrame, TurnTranscriptFrame
 from voice.phrases import PhraseCache
 from voice.speculation import Speculation
-from voice.turn_complete import reads_complete, reads_new_request
+from voice.turn_complete import reads_complete, reads_look_up, reads_new_request
 from voice.turns import SilenceTurnStop
 
 
@@ -257,3 +257,17 @@ def test_only_a_whole_task_counts_as_a_new_request_over_a_yes_no_question(
     said: str, new: bool
 ) -> None:
     assert reads_new_request(said) is new
+
+
+@pytest.mark.parametrize(
+    ("said", "look_up"),
+    [
+        ("What do I have on Friday?", True),
+        ("Am I free tomorrow afternoon?", True),
+        # A task with a side effect, even when the recogniser heard it as a question.
+        ("Book the budget review meeting with Bob?", False),
+    ],
+)
+def test_only_a_look_up_is_answered_before_the_waiting_question(said: str, look_up: bool) -> None:
+    assert reads_new_request(said)
+    assert reads_look_up(said) is look_up
