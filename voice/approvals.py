@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from core.agent.step import approval_question as generic_question
+from core.runs.approval_ledger import default_question
 from models.contract import Agent, ContextPack, Message, RespondDecision
 from voice.answers import Answer, DecidedBy, Reading, Topic, read_answer
 
@@ -140,7 +140,7 @@ def approval_question(approval: dict[str, Any]) -> str:
     """The tool's own read-back question stored with the approval (its ``confirm`` wording),
     else one naming the action and its key argument."""
     stored = str(approval.get("question") or "").strip()
-    generic = generic_question(
+    generic = default_question(
         str(approval.get("tool_name") or ""), approval.get("arguments_json") or {}
     )
     if stored and stored != generic:

@@ -17,6 +17,10 @@ decision writes a checkpoint whose pending action is that call and ToolCallDefer
 retry time (the run is queued again, and claimed only after that time); the next step
 proposes exactly that call again without asking the agent. Only a final refusal (or one that
 waited BATON_TOOL_MAX_DEFERRALS times, or would outlive the run) reaches the agent.
+
+This module only orchestrates: each write goes through the one writer of its table (the run
+log, the invocation ledger, the approvals ledger, checkpoints), each write's body returns an
+explicit :data:`Outcome`, and the run's limits are checked where they are spent.
 """
 
 from __future__ import annotations
@@ -25,24 +29,39 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
+from enum import Enum
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Engine, bindparam, select
 
 from core.agent.accounting import budget_for, record_model_calls
+from core.agent.checkpoints import CHECKPOINTS, relax_commit, write_checkpoint
+from core.agent.deferred_calls import DeferredCall, deferred_call_id, is_deferred
+from core.agent.invocation_ledger import (
+    idempotency_key,
+    latest_at_step,
+    record_result,
+    record_retry,
+    record_start,
+)
+from core.agent.run_limits import deadline, start_next_step, tool_call_allowed
+from core.agent.step_state import (
+    INBOX_TYPES,
+    absorb_inbox,
+    add_message,
+    counted_decision,
+    initial_state,
+)
 from core.config import get_settings
 from core.context.assemble import ContextBudgetExceeded, assemble_context
-from core.ids import hash_json, new_id
 from core.metrics.runs import step_written
 from core.profiles import profile_for
-from core.runs.approval_ledger import APPROVALS, request_approval
+from core.runs.approval_ledger import APPROVALS, default_question, request_approval
+from core.runs.events import EventType as E
 from core.runs.log import EVENTS, RUNS, RunWriter, StaleView
 from core.runs.states import TERMINAL, RunStatus
 from core.store.db import reader
-from core.store.tables import Checkpoint, ToolInvocation
 from core.tools.gate import ToolGate, Verdict
 from core.tools.spec import Idempotency, ToolContext, ToolResult, ToolSpec
 from core.tracing import annotate, run_span, span_event
@@ -62,8 +81,6 @@ from models.contract import (
 )
 
 T = TypeVar("T")
-CHECKPOINTS = Checkpoint.__table__  # type: ignore[attr-defined]
-INVOCATIONS = ToolInvocation.__table__  # type: ignore[attr-defined]
 S = RunStatus
 
 # Boundary names a test or tracer can observe (the crash tests SIGKILL the worker there).
@@ -72,16 +89,30 @@ AFTER_DECISION = "after_decision"
 AFTER_TOOL = "after_tool"
 WAITING_FOR_APPROVAL = "waiting_for_approval"
 Observer = Callable[[str, str, int], None]
-# Events after the latest checkpoint that the next step must fold into its state. A decision
-# recorded without a checkpoint is the tool call a dead worker left in progress.
-INBOX_TYPES = ["UserMessageReceived", "ApprovalGranted", "ApprovalDenied", "DecisionRecorded"]
-# The pending action of a checkpoint whose tool call waits for the gate (rate limit, breaker).
-DEFERRED_CALL = "deferred_tool_call"
 
 
-def idempotency_key(run_id: str, step: int, tool: str, arguments: dict[str, Any]) -> str:
-    """The key of a tool call: derived from run, step, tool and arguments."""
-    return f"{run_id}:{step}:{tool}:{hash_json(arguments)[:16]}"
+class Settled(Enum):
+    """Where a committed write left the run, when it started no tool call."""
+
+    NEXT_STEP = "next_step"  # queued, and its next step already started
+    STOPPED = "stopped"  # finished, failed, waiting for a person's words or for the gate
+    AWAITS_APPROVAL = "awaits_approval"
+
+    @classmethod
+    def of(cls, more: bool) -> Settled:
+        """NEXT_STEP when another step started, else STOPPED."""
+        return cls.NEXT_STEP if more else cls.STOPPED
+
+
+@dataclass(frozen=True)
+class RunTool:
+    """A tool call recorded in the ledger and ready to execute (or to replay its result)."""
+
+    spec: ToolSpec
+    invocation: dict[str, Any]
+
+
+Outcome = Settled | RunTool
 
 
 @dataclass
@@ -111,21 +142,6 @@ LOAD_INBOX = (
         EVENTS.c.type.in_(INBOX_TYPES),
     )
     .order_by(EVENTS.c.seq)
-)
-INSERT_CHECKPOINT = insert(CHECKPOINTS)
-INSERT_INVOCATION = {
-    "postgresql": pg_insert(INVOCATIONS).on_conflict_do_nothing(),
-    "sqlite": sqlite_insert(INVOCATIONS).on_conflict_do_nothing(),
-}
-FINISH_INVOCATION = (
-    update(INVOCATIONS)
-    .where(INVOCATIONS.c.tool_call_id == bindparam("b_id"))
-    .values(
-        status=bindparam("b_status"),
-        completed_at=bindparam("b_at"),
-        result_json=bindparam("b_result"),
-        error_json=bindparam("b_error"),
-    )
 )
 
 
@@ -224,10 +240,10 @@ class StepRunner:
                 return False
             annotate({"baton.step": int(run["current_step"])})
         state = absorb_inbox(snap.state, snap.inbox)
-        granted = [e for e in snap.inbox if e["type"] == "ApprovalGranted"]
+        granted = [e for e in snap.inbox if e["type"] == E.APPROVAL_GRANTED]
         if granted:
             return await self._execute_approved(lease, run, state, granted[-1]["data"])
-        if snap.pending is not None and snap.pending.get("type") == DEFERRED_CALL:
+        if snap.pending is not None and is_deferred(snap.pending):
             return await self._retry_deferred(lease, run, state, snap.pending)
         return await self._decide(lease, run, state)
 
@@ -276,7 +292,7 @@ class StepRunner:
             record_decision(run["run_id"], pack.system, started, ended, result.calls, understood)
             span.set_attribute("baton.decision.type", result.decision.type)
         decision = result.decision
-        state = dict(state, decisions=int(state.get("decisions", 0)) + 1)
+        state = counted_decision(state)
         model_call = {
             "decision": decision.model_dump(),
             "refs": pack.refs,
@@ -286,11 +302,11 @@ class StepRunner:
         spec = self._spec_or_none(decision.tool) if isinstance(decision, ToolCallDecision) else None
         durable = spec is None or spec.idempotency != Idempotency.SAFE
 
-        def record(w: RunWriter) -> tuple[ToolSpec, dict[str, Any]] | bool | None:
+        def record(w: RunWriter) -> Outcome:
             if w.status != S.PLANNING:
-                return False
-            w.emit("ModelCalled", {"step": step, "task_type": pack.task_type})
-            w.emit("DecisionRecorded", {"step": step, **_decision_event(result)})
+                return Settled.STOPPED
+            w.emit(E.MODEL_CALLED, {"step": step, "task_type": pack.task_type})
+            w.emit(E.DECISION_RECORDED, {"step": step, **_decision_event(result)})
             record_model_calls(
                 w.conn,
                 tenant_id=run["tenant_id"],
@@ -305,19 +321,19 @@ class StepRunner:
             if isinstance(decision, ProposeMemoryDecision):
                 span_event("memory.proposed", {"baton.memory.type": decision.memory_type})
                 w.emit(
-                    "MemoryWriteProposed",
+                    E.MEMORY_WRITE_PROPOSED,
                     {**decision.model_dump(), "source": {"run_id": run["run_id"], "step": step}},
                 )
-                noted = _add(state, "assistant", f"(noted for memory: {decision.content})")
+                noted = add_message(state, "assistant", f"(noted for memory: {decision.content})")
                 write_checkpoint(w, step, noted, model_call=model_call)
-                return start_next_step(w)
+                return Settled.of(start_next_step(w))
             text = decision.question if isinstance(decision, AskHumanDecision) else decision.message
-            write_checkpoint(w, step, _add(state, "assistant", text), model_call=model_call)
+            write_checkpoint(w, step, add_message(state, "assistant", text), model_call=model_call)
             if isinstance(decision, RespondDecision):
-                w.emit("RunCompleted", {"result": text})
+                w.emit(E.RUN_COMPLETED, {"result": text})
             else:
-                w.emit("HumanInputRequested", {"question": text})
-            return False
+                w.emit(E.HUMAN_INPUT_REQUESTED, {"question": text})
+            return Settled.STOPPED
 
         outcome, row = self._write(lease, run, record, durable=durable)
         return await self._carry_out(lease, row, state, step, outcome, model_call)
@@ -337,10 +353,10 @@ class StepRunner:
         model_call: dict[str, Any] | None,
         scopes: set[str] | None,
         deferrals: int = 0,
-    ) -> tuple[ToolSpec, dict[str, Any]] | bool | None:
-        """Judge a proposed call. Returns (spec, invocation) to execute now, None when it
-        waits for a human, or whether the run goes on to another step without executing.
-        ``deferrals`` counts the times this same decision already waited (a retry)."""
+    ) -> Outcome:
+        """Judge a proposed call: run it now, ask a person first, let it wait for the gate,
+        or hand the refusal to the agent. ``deferrals`` counts the times this same decision
+        already waited (a retry)."""
         run = w.view
         verdict = self.gate.judge(
             run["tenant_id"],
@@ -357,49 +373,59 @@ class StepRunner:
             "reason": decision.reason,
             "verdict": verdict.as_event(),
         }
-        w.emit("ToolCallProposed", {**proposed, "deferrals": deferrals} if deferrals else proposed)
+        w.emit(E.TOOL_CALL_PROPOSED, _with_deferrals(proposed, deferrals))
         span_event("tool.proposed", tool_attributes.tool_verdict(decision.tool, verdict))
         if verdict.outcome == "deny":
             call = DeferredCall(decision.tool, decision.arguments, decision.reason, None, deferrals)
             return self._defer_or_deny(w, state, step, call, verdict, model_call)
-        if int(run["tool_calls"] or 0) >= int(run["max_tool_calls"]):
-            w.emit("RunFailed", {"reason": f"tool call limit reached ({run['max_tool_calls']})"})
-            return False
+        if not tool_call_allowed(w):
+            return Settled.STOPPED
         assert verdict.spec is not None
         if verdict.outcome == "approve":
-            question = verdict.spec.approval_question(decision.arguments) or approval_question(
-                decision.tool, decision.arguments
-            )
-            approval_id = request_approval(
-                w.conn,
-                run,
-                step,
-                decision.tool,
-                decision.arguments,
-                int(verdict.spec.risk_level),
-                question,
-                w.now,
-            )
-            pending = {
-                "type": "tool_call",
+            self._ask_approval(w, state, step, decision, verdict.spec, model_call)
+            return Settled.AWAITS_APPROVAL
+        return self._start_tool(w, step, verdict.spec, decision.arguments, None)
+
+    def _ask_approval(
+        self,
+        w: RunWriter,
+        state: dict[str, Any],
+        step: int,
+        decision: ToolCallDecision,
+        spec: ToolSpec,
+        model_call: dict[str, Any] | None,
+    ) -> None:
+        question = spec.approval_question(decision.arguments) or default_question(
+            decision.tool, decision.arguments
+        )
+        approval_id = request_approval(
+            w.conn,
+            w.view,
+            step,
+            decision.tool,
+            decision.arguments,
+            int(spec.risk_level),
+            question,
+            w.now,
+        )
+        pending = {
+            "type": "tool_call",
+            "tool": decision.tool,
+            "arguments": decision.arguments,
+            "approval_id": approval_id,
+        }
+        write_checkpoint(w, step, state, pending=pending, model_call=model_call)
+        w.emit(
+            E.APPROVAL_REQUESTED,
+            {
+                "approval_id": approval_id,
                 "tool": decision.tool,
                 "arguments": decision.arguments,
-                "approval_id": approval_id,
-            }
-            write_checkpoint(w, step, state, pending=pending, model_call=model_call)
-            w.emit(
-                "ApprovalRequested",
-                {
-                    "approval_id": approval_id,
-                    "tool": decision.tool,
-                    "arguments": decision.arguments,
-                    "question": question,
-                    "risk_level": int(verdict.spec.risk_level),
-                },
-            )
-            span_event("approval.requested", {"baton.approval.id": approval_id})
-            return None
-        return self.start_invocation(w, step, verdict.spec, decision.arguments, None)
+                "question": question,
+                "risk_level": int(spec.risk_level),
+            },
+        )
+        span_event("approval.requested", {"baton.approval.id": approval_id})
 
     async def _retry_deferred(
         self, lease: Lease, run: dict[str, Any], state: dict[str, Any], pending: dict[str, Any]
@@ -413,9 +439,9 @@ class StepRunner:
         scopes = self.scopes_for(run["tenant_id"], run["user_id"])
         decision = ToolCallDecision(tool=call.tool, arguments=call.arguments, reason=call.reason)
 
-        def record(w: RunWriter) -> tuple[ToolSpec, dict[str, Any]] | bool | None:
+        def record(w: RunWriter) -> Outcome:
             if w.status != S.PLANNING:
-                return False
+                return Settled.STOPPED
             return self._propose_tool(w, state, step, decision, None, scopes, call.deferrals)
 
         outcome, row = self._write(lease, run, record)
@@ -429,7 +455,7 @@ class StepRunner:
         call: DeferredCall,
         verdict: Verdict,
         model_call: dict[str, Any] | None,
-    ) -> bool:
+    ) -> Settled:
         """Put a retryable denial off until the wait the gate named (the run goes back to
         the queue and keeps the call as its pending action); any other denial, or one that
         waited too often or would outlive the run, is handed to the agent."""
@@ -437,13 +463,13 @@ class StepRunner:
         if (
             not verdict.retryable
             or call.deferrals >= get_settings().tool_max_deferrals
-            or retry_at > _aware(w.view["deadline_at"], w.now)
+            or retry_at > deadline(w)
         ):
             return self._denied(w, state, step, call.tool, verdict, model_call)
         waiting = replace(call, deferrals=call.deferrals + 1)
         write_checkpoint(w, step, state, pending=waiting.as_pending(), model_call=model_call)
         w.emit(
-            "ToolCallDeferred",
+            E.TOOL_CALL_DEFERRED,
             {
                 "step": step,
                 "tool": call.tool,
@@ -453,7 +479,7 @@ class StepRunner:
                 "deferrals": waiting.deferrals,
             },
         )
-        return False
+        return Settled.STOPPED
 
     def _denied(
         self,
@@ -463,57 +489,29 @@ class StepRunner:
         tool: str,
         verdict: Verdict,
         model_call: dict[str, Any] | None,
-    ) -> bool:
+    ) -> Settled:
         result = ToolResult(
             status="denied", error_type=verdict.error_type, message=verdict.reason
         ).model_dump()
-        w.emit("ToolCallDenied", {"step": step, "tool": tool, "verdict": verdict.as_event()})
-        state = _add(state, "tool", json.dumps(result), name=tool)
+        w.emit(E.TOOL_CALL_DENIED, {"step": step, "tool": tool, "verdict": verdict.as_event()})
+        state = add_message(state, "tool", json.dumps(result), name=tool)
         write_checkpoint(w, step, state, model_call=model_call, tool_result=result)
-        return start_next_step(w)
+        return Settled.of(start_next_step(w))
 
-    def start_invocation(
+    def _start_tool(
         self,
         w: RunWriter,
         step: int,
         spec: ToolSpec,
         arguments: dict[str, Any],
         approval_id: str | None,
-        key: str | None = None,
-    ) -> tuple[ToolSpec, dict[str, Any]]:
-        """Record a call before it executes; an existing record under the same key is reused
-        (same arguments) or refused with IdempotencyConflict (other arguments)."""
+    ) -> RunTool:
+        """Record a call in the ledger before it executes, and say so in the run's log."""
         run = w.view
-        key = key or idempotency_key(run["run_id"], step, spec.name, arguments)
-        row = {
-            "tool_call_id": new_id("tc"),
-            "run_id": run["run_id"],
-            "tenant_id": run["tenant_id"],
-            "user_id": run["user_id"],
-            "step": step,
-            "checkpoint_id": run["latest_checkpoint_id"],
-            "tool_name": spec.name,
-            "arguments_json": arguments,
-            "arguments_hash": hash_json(arguments),
-            "idempotency_key": key,
-            "status": "running",
-            "approval_id": approval_id,
-            "attempts": 1,
-            "started_at": w.now,
-            "completed_at": None,
-            "result_json": None,
-            "error_json": None,
-        }
-        inserted = w.conn.execute(INSERT_INVOCATION[w.conn.dialect.name], row).rowcount
-        if inserted != 1:
-            existing = find_invocation(w.conn, spec.name, key)
-            if existing is None:
-                raise ApprovalReused(f"approval '{approval_id}' already authorised a call")
-            if existing["arguments_hash"] != row["arguments_hash"]:
-                raise IdempotencyConflict(spec.name, key)
-            row = existing
+        key = idempotency_key(run["run_id"], step, spec.name, arguments)
+        row = record_start(w.conn, run, step, spec.name, arguments, approval_id, key, w.now)
         w.emit(
-            "ToolCallStarted",
+            E.TOOL_CALL_STARTED,
             {
                 "step": step,
                 "tool_call_id": row["tool_call_id"],
@@ -522,7 +520,7 @@ class StepRunner:
                 "approval_id": approval_id,
             },
         )
-        return spec, row
+        return RunTool(spec, row)
 
     async def _carry_out(
         self,
@@ -530,18 +528,17 @@ class StepRunner:
         row: dict[str, Any],
         state: dict[str, Any],
         step: int,
-        outcome: tuple[ToolSpec, dict[str, Any]] | bool | None,
+        outcome: Outcome,
         model_call: dict[str, Any] | None,
     ) -> bool:
-        """Act on a committed decision: a started invocation runs; None waits for approval."""
-        if outcome is None:
+        """Act on a committed decision: a started invocation runs; anything else is settled."""
+        if outcome is Settled.AWAITS_APPROVAL:
             self._boundary(WAITING_FOR_APPROVAL, row["run_id"], step)
             return False
-        if isinstance(outcome, bool):
-            return outcome
-        spec, invocation = outcome
+        if isinstance(outcome, Settled):
+            return outcome is Settled.NEXT_STEP
         self._boundary(AFTER_DECISION, row["run_id"], step)
-        return await self._execute(lease, row, state, step, spec, invocation, model_call)
+        return await self._execute(lease, row, state, step, outcome, model_call)
 
     async def _execute(
         self,
@@ -549,10 +546,10 @@ class StepRunner:
         row: dict[str, Any],
         state: dict[str, Any],
         step: int,
-        spec: ToolSpec,
-        invocation: dict[str, Any],
+        call: RunTool,
         model_call: dict[str, Any] | None,
     ) -> bool:
+        spec, invocation = call.spec, call.invocation
         if invocation["status"] in ("succeeded", "failed"):
             stored = invocation["result_json"] or invocation["error_json"] or {}
             result = ToolResult(**stored)
@@ -574,9 +571,7 @@ class StepRunner:
                 span.set_attributes(tool_attributes.tool_outcome(result))
             replayed = False
         self._boundary(AFTER_TOOL, row["run_id"], step)
-        return self._record_result(
-            lease, row, state, step, spec, invocation, result, model_call, replayed
-        )
+        return self._record_result(lease, row, state, step, call, result, model_call, replayed)
 
     def _record_result(
         self,
@@ -584,14 +579,13 @@ class StepRunner:
         row: dict[str, Any],
         state: dict[str, Any],
         step: int,
-        spec: ToolSpec,
-        invocation: dict[str, Any],
+        call: RunTool,
         result: ToolResult,
         model_call: dict[str, Any] | None,
         replayed: bool,
     ) -> bool:
+        spec, invocation = call.spec, call.invocation
         payload = result.model_dump(mode="json")
-        ok = result.status == "succeeded"
         tool_call = {
             "tool": spec.name,
             "arguments": invocation["arguments_json"],
@@ -601,19 +595,10 @@ class StepRunner:
 
         def record(w: RunWriter) -> bool:
             if not replayed:
-                w.conn.execute(
-                    FINISH_INVOCATION,
-                    {
-                        "b_id": invocation["tool_call_id"],
-                        "b_status": "succeeded" if ok else "failed",
-                        "b_at": w.now,
-                        "b_result": payload if ok else None,
-                        "b_error": None if ok else payload,
-                    },
-                )
-            kind = "ToolCallSucceeded" if ok else "ToolCallFailed"
+                record_result(w.conn, invocation["tool_call_id"], result, w.now)
+            ended = E.TOOL_CALL_SUCCEEDED if result.status == "succeeded" else E.TOOL_CALL_FAILED
             w.emit(
-                "ToolCallReplayed" if replayed else kind,
+                E.TOOL_CALL_REPLAYED if replayed else ended,
                 {
                     "step": step,
                     "tool_call_id": invocation["tool_call_id"],
@@ -627,7 +612,7 @@ class StepRunner:
             )
             if w.status in TERMINAL:
                 return False
-            after = _add(state, "tool", json.dumps(payload, default=str), name=spec.name)
+            after = add_message(state, "tool", json.dumps(payload, default=str), name=spec.name)
             write_checkpoint(
                 w, step, after, model_call=model_call, tool_call=tool_call, tool_result=payload
             )
@@ -643,44 +628,28 @@ class StepRunner:
         run = snap.run
         step = int(run["current_step"])
         with self.reader.connect() as conn:
-            inv = (
-                conn.execute(
-                    select(INVOCATIONS)
-                    .where(INVOCATIONS.c.run_id == run["run_id"], INVOCATIONS.c.step == step)
-                    .order_by(INVOCATIONS.c.started_at.desc())
-                )
-                .mappings()
-                .first()
-            )
-        if inv is None:
+            invocation = latest_at_step(conn, run["run_id"], step)
+        if invocation is None:
             self._fail(lease, "a tool call was in progress but no invocation was recorded")
             return False
-        invocation = dict(inv)
         state = absorb_inbox(snap.state, snap.inbox)
         spec = self._spec_or_none(invocation["tool_name"])
         if spec is None:
             result = ToolResult.fail("unknown_tool", f"{invocation['tool_name']} is gone")
-            gone = _missing_spec(invocation["tool_name"])
-            return self._record_result(
-                lease, run, state, step, gone, invocation, result, None, False
-            )
+            gone = RunTool(_missing_spec(invocation["tool_name"]), invocation)
+            return self._record_result(lease, run, state, step, gone, result, None, False)
+        call = RunTool(spec, invocation)
         if invocation["status"] == "running" and spec.idempotency == Idempotency.UNSAFE:
             result = ToolResult.fail(
                 "outcome_unknown",
                 f"{spec.name} may or may not have run before a worker stopped; check before "
                 "trying again",
             )
-            return self._record_result(
-                lease, run, state, step, spec, invocation, result, None, False
-            )
+            return self._record_result(lease, run, state, step, call, result, None, False)
         if invocation["status"] == "running":
             with self.engine.begin() as conn:
-                conn.execute(
-                    update(INVOCATIONS)
-                    .where(INVOCATIONS.c.tool_call_id == invocation["tool_call_id"])
-                    .values(attempts=INVOCATIONS.c.attempts + 1)
-                )
-        return await self._execute(lease, run, state, step, spec, invocation, None)
+                record_retry(conn, invocation["tool_call_id"])
+        return await self._execute(lease, run, state, step, call, None)
 
     async def _execute_approved(
         self,
@@ -717,9 +686,9 @@ class StepRunner:
             call_id=deferred_call_id(run["run_id"], approval["tool_name"], args),
         )
 
-        def record(w: RunWriter) -> tuple[ToolSpec, dict[str, Any]] | bool:
+        def record(w: RunWriter) -> Outcome:
             if w.status != S.PLANNING:
-                return False
+                return Settled.STOPPED
             proposed = {
                 "step": step,
                 "tool": approval["tool_name"],
@@ -727,9 +696,7 @@ class StepRunner:
                 "approval_id": approval["approval_id"],
                 "verdict": verdict.as_event(),
             }
-            w.emit(
-                "ToolCallProposed", {**proposed, "deferrals": deferrals} if deferrals else proposed
-            )
+            w.emit(E.TOOL_CALL_PROPOSED, _with_deferrals(proposed, deferrals))
             if approval["status"] == "approved" and verdict.outcome == "deny":
                 call = DeferredCall(
                     approval["tool_name"], args, None, approval["approval_id"], deferrals
@@ -740,10 +707,10 @@ class StepRunner:
                 denied = Verdict("deny", verdict.spec, verdict.error_type or "not_approved", reason)
                 return self._denied(w, state, step, approval["tool_name"], denied, None)
             assert verdict.spec is not None
-            return self.start_invocation(w, step, verdict.spec, args, approval["approval_id"])
+            return self._start_tool(w, step, verdict.spec, args, approval["approval_id"])
 
-        started, row = self._write(lease, run, record)
-        return await self._carry_out(lease, row, state, step, started, None)
+        outcome, row = self._write(lease, run, record)
+        return await self._carry_out(lease, row, state, step, outcome, None)
 
     def _fail(
         self,
@@ -765,179 +732,13 @@ class StepRunner:
                         task_type=task_type,
                         calls=calls,
                     )
-                w.emit("RunFailed", {"reason": reason})
+                w.emit(E.RUN_FAILED, {"reason": reason})
                 w.flush()
 
 
-class IdempotencyConflict(Exception):
-    """The same idempotency key was used with different arguments."""
-
-    def __init__(self, tool: str, key: str) -> None:
-        super().__init__(f"idempotency key '{key}' of {tool} was used with other arguments")
-
-
-class ApprovalReused(Exception):
-    """An approval that already authorised an execution was presented again."""
-
-
-def find_invocation(conn: Connection, tool: str, key: str) -> dict[str, Any] | None:
-    """The invocation recorded under (tool, key), if any."""
-    row = (
-        conn.execute(
-            select(INVOCATIONS).where(
-                INVOCATIONS.c.tool_name == tool, INVOCATIONS.c.idempotency_key == key
-            )
-        )
-        .mappings()
-        .first()
-    )
-    return dict(row) if row else None
-
-
-def start_next_step(w: RunWriter) -> bool:
-    """Move a queued run into its next step, or fail it when a limit is reached."""
-    if w.status != S.QUEUED:
-        return False
-    view = w.view
-    step = int(view["current_step"]) + 1
-    if step > int(view["max_steps"]):
-        w.emit("RunFailed", {"reason": f"step limit reached ({view['max_steps']} steps)"})
-        return False
-    if w.now > _aware(view["deadline_at"], w.now):
-        w.emit("RunFailed", {"reason": f"wall-clock limit reached ({view['max_wall_seconds']} s)"})
-        return False
-    w.emit("StepStarted", {"step": step})
-    return True
-
-
-def relax_commit(conn: Connection) -> None:
-    """Let this transaction's commit return before its WAL is flushed (Postgres only)."""
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-
-
-def write_checkpoint(
-    w: RunWriter,
-    step: int,
-    state: dict[str, Any],
-    *,
-    pending: dict[str, Any] | None = None,
-    model_call: dict[str, Any] | None = None,
-    tool_call: dict[str, Any] | None = None,
-    tool_result: dict[str, Any] | None = None,
-) -> str:
-    """Write the step's checkpoint and its CheckpointWritten event."""
-    checkpoint_id = new_id("ckp")
-    # The event that records this checkpoint is the last one the state has absorbed.
-    state = dict(state, event_seq=int(w.view["last_event_seq"]) + 1, step=step)
-    attrs: dict[str, int | str] = {"baton.step": step, "baton.checkpoint.id": checkpoint_id}
-    with run_span("checkpoint.write", w.view["run_id"], attrs) as span:
-        w.conn.execute(
-            INSERT_CHECKPOINT,
-            {
-                "checkpoint_id": checkpoint_id,
-                "run_id": w.view["run_id"],
-                "step": step,
-                "state_json": state,
-                "pending_action_json": pending,
-                "model_call_json": model_call,
-                "tool_call_json": tool_call,
-                "tool_result_json": tool_result,
-                "state_hash": hash_json(state),
-                "created_at": w.now,
-            },
-        )
-        span.set_attribute("baton.checkpoint.pending", pending is not None)
-    w.emit("CheckpointWritten", {"checkpoint_id": checkpoint_id, "step": step})
-    return checkpoint_id
-
-
-def _aware(at: datetime, like: datetime) -> datetime:
-    """``at`` with ``like``'s time zone when it was stored without one (SQLite)."""
-    return at if at.tzinfo is not None else at.replace(tzinfo=like.tzinfo)
-
-
-def deferred_call_id(run_id: str, tool: str, arguments: dict[str, Any]) -> str:
-    """The name under which the gate keeps a deferred call's place in line."""
-    return f"{run_id}:{tool}:{hash_json(arguments)[:16]}"
-
-
-@dataclass(frozen=True)
-class DeferredCall:
-    """A tool call that waits for the gate to let it through (the checkpoint's pending
-    action), with the times it already waited."""
-
-    tool: str
-    arguments: dict[str, Any]
-    reason: str | None
-    approval_id: str | None
-    deferrals: int
-
-    def as_pending(self) -> dict[str, Any]:
-        """The checkpoint's pending action."""
-        return {
-            "type": DEFERRED_CALL,
-            "tool": self.tool,
-            "arguments": self.arguments,
-            "reason": self.reason,
-            "approval_id": self.approval_id,
-            "deferrals": self.deferrals,
-        }
-
-    @classmethod
-    def from_pending(cls, pending: dict[str, Any]) -> DeferredCall:
-        """Read back what :meth:`as_pending` wrote."""
-        return cls(
-            tool=str(pending["tool"]),
-            arguments=dict(pending["arguments"]),
-            reason=pending.get("reason"),
-            approval_id=pending.get("approval_id"),
-            deferrals=int(pending.get("deferrals", 0)),
-        )
-
-
-def approval_question(tool: str, arguments: dict[str, Any]) -> str:
-    """One clear yes/no question naming the action and its key argument."""
-    key_arg = next((str(v) for v in arguments.values() if isinstance(v, str | int | float)), "")
-    action = tool.replace("_", " ").replace(".", " ")
-    return f"Should I {action}{' for ' + key_arg if key_arg else ''}?"
-
-
-def initial_state(run: dict[str, Any]) -> dict[str, Any]:
-    """The step state of a run that has no checkpoint yet: its goal as the first message."""
-    meta = run.get("meta") or {}
-    messages: list[dict[str, Any]] = []
-    if run.get("parent_run_id"):
-        messages.append({"role": "user", "content": str(meta.get("parent_goal", ""))})
-        if meta.get("parent_result"):
-            messages.append({"role": "assistant", "content": str(meta["parent_result"])})
-    messages.append({"role": "user", "content": run["goal"]})
-    return {"goal": run["goal"], "messages": messages, "decisions": 0, "event_seq": 0}
-
-
-def absorb_inbox(state: dict[str, Any], inbox: list[dict[str, Any]]) -> dict[str, Any]:
-    """``state`` with the events since its checkpoint (messages, decisions, answers) folded in."""
-    for e in inbox:
-        data = e["data"] or {}
-        if e["type"] == "DecisionRecorded":
-            state = dict(state, decisions=int(state.get("decisions", 0)) + 1)
-        elif e["type"] == "UserMessageReceived":
-            state = _add(state, "user", data["text"])
-        elif e["type"] == "ApprovalDenied":
-            denied = {
-                "status": "denied",
-                "error_type": "denied_by_user",
-                "message": f"the person said no to {data.get('tool')}",
-            }
-            state = _add(state, "tool", json.dumps(denied), name=str(data.get("tool")))
-    return state
-
-
-def _add(state: dict[str, Any], role: str, content: str, name: str | None = None) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": role, "content": content}
-    if name:
-        message["name"] = name
-    return dict(state, messages=[*state.get("messages", []), message])
+def _with_deferrals(proposed: dict[str, Any], deferrals: int) -> dict[str, Any]:
+    # A first proposal's event stays as it always was; a retried one counts its waits.
+    return {**proposed, "deferrals": deferrals} if deferrals else proposed
 
 
 def _decision_event(result: AgentResult) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, event, select
 from sqlalchemy.exc import DBAPIError
 
 from core.agent.accounting import budget_for
-from core.agent.step import INBOX_TYPES, absorb_inbox, initial_state
+from core.agent.step_state import INBOX_TYPES, absorb_inbox, initial_state
 from core.config import Settings, get_settings
 from core.context.assemble import ContextBudgetExceeded, assemble_context
 from core.errors import InvalidInput

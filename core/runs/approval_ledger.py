@@ -20,6 +20,14 @@ from core.store.tables import Approval
 APPROVALS = Approval.__table__  # type: ignore[attr-defined]
 
 
+def default_question(tool: str, arguments: dict[str, Any]) -> str:
+    """One clear yes/no question naming the action and its key argument, for a tool that
+    words none of its own."""
+    key_arg = next((str(v) for v in arguments.values() if isinstance(v, str | int | float)), "")
+    action = tool.replace("_", " ").replace(".", " ")
+    return f"Should I {action}{' for ' + key_arg if key_arg else ''}?"
+
+
 def request_approval(
     conn: Connection,
     run: Mapping[str, Any],

@@ -23,7 +23,8 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import Engine
 
-from core.agent.step import ApprovalReused, IdempotencyConflict, Observer, StepRunner
+from core.agent.invocation_ledger import ApprovalReused, IdempotencyConflict
+from core.agent.step import Observer, StepRunner
 from core.auth.keys import user_scopes
 from core.ids import utcnow
 from core.runs.log import LeaseLost, RunWriter

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import insert
 
+from core.agent.invocation_ledger import INVOCATIONS, idempotency_key
 from core.agent.scripted import ScriptedAgent
-from core.agent.step import BEFORE_MODEL, INVOCATIONS, StepRunner, idempotency_key
+from core.agent.step import BEFORE_MODEL, StepRunner
 from core.artifacts.service import create_artifact
 from core.config import Settings
 from core.ids import hash_json, new_id, utcnow

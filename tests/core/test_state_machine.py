@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from core.agent.scripted import ScriptedAgent
-from core.agent.step import IdempotencyConflict, StepRunner, find_invocation
+from core.agent.invocation_ledger import IdempotencyConflict, find_invocation, record_start
 from core.runs.log import RunWriter
 from core.runs.service import RunStore
 from core.runs.states import TERMINAL, TRANSITIONS, IllegalTransition, RunStatus, check_transition
-from tests.core.helpers import bump_spec, count, gate_with
+from tests.core.helpers import count
 
 
 def test_every_state_has_a_row_and_terminal_states_stay_put():
@@ -37,14 +36,15 @@ def test_an_illegal_transition_writes_nothing(engine):
 def test_same_key_same_arguments_reuses_the_record_other_arguments_conflict(engine):
     store = RunStore(engine)
     run = store.create_run("acme", "alice", "hi")
-    runner = StepRunner(engine, ScriptedAgent(), gate_with(bump_spec()))
-    spec = bump_spec()
     with engine.begin() as conn:
         w = RunWriter.open(conn, run["run_id"])
-        _, first = runner.start_invocation(w, 1, spec, {"n": 1}, None, key="order-7")
-        _, again = runner.start_invocation(w, 1, spec, {"n": 1}, None, key="order-7")
-        assert again["tool_call_id"] == first["tool_call_id"]
+
+        def start(arguments: dict) -> dict:
+            return record_start(conn, w.view, 1, "counter.bump", arguments, None, "order-7", w.now)
+
+        first = start({"n": 1})
+        assert start({"n": 1})["tool_call_id"] == first["tool_call_id"]
         with pytest.raises(IdempotencyConflict):
-            runner.start_invocation(w, 1, spec, {"n": 2}, None, key="order-7")
+            start({"n": 2})
         stored = find_invocation(conn, "counter.bump", "order-7")
         assert stored is not None and stored["arguments_json"] == {"n": 1}

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from core.agent.invocation_ledger import ApprovalReused
 from core.agent.scripted import ScriptedAgent
-from core.agent.step import ApprovalReused
 from core.config import Settings
 from core.errors import Conflict, NotFound
 from core.runs.log import RunWriter
