@@ -13,16 +13,14 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
+from core.understanding import meeting_words
 from core.understanding.command import Intent
 
+# "workout" as an object is mostly a modifier ("put on workout music"), and "thing about" a
+# topic ("the thing about Bob"): neither is a meeting there.
+_ACTIVITY = "|".join(a for a in meeting_words.ACTIVITIES if a != "workout")
 _MEETING_WORD = (
-    r"(?:meeting|call|appointment|appt|event|session|sync|catch ?up|chat|1:1|1 on 1|one on one"
-    r"|one-on-one|one-to-one|1-1|lunch"
-    r"|coffee|dinner|breakfast|standup|stand-up|review|interview|demo|presentation|workshop"
-    r"|huddle|check-in|retro|planning|haircut|dentist|doctor|gym|class|lesson|party|zoom"
-    r"|physio|therapy|massage|pilates|rehearsal|tutoring|webinar|seminar|brunch"
-    r"|consultation|check-?up|briefing"
-    r"|touch ?base|offsite|block|prep|thing(?! about)|kick-?off|yoga)s?"
+    rf"(?:{meeting_words.KIND}|{_ACTIVITY}|{meeting_words.GENERIC}|thing(?! about)|prep)s?"
 )
 # A meeting named by its time ("my 3 o'clock", "the 10") as well as by a noun.
 _MEETING_NOUN = (

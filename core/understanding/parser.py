@@ -19,9 +19,11 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from core.understanding import meeting_words
 from core.understanding.command import Command, Intent, ParseContext, Slots
 from core.understanding.cues import score_cues
 from core.understanding.grammar import CONVERSATION, IntentPhrases
+from core.understanding.meeting_words import GENERIC_HEADS, KIND_SAID, MEETING_NOUNS
 from core.understanding.normalize import SENTENCE_MARK, Utterance, normalise
 from core.understanding.when import When, find_when, find_when_split
 
@@ -503,38 +505,6 @@ _NOT_NAMES = (_COMMON - {"will", "may", "mine"}) | frozenset(
         "written",
     ]
 )
-_GENERIC_HEADS = frozenset(
-    [
-        "visit",
-        "zoom",
-        "block",
-        "meeting",
-        "meetings",
-        "call",
-        "calls",
-        "appointment",
-        "appointments",
-        "appt",
-        "event",
-        "events",
-        "session",
-        "booking",
-        "time",
-        "thing",
-        "things",
-    ]
-)
-_SPECIFIC = re.compile(
-    r"\b(?:sync|catch ?up|chat|1:1|1 on 1|one on one|one-on-one|lunch|coffee|dinner|breakfast"
-    r"|standup"
-    r"|stand-up|review|interview|demo|presentation|workshop|huddle|check-in|retro|retrospective"
-    r"|planning|briefing|conference|brunch|drinks|class|lesson|consultation|party|dentist|doctor"
-    r"|physio|haircut|kick ?off|check-?up|rehearsal|webinar|seminar|training|offsite)\b"
-)
-# What a meeting is ("cancel physio"), never who it is with.
-_MEETING_NOUNS = _GENERIC_HEADS | frozenset(
-    w for w in re.findall(r"[a-z]{3,}", _SPECIFIC.pattern) if w not in ("off", "one")
-)
 _TITLE_EXPLICIT = re.compile(
     r"\b(?:called|titled|named|entitled|about|regarding|re|on the topic of|to discuss|to talk about"
     r"|for the)\s+(.+?)(?=\s+(?:with|on|at|tomorrow|today|next|this|for|from|in|and invite)\b|$)"
@@ -888,7 +858,7 @@ def _names(segment: str, contacts: list[str]) -> list[str]:
         if (
             word in _NAME_STOP
             or word in _NOT_NAMES
-            or word in _MEETING_NOUNS
+            or word in MEETING_NOUNS
             or len(current) >= _MAX_NAME_WORDS
         ):
             close()
@@ -957,13 +927,7 @@ _NOT_MODIFIERS = frozenset(
 _HEAD = re.compile(
     r"\b(?:(?:the|my|our|a|an|this|that|tomorrow's|today's|\w+day's)\s+)?((?:[a-z0-9:'\-]+ "
     r"){0,3}?)"
-    r"(meeting|call|appointment|appt|event|session|sync|catch ?up|chat|1:1|1 on 1|one on one"
-    r"|one-on-one|one-to-one|1-1|lunch|coffee|dinner|breakfast|standup|stand-up|review"
-    r"|interview|demo"
-    r"|presentation|workshop|huddle|check-in|retro|retrospective|planning|briefing|conference"
-    r"|brunch|drinks|class|lesson|consultation|party|zoom|touch ?base|block|kick ?off"
-    r"|haircut|yoga|gym|workout|pilates|rehearsal|massage|therapy|physio|tutoring|lecture"
-    r"|webinar|seminar|training|offsite|meetup|check-?up|dentist|doctor|thing)s?\b"
+    rf"({meeting_words.GENERIC}|{meeting_words.KIND}|{meeting_words.ACTIVITY}|thing)s?\b"
 )
 
 
@@ -997,9 +961,9 @@ def _meeting_title(text: str, cue_end: int, intent: Intent) -> str | None:
             break
         modifiers.insert(0, w)
     noun = head.group(2)
-    words = [*modifiers, noun] if noun not in _GENERIC_HEADS else modifiers
+    words = [*modifiers, noun] if noun not in GENERIC_HEADS else modifiers
     title = " ".join(words).strip()
-    if not title and noun in _GENERIC_HEADS:
+    if not title and noun in GENERIC_HEADS:
         # "an appointment for a haircut": a generic noun, then what it is for.
         purpose = _PURPOSE.match(text, head.end())
         if purpose:
@@ -1034,7 +998,7 @@ def _object_title(text: str) -> str | None:
         if (
             word in _OBJECT_STOP
             or word in _VERBS
-            or word in _GENERIC_HEADS
+            or word in GENERIC_HEADS
             or re.search(r"[\d:]|'s$|n't", word)
             or len(words) >= _MAX_NAME_WORDS
         ):
@@ -1055,7 +1019,7 @@ def _with_thing(text: str) -> str | None:
         return None
     words: list[str] = []
     for word in m.group(1).split():
-        if word in _OBJECT_STOP or word in _GENERIC_HEADS:
+        if word in _OBJECT_STOP or word in GENERIC_HEADS:
             break
         words.append(word)
     return " ".join(words) or None
@@ -1514,7 +1478,7 @@ def _meeting_slots(u: Utterance, intent: Intent, cue_end: int, ctx: ParseContext
                 people |= set(firsts)
             words = [w for w in said if w not in people]
             # "for a call with Erin": a generic noun alone names nothing.
-            if all(w in _GENERIC_HEADS for w in words):
+            if all(w in GENERIC_HEADS for w in words):
                 words = []
             slots.title = " ".join(words) or None
     if intent is Intent.CALENDAR_MOVE and slots.new_time is None and "same time" in text:
@@ -1538,7 +1502,7 @@ _DESTINATION = re.compile(r"\b(?:to|till|until) (?:\d+|noon|tomorrow|today|next|
 def _names_meeting(u: Utterance, ctx: ParseContext) -> bool:
     """Whether the turn names a meeting: a meeting noun or a clock time, said with a day, a
     time or what the meeting is."""
-    specific = _SPECIFIC.search(u.numeric)
+    specific = KIND_SAID.search(u.numeric)
     head = specific or re.search(
         r"\b(?:meeting|call|appointment|appt|event|session)s?\b|\d (?:am|pm|o'clock)\b", u.numeric
     )
@@ -1675,7 +1639,7 @@ def _cue_scores(u: Utterance, ctx: ParseContext) -> list[tuple[float, Intent, Hi
         or answer.attendees
         or _contacts_in(u.numeric, ctx.contact_names)
         or _DESTINATION.search(u.numeric)
-        or _SPECIFIC.search(u.numeric)
+        or KIND_SAID.search(u.numeric)
     )
     return [
         (c, i, Hit(*span))
