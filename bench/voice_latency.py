@@ -11,7 +11,10 @@ for debugging the harness only: its figures are not latency figures. Measured:
   ``--turns`` turns, with the server's breakdown (turn-end wait, STT, run/LLM, TTS first chunk)
   and how the turn's traced latency compares with the caller's;
 * call connect -> first greeting audio;
-* barge-in: caller speech onset -> Twilio "clear" (bot audio stopped);
+* barge-in: caller speech onset -> the bot's audio stops arriving (it is held at the caller's
+  first sound), and -> Twilio "clear" (the held audio flushed);
+* backchannels ("uh-huh", "okay") over the bot: how many interrupted it (a "clear"), and how
+  long the bot paused for the others before going on;
 * ``--concurrent`` calls at once: per-turn p50/p95 and greeting;
 * end-of-turn strategies (silence vs Smart Turn v3): latency and false cut-offs on requests
   with pauses;
@@ -88,6 +91,8 @@ PAUSED = [
     "Okay, so, what is on my calendar?",
 ]
 SPEEDS = (0.9, 1.0, 1.1, 1.2)
+# What a listener murmurs while the bot talks; none of it is a turn.
+BACKCHANNELS = ["Uh-huh.", "Mhm.", "Okay.", "Right.", "Yeah.", "I see."]
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -225,28 +230,66 @@ def print_slowest(turns: list[Any], count: int = 5) -> None:
 
 
 async def bench_barge_in(server: Any, caller: Caller, times: int) -> dict[str, Any]:
+    """Talk over a long answer: how soon the bot falls quiet, and how soon it is cleared."""
     call = TwilioCall(server.url, caller=caller_number(1))
     await greet(call)
-    delays: list[float] = []
+    quiet: list[float] = []
+    cleared: list[float] = []
     leaks = 0
     for i in range(times):
         spoken_until = await call.say(caller.audio("Tell me a short story.", SPEEDS[i % 4]), 16000)
         await call.wait_for_audio(spoken_until, timeout=60)
         await call.silence(1.0)
         onset = time.monotonic()
+        # The caller's audio is trimmed: the onset is the first sound of their voice.
         ended = await call.say(caller.audio("Stop, that's enough.", SPEEDS[(i + 1) % 4]), 16000)
         clears = [t for t in call.received.clears if t >= onset]
         if clears:
-            delays.append((clears[0] - onset) * 1000)
+            cleared.append((clears[0] - onset) * 1000)
             if call.received.audio_between(clears[0], ended).size:
                 leaks += 1
+            stopped = call.received.fell_quiet_after(onset)
+            if stopped is not None and stopped <= clears[0]:
+                quiet.append((max(stopped, onset) - onset) * 1000)
         await call.wait_quiet(quiet=1.0, timeout=60)
     await call.hang_up()
     return {
-        "phone_barge_in_p50_ms": pct(delays, 50),
-        "phone_barge_in_p95_ms": pct(delays, 95),
-        "phone_barge_in_missed": times - len(delays),
+        "phone_barge_in_p50_ms": pct(quiet, 50),
+        "phone_barge_in_p95_ms": pct(quiet, 95),
+        "phone_barge_in_clear_p50_ms": pct(cleared, 50),
+        "phone_barge_in_missed": times - len(cleared),
         "phone_barge_in_audio_after_clear": leaks,
+    }
+
+
+async def bench_backchannels(server: Any, caller: Caller, times: int) -> dict[str, Any]:
+    """Murmur over a long answer: a backchannel must neither stop the bot nor become a turn.
+    Counts the murmurs that interrupted (a clear) and how long the bot paused for the rest."""
+    call = TwilioCall(server.url, caller=caller_number(0))
+    await greet(call)
+    interrupted = 0
+    paused: list[float] = []
+    for i in range(times):
+        spoken_until = await call.say(caller.audio("Tell me a short story.", SPEEDS[i % 4]), 16000)
+        await call.wait_for_audio(spoken_until, timeout=60)
+        await call.silence(1.0)
+        onset = time.monotonic()
+        said = BACKCHANNELS[i % len(BACKCHANNELS)]
+        await call.say(caller.audio(said, SPEEDS[(i + 2) % 4]), 16000)
+        await call.silence(1.5)
+        if any(t >= onset for t in call.received.clears):
+            interrupted += 1
+        else:
+            stopped = call.received.fell_quiet_after(onset)
+            resumed = None if stopped is None else call.received.first_media_after(stopped + 0.001)
+            if stopped is not None and resumed is not None:
+                paused.append((resumed - stopped) * 1000)
+        await call.wait_quiet(quiet=1.0, timeout=60)
+    await call.hang_up()
+    return {
+        "phone_backchannels": times,
+        "phone_backchannel_false_interruptions": interrupted,
+        "phone_backchannel_pause_p50_ms": pct(paused, 50),
     }
 
 
@@ -316,7 +359,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     caller = Caller(models)
     # Synthesised before any call: synthesis on the event loop would stall the line.
-    for text in [*REQUESTS, *PAUSED, "Tell me a short story.", "Stop, that's enough."]:
+    story, stop = "Tell me a short story.", "Stop, that's enough."
+    for text in [*REQUESTS, *PAUSED, *BACKCHANNELS, story, stop]:
         for speed in SPEEDS:
             caller.audio(text, speed)
     engine = make_engine(f"sqlite:///{data / 'baton.db'}")
@@ -345,6 +389,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         figures["turn_wait_s"] = server.voice_settings.voice_turn_wait_secs
         figures.update(await bench_single(server, caller, args.turns))
         figures.update(await bench_barge_in(server, caller, args.barge_ins))
+        figures.update(await bench_backchannels(server, caller, args.backchannels))
         if args.concurrent:
             figures.update(
                 await bench_concurrent(server, caller, args.concurrent, args.concurrent_turns)
@@ -425,6 +470,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=30, help="turns of the single call")
     parser.add_argument("--barge-ins", type=int, default=5, help="barge-ins measured")
+    parser.add_argument("--backchannels", type=int, default=8, help="murmurs over the bot")
     parser.add_argument("--concurrent", type=int, default=8, help="calls at once (0: skip)")
     parser.add_argument("--concurrent-turns", type=int, default=3, help="turns per call")
     parser.add_argument(

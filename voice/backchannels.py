@@ -6,7 +6,9 @@ backchannel does (``barge_in_secs`` of audio). Its words cannot decide: Whisper 
 a murmur on phone audio into "Thank you.", "M-H-M.", "Oh." or "And make a chance." (all seen
 here), so a filter on transcripts either lets hallucinations interrupt or drops real words.
 The price is that a one-word "Stop." over the bot does not stop it; "Stop, that's enough"
-does. The bridge keeps words that no turn claimed out of the caller's next turn.
+does, its short pause counted with it. The bot still falls quiet at the caller's first sound
+(:mod:`voice.speech_hold`) and goes on only when the speech proves to be a murmur. The bridge
+keeps words that no turn claimed out of the caller's next turn.
 
 While the bot awaits a yes/no answer, a short "Yes." said over the end of its question is the
 answer, not a backchannel: then any words transcribed start the turn, and the answer reader
@@ -34,6 +36,10 @@ from voice.frames import AnswerAwaitedFrame, SegmentTranscribedFrame
 # Speech that goes on this long over the bot (from its onset) is a barge-in. Synthesised
 # "uh-huh" and "mhm" measured 0.6-0.7 s here once the VAD's smoothing is counted.
 BARGE_IN_SECS = 0.8
+# Speech over the bot that resumes within this long after the VAD called it ended is the same
+# interruption ("Stop, ... that's enough"), its pause counted with it; a listener's murmurs
+# come seconds apart. The VAD's own stop wait comes on top of it.
+JOIN_SECS = 0.4
 
 
 class BargeInStart(BaseUserTurnStartStrategy):
@@ -56,6 +62,8 @@ class BargeInStart(BaseUserTurnStartStrategy):
         # Speech is measured in audio received, not wall-clock time: on a busy machine audio
         # arrives in bursts, and a clock would call a short murmur long.
         self._speech_secs = 0.0
+        # Audio since speech over the bot last ended, while it may still be joined.
+        self._gap_secs: float | None = None
         self._answer_awaited = False
 
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
@@ -72,18 +80,29 @@ class BargeInStart(BaseUserTurnStartStrategy):
             self._segment_over_bot = self._bot_speaking
             if not self._bot_speaking:
                 return await self._start()
-            # The VAD reports speech after ``start_secs`` of it: count from there.
             self._pending = True
-            self._speech_secs = frame.start_secs
+            if self._gap_secs is not None and self._gap_secs - frame.start_secs <= JOIN_SECS:
+                # The same interruption going on: its pause counts as if the VAD had waited.
+                self._speech_secs += self._gap_secs
+            else:
+                # The VAD reports speech after ``start_secs`` of it: count from there.
+                self._speech_secs = frame.start_secs
+            self._gap_secs = None
+            if self._speech_secs >= self._barge_in_secs:
+                return await self._start()
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            if self._pending:
+                self._gap_secs = 0.0
             self._pending = False
             self._over_bot.append(self._segment_over_bot)
         elif isinstance(frame, SegmentTranscribedFrame) and self._over_bot:
             self._over_bot.popleft()
         elif isinstance(frame, InputAudioRawFrame) and self._pending:
-            self._speech_secs += len(frame.audio) / (2 * frame.sample_rate * frame.num_channels)
+            self._speech_secs += _seconds(frame)
             if self._speech_secs >= self._barge_in_secs:
                 return await self._start()
+        elif isinstance(frame, InputAudioRawFrame) and self._gap_secs is not None:
+            self._gap_secs += _seconds(frame)
         elif (
             isinstance(frame, TranscriptionFrame)
             and frame.text.strip()
@@ -100,8 +119,14 @@ class BargeInStart(BaseUserTurnStartStrategy):
     async def handle_user_turn_started(self) -> None:
         """A turn started (by this or another strategy): no barge-in is pending any more."""
         self._pending = False
+        self._gap_secs = None
 
     async def _start(self) -> ProcessFrameResult:
         self._pending = False
+        self._gap_secs = None
         await self.trigger_user_turn_started()
         return ProcessFrameResult.STOP
+
+
+def _seconds(frame: InputAudioRawFrame) -> float:
+    return len(frame.audio) / (2 * frame.sample_rate * frame.num_channels)

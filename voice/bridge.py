@@ -64,6 +64,7 @@ from voice.frames import (
 from voice.services import VoiceServices
 from voice.session import CallSession
 from voice.speculation import Speculation
+from voice.speech_end import VoiceClock
 from voice.turn_complete import reads_look_up, reads_new_request
 from voice.turn_timing import CallMetrics, TurnTiming
 
@@ -101,7 +102,13 @@ FIXED_PHRASES = (
 class BatonBridge(FrameProcessor):
     """Turns the caller's finished turns into run inputs and the run's outcomes into speech."""
 
-    def __init__(self, call: CallSession, services: VoiceServices, metrics: CallMetrics) -> None:
+    def __init__(
+        self,
+        call: CallSession,
+        services: VoiceServices,
+        metrics: CallMetrics,
+        voice_clock: VoiceClock | None = None,
+    ) -> None:
         # Direct mode keeps frame order: through a queue, the (system) UserStoppedSpeakingFrame
         # could overtake the transcript of the turn it ends.
         super().__init__(name=f"baton-bridge-{call.call_id[-6:]}", enable_direct_mode=True)
@@ -109,6 +116,7 @@ class BatonBridge(FrameProcessor):
         self.services = services
         self.store = services.store
         self.metrics = metrics
+        self.voice_clock = voice_clock
         self.mode: Mode = "idle"
         self.epoch = 0
         self._heard: list[str] = []
@@ -154,9 +162,14 @@ class BatonBridge(FrameProcessor):
             return
         if isinstance(frame, UserStartedSpeakingFrame | InterruptionFrame):
             if self._bot_speaking and self._speech_onset is not None:
-                # The caller talked over the bot: its speech is being cut off now.
+                # The caller talked over the bot: its speech fell quiet when their voice was
+                # first heard (the hold), and is being cut off for good now.
                 self._bot_speaking = False
-                self.metrics.barged_in(self._speech_onset, time.monotonic(), self.call.run_id)
+                stopped = time.monotonic()
+                held = self.metrics.audio_held_at
+                if held is not None and self._speech_onset <= held <= stopped:
+                    stopped = held
+                self.metrics.barged_in(self._speech_onset, stopped, self.call.run_id)
             self._user_turn_open = True
             for text in self._unclaimed:
                 await self._heard_words(text)
@@ -186,6 +199,8 @@ class BatonBridge(FrameProcessor):
             timing = self._timing()
             timing.vad_stopped = time.monotonic()
             timing.speech_ended = timing.vad_stopped - frame.stop_secs
+            if self.voice_clock is not None:
+                timing.speech_ended = self.voice_clock.speech_ended(timing.speech_ended)
         elif isinstance(frame, InputDTMFFrame):
             digit = str(frame.button.value)
             if self._keypad_approval is not None and digit in KEYPAD_ANSWERS:

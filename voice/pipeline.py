@@ -1,7 +1,7 @@
 """The call pipeline shared by every transport (browser WebRTC, phone websockets).
 
-    transport.input() -> Silero VAD -> Whisper STT (16 kHz) -> end of turn -> Baton bridge
-        -> Piper TTS -> audio tap -> transport.output()
+    transport.input() -> voice clock -> Silero VAD -> Whisper STT (16 kHz) -> end of turn
+        -> Baton bridge -> Piper TTS -> audio tap -> speech hold -> transport.output()
 
 The transport decides only how audio gets in and out; everything between is the same for
 every call, built from the process-wide models in :class:`voice.services.VoiceServices`.
@@ -25,6 +25,8 @@ from core.metrics.voice import call_ended, call_started
 from voice.bridge import FIXED_PHRASES, BatonBridge
 from voice.services import VoiceServices
 from voice.session import CallSession
+from voice.speech_end import VoiceClock
+from voice.speech_hold import OutputHold, SpeechHold
 from voice.turn_timing import CallMetrics
 
 # Whisper needs 16 kHz; every transport resamples its input to this rate.
@@ -60,14 +62,16 @@ def call_processors(
     services.phrases.add_fixed(FIXED_PHRASES)
     contacts = services.caller_contact_names(call.tenant_id, call.user_id)
     vad = services.new_vad()
+    clock = VoiceClock()
     return [
+        clock,
         VADProcessor(vad_analyzer=vad),
         services.new_stt(contacts, vad=vad),
         UserTurnProcessor(
             user_turn_strategies=services.new_turn_strategies(contacts),
             user_turn_stop_timeout=USER_TURN_STOP_TIMEOUT,
         ),
-        BatonBridge(call, services, metrics),
+        BatonBridge(call, services, metrics, clock),
         services.new_tts(),
         AudioTap(metrics),
     ]
@@ -103,7 +107,15 @@ def build_call_pipeline(
     metrics = CallMetrics(
         call_id=call.call_id, channel=call.channel, tenant_id=call.tenant_id, user_id=call.user_id
     )
-    processors = [transport.input(), *call_processors(call, services, metrics), transport.output()]
+    output = transport.output()
+    hold = OutputHold()
+    hold.install(output)
+    processors = [
+        transport.input(),
+        *call_processors(call, services, metrics),
+        SpeechHold(hold, metrics),
+        output,
+    ]
     if audio_out_sample_rate is None:
         audio_out_sample_rate = (
             PHONE_OUT_SAMPLE_RATE if call.channel == "phone" else BROWSER_OUT_SAMPLE_RATE

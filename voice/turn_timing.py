@@ -44,7 +44,8 @@ class TurnTiming:
     """Monotonic timestamps of one user turn (metrics, traces and the latency benchmark)."""
 
     speech_ended: float | None = None
-    """When the caller's speech ended (the VAD confirms it ``stop_secs`` later)."""
+    """When the caller's voice fell silent (:mod:`voice.speech_end`); the VAD confirms it
+    about ``stop_secs`` later."""
     vad_stopped: float | None = None
     transcribed: float | None = None
     turn_ended: float | None = None
@@ -105,6 +106,8 @@ class CallMetrics:
     turns: list[TurnTiming] = field(default_factory=list)
     barge_ins: list[float] = field(default_factory=list)
     """Seconds from each barge-in's onset to the bot's speech being stopped."""
+    audio_held_at: float | None = None
+    """When the bot's audio was last held because the caller spoke over it."""
     _awaiting_audio: TurnTiming | None = None
     _awaiting_greeting: bool = True
     # One offset for the whole call, so its spans line up with each other to the nanosecond.

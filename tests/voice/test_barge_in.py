@@ -1,8 +1,9 @@
 """Barge-in over the phone.
 
-While the bot tells a story the caller talks over it: the server sends Twilio a "clear", no
-more bot audio comes until the caller's new turn is answered, the answer is to the new turn,
-and both runs stay consistent in the store (the interrupted one finished on its own).
+While the bot tells a story the caller talks over it: the bot falls quiet at once, the server
+sends Twilio a "clear", no more bot audio comes until the caller's new turn is answered, the
+answer is to the new turn, and both runs stay consistent in the store (the interrupted one
+finished on its own). An interruption with a pause in it ("Stop, ... that's enough") is one.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 
 from core.tracing import configure_tracing, shutdown_tracing
@@ -28,6 +30,21 @@ def _walk(nodes: list[SpanNode]) -> Iterator[SpanNode]:
         yield from _walk(node.children)
 
 
+async def _talk_over_a_story(
+    call: TwilioCall, request: np.ndarray, interruption: np.ndarray
+) -> tuple[float, float, float]:
+    """Connect, ask for the story, and talk over it a second in: returns when the story was
+    first heard, when the caller began talking over it, and when they stopped."""
+    await call.connect()
+    await call.wait_for_audio(call.connected_at, timeout=15)
+    await call.wait_quiet()
+    spoken_until = await call.say(request, 16000)
+    story_at = await call.wait_for_audio(spoken_until, timeout=25)
+    await call.silence(1.0)  # let the story play for a moment
+    barge_at = time.monotonic()
+    return story_at, barge_at, await call.say(interruption, 16000)
+
+
 async def test_caller_speech_stops_the_bot_and_gets_its_own_answer(
     voice_models, engine, tmp_path, outbox, speech, transcribe
 ):
@@ -38,16 +55,9 @@ async def test_caller_speech_stops_the_bot_and_gets_its_own_answer(
         configure_tracing(srv.settings, engine)
         try:
             call = TwilioCall(srv.url, caller="+15551230005")
-            await call.connect()
-            await call.wait_for_audio(call.connected_at, timeout=15)
-            await call.wait_quiet()
-
-            spoken_until = await call.say(request, 16000)
-            story_at = await call.wait_for_audio(spoken_until, timeout=25)
-            await call.silence(1.0)  # let the story play for a moment
-
-            barge_at = time.monotonic()
-            interrupted_until = await call.say(interruption, 16000)
+            story_at, barge_at, interrupted_until = await _talk_over_a_story(
+                call, request, interruption
+            )
             answer_at = await call.wait_for_audio(interrupted_until, timeout=25)
             await call.wait_quiet()
             await call.hang_up()
@@ -57,6 +67,9 @@ async def test_caller_speech_stops_the_bot_and_gets_its_own_answer(
         assert call.received.audio_between(story_at, barge_at).size > 0, "the bot was not talking"
         clears = [t for t in call.received.clears if t >= barge_at]
         assert clears, "no 'clear' was sent when the caller talked over the bot"
+        # The bot fell quiet at the caller's first sound, before the interruption was sure.
+        fell_quiet = call.received.fell_quiet_after(barge_at)
+        assert fell_quiet is not None and fell_quiet < clears[0], (fell_quiet, clears[0])
         leftover = call.received.audio_between(clears[0], interrupted_until)
         assert leftover.size == 0, f"{leftover.size / TWILIO_RATE:.2f} s of bot audio after clear"
         answer = transcribe(call.received.audio_between(answer_at), TWILIO_RATE).lower()
@@ -80,3 +93,27 @@ async def test_caller_speech_stops_the_bot_and_gets_its_own_answer(
             rebuilt = srv.store.rebuilt_view("acme", "erin", run["run_id"])
             assert rebuilt["status"] == run["status"]
             assert rebuilt["last_event_seq"] == run["last_event_seq"]
+
+
+async def test_an_interruption_with_a_pause_in_it_stops_the_bot(
+    voice_models, engine, tmp_path, outbox, speech, transcribe
+):
+    link_number(engine, "acme", "finn", "+15551230047")
+    request = speech("Tell me a short story.", speed=0.95)
+    # Each part alone is as short as a murmur; the VAD hears the comma as the end of speech.
+    interruption = speech("Stop, that's enough.", speed=0.9)
+    async with serve_voice(voice_models, engine, tmp_path, outbox) as srv:
+        call = TwilioCall(srv.url, caller="+15551230047")
+        story_at, barge_at, interrupted_until = await _talk_over_a_story(
+            call, request, interruption
+        )
+        await call.wait_quiet()
+        await call.hang_up()
+
+        assert call.received.audio_between(story_at, barge_at).size > 0, "the bot was not talking"
+        clears = [t for t in call.received.clears if t >= barge_at]
+        assert clears, "the bot talked on over 'Stop, that's enough'"
+        leftover = call.received.audio_between(clears[0], interrupted_until)
+        assert leftover.size == 0, f"{leftover.size / TWILIO_RATE:.2f} s of bot audio after clear"
+        heard = transcribe(call.received.audio_between(interrupted_until), TWILIO_RATE).lower()
+        assert "robot" not in heard, heard

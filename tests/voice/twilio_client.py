@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import itertools
 import json
 import time
 import uuid
@@ -77,6 +78,17 @@ class Received:
     def first_media_after(self, start: float) -> float | None:
         """When the first bot audio after ``start`` arrived."""
         return next((t for t, _ in self.media if t >= start), None)
+
+    def fell_quiet_after(self, start: float, gap: float = 0.25) -> float | None:
+        """When the bot's audio stopped arriving after ``start``: the arrival of the last
+        packet before the first pause of at least ``gap`` seconds (the server paces audio in
+        real time, so only a stop leaves such a pause, or the audio has not come back since).
+        None when it has not paused."""
+        times = [t for t, _ in self.media if t >= start]
+        paused = next((a for a, b in itertools.pairwise(times) if b - a >= gap), None)
+        if paused is None and times and time.monotonic() - times[-1] >= gap:
+            return times[-1]
+        return paused
 
     def last_media_time(self) -> float | None:
         """When the latest bot audio arrived."""
