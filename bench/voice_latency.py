@@ -250,7 +250,7 @@ async def bench_barge_in(server: Any, caller: Caller, times: int) -> dict[str, A
                 leaks += 1
             stopped = call.received.fell_quiet_after(onset)
             if stopped is not None and stopped <= clears[0]:
-                quiet.append((max(stopped, onset) - onset) * 1000)
+                quiet.append((stopped - onset) * 1000)
         await call.wait_quiet(quiet=1.0, timeout=60)
     await call.hang_up()
     return {
