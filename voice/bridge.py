@@ -57,11 +57,12 @@ from voice.approvals import (
 from voice.composer import SpokenReply, compose_reply, fit_spoken, sentences_of, speech_chunks
 from voice.frames import (
     AnswerAwaitedFrame,
+    CallerSoundFrame,
     HeardConfidence,
     SegmentTranscribedFrame,
     TurnTranscriptFrame,
 )
-from voice.services import VoiceServices
+from voice.services import VAD_WINDOW_SECS, VoiceServices
 from voice.session import CallSession
 from voice.speculation import Speculation
 from voice.speech_end import VoiceClock
@@ -145,6 +146,7 @@ class BatonBridge(FrameProcessor):
         # For barge-ins: whether the bot is talking, and when the caller's speech began.
         self._bot_speaking = False
         self._speech_onset: float | None = None
+        self._sound_onset: float | None = None
 
     # ----- frames ------------------------------------------------------------------------
 
@@ -183,9 +185,16 @@ class BatonBridge(FrameProcessor):
                 # The caller went on talking: what they said joins this turn.
                 await self.cancel_task(self._grace)
                 self._grace = None
+        elif isinstance(frame, CallerSoundFrame):
+            # The VAD's first voiced window ends about a window after the voice began.
+            self._sound_onset = time.monotonic() - VAD_WINDOW_SECS if frame.started else None
         elif isinstance(frame, VADUserStartedSpeakingFrame):
             self._caller_speaking = True
-            self._speech_onset = time.monotonic() - frame.start_secs
+            onset = time.monotonic() - frame.start_secs
+            if self._sound_onset is not None:
+                onset = min(onset, self._sound_onset)
+                self._sound_onset = None
+            self._speech_onset = onset
         elif isinstance(frame, BotStartedSpeakingFrame | BotStoppedSpeakingFrame):
             self._bot_speaking = isinstance(frame, BotStartedSpeakingFrame)
         elif isinstance(frame, SegmentTranscribedFrame) and not self._user_turn_open:

@@ -37,3 +37,11 @@ class HeardConfidence:
     token log-probability of their least sure segment; 0 is certain)."""
 
     avg_logprob: float
+
+
+@dataclass
+class CallerSoundFrame(SystemFrame):
+    """Downstream from the VAD: it heard voice (``started``) before confirming speech, or fell
+    back to quiet without confirming it (a click, a breath)."""
+
+    started: bool

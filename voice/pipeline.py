@@ -1,7 +1,8 @@
 """The call pipeline shared by every transport (browser WebRTC, phone websockets).
 
-    transport.input() -> voice clock -> Silero VAD -> Whisper STT (16 kHz) -> end of turn
-        -> Baton bridge -> Piper TTS -> audio tap -> speech hold -> transport.output()
+    transport.input() -> voice clock -> Silero VAD (and first sound) -> Whisper STT (16 kHz)
+        -> end of turn -> Baton bridge -> Piper TTS -> audio tap -> speech hold
+        -> transport.output()
 
 The transport decides only how audio gets in and out; everything between is the same for
 every call, built from the process-wide models in :class:`voice.services.VoiceServices`.
@@ -15,7 +16,6 @@ from pipecat.frames.frames import Frame, TTSAudioRawFrame
 from pipecat.observers.base_observer import BaseObserver
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
-from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.transports.base_transport import BaseTransport
 from pipecat.turns.user_turn_processor import UserTurnProcessor
@@ -27,6 +27,7 @@ from voice.services import VoiceServices
 from voice.session import CallSession
 from voice.speech_end import VoiceClock
 from voice.speech_hold import OutputHold, SpeechHold
+from voice.speech_onset import OnsetVADProcessor
 from voice.turn_timing import CallMetrics
 
 # Whisper needs 16 kHz; every transport resamples its input to this rate.
@@ -65,7 +66,7 @@ def call_processors(
     clock = VoiceClock()
     return [
         clock,
-        VADProcessor(vad_analyzer=vad),
+        OnsetVADProcessor(vad),
         services.new_stt(contacts, vad=vad),
         UserTurnProcessor(
             user_turn_strategies=services.new_turn_strategies(contacts),

@@ -69,6 +69,8 @@ NO_SPEECH_THRESHOLD = 0.6
 # Silero's defaults (0.2 s of speech, volume 0.6) missed 5 of 24 one-word answers ("Yes.",
 # "No.") on 8 kHz phone audio; 0.15 s and 0.4 missed none, and start barge-in sooner.
 VAD_START_SECS = 0.15
+# Silero reads 16 kHz audio in windows of 512 samples.
+VAD_WINDOW_SECS = 512 / 16000
 VAD_MIN_VOLUME = 0.4
 
 

@@ -29,6 +29,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.transports.base_output import BaseOutputTransport
 
 from voice.backchannels import JOIN_SECS
+from voice.frames import CallerSoundFrame
 from voice.turn_timing import CallMetrics
 
 # Noise the VAD never hears the end of must not silence the bot for good. Well under pipecat's
@@ -99,10 +100,11 @@ class OutputHold:
 class SpeechHold(FrameProcessor):
     """Holds the bot's audio while the caller speaks over it; placed before the output.
 
-    The VAD's start of speech over the bot holds it; shortly after the VAD's end of that
-    speech it goes on, unless the caller goes on too (a pause inside "Stop, ... that's
-    enough"). A barge-in in between interrupts the bot as before: what was held is dropped,
-    and the gate opens for the answer.
+    The caller's first sound over the bot holds it (:mod:`voice.speech_onset`). A sound the
+    VAD drops before calling it speech lets the bot go on at once; after speech, the bot goes
+    on shortly after the VAD's end of it, unless the caller goes on too (a pause inside "Stop,
+    ... that's enough"). A barge-in in between interrupts the bot as before: what was held is
+    dropped, and the gate opens for the answer.
     """
 
     def __init__(
@@ -113,6 +115,9 @@ class SpeechHold(FrameProcessor):
         self.metrics = metrics
         self._resume_after_secs = resume_after_secs
         self._bot_speaking = False
+        # Whether the VAD confirmed speech during the current hold, and is still hearing it.
+        self._spoke = False
+        self._speaking = False
         self._resume: asyncio.Task[None] | None = None
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -122,27 +127,56 @@ class SpeechHold(FrameProcessor):
             self._bot_speaking = True
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._bot_speaking = False
+        elif isinstance(frame, CallerSoundFrame):
+            await self._caller_sound(frame.started)
+            # Nothing past the output needs it.
+            return
         elif isinstance(frame, VADUserStartedSpeakingFrame):
-            await self._cancel_resume()
-            if self._bot_speaking:
-                self.hold.hold()
-                self.metrics.audio_held_at = self.hold.held_at
-        elif isinstance(frame, VADUserStoppedSpeakingFrame) and self.hold.held:
-            await self._cancel_resume()
-            self._resume = self.create_task(self._resume_soon(), name="speech-hold-resume")
+            await self._hold_over_the_bot()
+            self._speaking = True
+            self._spoke = self._spoke or self.hold.held
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._speaking = False
+            if self.hold.held:
+                await self._resume_in(self._resume_after_secs)
         elif isinstance(frame, InterruptionFrame):
             # The held audio is dropped; what the bot says next (its answer) must not wait.
             await self._cancel_resume()
             self.hold.interrupt()
-            self.hold.release()
+            self._release()
         elif isinstance(frame, EndFrame | CancelFrame):
             await self._cancel_resume()
-            self.hold.release()
+            self._release()
         await self.push_frame(frame, direction)
 
-    async def _resume_soon(self) -> None:
-        await asyncio.sleep(self._resume_after_secs)
+    async def _caller_sound(self, started: bool) -> None:
+        if started:
+            await self._hold_over_the_bot()
+        elif self.hold.held and not self._speaking:
+            # A sound that never became speech: at once, unless it came in the pause after
+            # speech, where the bot still waits to see whether the caller goes on.
+            await self._resume_in(self._resume_after_secs if self._spoke else 0.0)
+
+    async def _hold_over_the_bot(self) -> None:
+        await self._cancel_resume()
+        if self._bot_speaking and not self.hold.held:
+            self.hold.hold()
+            self.metrics.audio_held_at = self.hold.held_at
+
+    async def _resume_in(self, secs: float) -> None:
+        await self._cancel_resume()
+        if secs <= 0:
+            self._release()
+        else:
+            self._resume = self.create_task(self._resume_soon(secs), name="speech-hold-resume")
+
+    async def _resume_soon(self, secs: float) -> None:
+        await asyncio.sleep(secs)
         self._resume = None
+        self._release()
+
+    def _release(self) -> None:
+        self._spoke = False
         self.hold.release()
 
     async def _cancel_resume(self) -> None:
