@@ -266,6 +266,23 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
         self._model = model
         self._windows_since_reset = 0
         self._low_confidence_windows = 0
+        self._voiced = False
+
+    def voice_confidence(self, buffer: bytes) -> float:
+        """Silero's confidence that the window holds voice (remembered for :attr:`voiced`)."""
+        confidence: float = super().voice_confidence(buffer)
+        self._voiced = confidence >= self._params.confidence
+        return confidence
+
+    @property
+    def voiced(self) -> bool:
+        """Whether Silero heard voice in the last window, however loud the audio so far.
+
+        pipecat also asks for a loudness over a 0.4 s window, smoothed across windows: that
+        keeps a burst of noise from starting speech, but it lags a sudden voice by two or three
+        windows after Silero has already heard it.
+        """
+        return self._voiced
 
     @property
     def state(self) -> VADState:
