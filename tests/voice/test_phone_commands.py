@@ -69,8 +69,9 @@ async def test_calendar_question_and_spoken_cancel_by_phone(
             looked_up
         )
         done = await _turn(call, speech("Yes."), transcribe)
-        # The listener may hear "cancelled" as "cancel"; the store below checks it happened once.
-        assert "cancel" in done and "review" in done, done
+        # The reply names the meeting. tiny.en on phone audio hears "I cancelled" as "I
+        # cancel" or even "I can't feel": the store below checks that it was cancelled, once.
+        assert "review" in done, done
         await call.hang_up()
 
         cancel_run = next(
