@@ -314,6 +314,13 @@ def doubted(reading: Reading, heard_logprob: float | None) -> Reading:
     return reading
 
 
+def only_courtesy(text: str) -> bool:
+    """Whether ``text`` holds words but says nothing but courtesies and fillers ("Please.",
+    "Um, thanks."): the tail of a request, or a murmur Whisper wrote as thanks."""
+    clauses = [" ".join(w for w in part.split() if w not in FILLERS) for _, part in _clauses(text)]
+    return bool(normalise(text)) and all(not c or c in COURTESIES for c in clauses)
+
+
 def read_answer(text: str) -> Reading:
     """Yes, no or unclear from the words alone, with the path that decided."""
     said = normalise(text)

@@ -12,7 +12,9 @@ keeps words that no turn claimed out of the caller's next turn.
 
 While the bot awaits a yes/no answer, a short "Yes." said over the end of its question is the
 answer, not a backchannel: then any words transcribed start the turn, and the answer reader
-sends a murmur back as "unclear" (asked again) rather than dropping a real "yes".
+sends a murmur back as "unclear" (asked again) rather than dropping a real "yes". Only words
+that are all courtesy ("Please.", "Thanks."), the tail of the request being confirmed, leave
+the question to go on.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pipecat.frames.frames import (
 from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_start.base_user_turn_start_strategy import BaseUserTurnStartStrategy
 
+from voice.answers import only_courtesy
 from voice.frames import AnswerAwaitedFrame, SegmentTranscribedFrame
 
 # Speech that goes on this long over the bot (from its onset) is a barge-in. Synthesised
@@ -103,14 +106,13 @@ class BargeInStart(BaseUserTurnStartStrategy):
                 return await self._start()
         elif isinstance(frame, InputAudioRawFrame) and self._gap_secs is not None:
             self._gap_secs += _seconds(frame)
-        elif (
-            isinstance(frame, TranscriptionFrame)
-            and frame.text.strip()
-            and (self._answer_awaited or not self._heard_over_bot())
-        ):
+        elif isinstance(frame, TranscriptionFrame) and frame.text.strip():
+            over_bot = self._heard_over_bot()
             # Words without a VAD start of their own (the VAD missed quiet speech), or a
-            # short answer said over the end of the question.
-            return await self._start()
+            # short answer said over the end of the question. A "please" or "thanks" over
+            # the question is the tail of the request it answers, not an answer.
+            if not over_bot or (self._answer_awaited and not only_courtesy(frame.text)):
+                return await self._start()
         return ProcessFrameResult.CONTINUE
 
     def _heard_over_bot(self) -> bool:

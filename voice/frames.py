@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pipecat.frames.frames import DataFrame, SystemFrame
 
 
+# The caller's words are never stale: an interruption (which the words themselves may have
+# started) drops the bot's queued output, not what the STT heard. A dropped end-of-segment
+# mark left the turn-end strategy waiting for it until pipecat's stop timeout.
 @dataclass
 class SegmentTranscribedFrame(DataFrame):
     """The STT finished one speech segment (with or without a transcript)."""
+
+    interruptible: bool = field(default=False, init=False)
 
 
 @dataclass
@@ -29,6 +34,7 @@ class TurnTranscriptFrame(DataFrame):
 
     text: str
     replaces: int
+    interruptible: bool = field(default=False, init=False)
 
 
 @dataclass(frozen=True)

@@ -6,16 +6,20 @@ Real Silero VAD and Whisper over synthesised speech, through pipecat's run_test.
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
-from pipecat.frames.frames import TranscriptionFrame
+from pipecat.frames.frames import Frame, TranscriptionFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams
 from pipecat.processors.audio.vad_processor import VADProcessor
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.tests.utils import run_test
 
 from tests.voice.server import STT_RATE
 from tests.voice.test_pipeline import audio_frames
+from voice.frames import SegmentTranscribedFrame
 from voice.services import SharedWhisperSTTService, VoiceServices
 
 pytestmark = pytest.mark.slow
@@ -55,3 +59,35 @@ async def test_words_after_a_short_pause_are_read_with_the_rest(voice_models, sp
     words, stt = await _heard(voice_models, said)
     assert "bob" in words and "tomorrow" in words, words
     assert stt.ahead.dropped >= 1 and stt.ahead.used == 1
+
+
+class InterruptOnWords(FrameProcessor):
+    """Starts a turn on the caller's words as the turn processor does for an answer said over
+    the bot: it is slow to act on them, then interrupts everything queued behind."""
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        await self.push_frame(frame, direction)
+        if isinstance(frame, TranscriptionFrame):
+            await asyncio.sleep(2.0)
+            await self.broadcast_interruption()
+
+
+async def test_an_interruption_started_by_the_callers_words_drops_none_of_them(
+    voice_models, speech
+) -> None:
+    gap = np.zeros(int(STT_RATE * 0.8), np.float32)
+    said = np.concatenate([_trimmed(speech("No.")), gap, _trimmed(speech("Don't send it."))])
+    vad = voice_models.new_vad()
+    down, _ = await run_test(
+        Pipeline(
+            [VADProcessor(vad_analyzer=vad), voice_models.new_stt(vad=vad), InterruptOnWords()]
+        ),
+        frames_to_send=audio_frames(said, lead=0.5, tail=5.0),
+        pipeline_params=PipelineParams(audio_in_sample_rate=STT_RATE),
+        start_timeout=10,
+    )
+    words = " ".join(f.text.strip() for f in down if isinstance(f, TranscriptionFrame)).lower()
+    assert "no" in words and "send" in words, words
+    # Each segment's end reaches the turn-end strategy, which waits for it.
+    assert sum(isinstance(f, SegmentTranscribedFrame) for f in down) == 2

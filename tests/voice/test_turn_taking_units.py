@@ -18,8 +18,13 @@ from pipecat.frames.frames import (
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
+from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineWorker
 from pipecat.processors.frame_processor import FrameProcessorSetup
+from pipecat.tests.utils import SleepFrame, run_test
+from pipecat.turns.user_stop import BaseUserTurnStopStrategy
+from pipecat.turns.user_turn_processor import UserTurnProcessor
+from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.utils.asyncio.task_manager import TaskManager
 
 from voice.backchannels import BargeInStart
@@ -130,6 +135,18 @@ def test_a_murmur_over_the_bot_is_not_a_turn():
 
 def test_a_short_yes_over_the_end_of_a_question_is_the_answer():
     frames = [AnswerAwaitedFrame(awaited=True), *_short_word_over_bot("Yes.")]
+    assert _started_turns(frames) == 1
+
+
+@pytest.mark.parametrize("tail", ["Please.", "Thank you.", "Um, thanks."])
+def test_a_courtesy_over_the_question_lets_it_go_on(tail: str) -> None:
+    # The tail of the request being confirmed, said as the question begins.
+    frames = [AnswerAwaitedFrame(awaited=True), *_short_word_over_bot(tail)]
+    assert _started_turns(frames) == 0
+
+
+def test_a_yes_with_a_courtesy_over_the_question_is_the_answer() -> None:
+    frames = [AnswerAwaitedFrame(awaited=True), *_short_word_over_bot("Yes, please.")]
     assert _started_turns(frames) == 1
 
 
@@ -271,3 +288,56 @@ def test_only_a_whole_task_counts_as_a_new_request_over_a_yes_no_question(
 def test_only_a_look_up_is_answered_before_the_waiting_question(said: str, look_up: bool) -> None:
     assert reads_new_request(said)
     assert reads_look_up(said) is look_up
+
+
+def _segment(words: str) -> list[Frame]:
+    """One stretch of speech as the STT passes it on: VAD start and stop, then its words."""
+    audio = InputAudioRawFrame(audio=b"\0\0" * 1600, sample_rate=16000, num_channels=1)
+    return [
+        VADUserStartedSpeakingFrame(start_secs=0.15),
+        audio,
+        audio,
+        VADUserStoppedSpeakingFrame(stop_secs=0.2),
+        TranscriptionFrame(text=words, user_id="caller", timestamp="now", finalized=True),
+        SegmentTranscribedFrame(),
+    ]
+
+
+async def test_turns_after_an_answer_over_the_question_end_on_their_pause() -> None:
+    # A short answer over the question starts its turn only once transcribed, after the VAD
+    # heard it end; that turn and the next must still end on their pauses.
+    # A stop timeout far beyond the test: every turn that ends here ended on its pause.
+    turns = UserTurnProcessor(
+        user_turn_strategies=UserTurnStrategies(
+            start=[BargeInStart(vad_stop_secs=0.2)],
+            stop=[
+                SilenceTurnStop(
+                    user_speech_timeout=0.3,
+                    complete=reads_complete,
+                    new_request=reads_new_request,
+                    complete_wait=0.1,
+                )
+            ],
+        ),
+        user_turn_stop_timeout=600,
+    )
+    ended: list[BaseUserTurnStopStrategy | None] = []
+
+    @turns.event_handler("on_user_turn_stopped")
+    async def on_stopped(_processor: object, strategy: BaseUserTurnStopStrategy | None) -> None:
+        ended.append(strategy)
+
+    await run_test(
+        Pipeline([turns]),
+        frames_to_send=[
+            AnswerAwaitedFrame(awaited=True),
+            BotStartedSpeakingFrame(),
+            *_segment("Yes."),
+            SleepFrame(sleep=1.0),
+            BotStoppedSpeakingFrame(),
+            AnswerAwaitedFrame(awaited=False),
+            *_segment("What do I have on Friday?"),
+            SleepFrame(sleep=1.0),
+        ],
+    )
+    assert len(ended) == 2 and all(isinstance(s, SilenceTurnStop) for s in ended), ended
