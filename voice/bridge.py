@@ -129,6 +129,8 @@ class BatonBridge(FrameProcessor):
         self._offer_run: dict[str, Any] | None = None
         self._approval: dict[str, Any] | None = None
         self._approval_asks = 0
+        self._unasked: dict[str, Any] | None = None
+        """A run whose yes/no question the caller never heard: they spoke on first."""
         self._keypad_approval: dict[str, Any] | None = None
         """The approval a key press decides (phone calls; it outlives "left pending")."""
         self._current: TurnTiming | None = None
@@ -309,6 +311,14 @@ class BatonBridge(FrameProcessor):
             # Hung up with the question unanswered: it stays pending for the phone / web view.
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self._handoff, "call_ended_with_approval_pending")
+        elif self._unasked is not None:
+            unasked, self.call.run_id = self._unasked, self._unasked["run_id"]
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(
+                    self._handoff,
+                    "call_ended_with_approval_pending",
+                    str(unasked["pending_approval_id"]),
+                )
         elif was_waiting and self.call.run_id:
             # Hung up while the run worked: its outcome goes to the phone (or a call-back).
             with contextlib.suppress(Exception):
@@ -465,6 +475,8 @@ class BatonBridge(FrameProcessor):
             await self._answer_resume_offer(text, epoch, timing)
         elif self.mode == "approval":
             await self._answer_approval(text, epoch, timing)
+        elif self._unasked is not None:
+            await self._after_unasked_approval(text, epoch, timing)
         else:
             await self._submit(text, epoch, timing)
 
@@ -551,7 +563,10 @@ class BatonBridge(FrameProcessor):
         """Say what the run did (unless the caller has spoken since: the store keeps it)."""
         await self.call.emit({"type": "state", "run_id": run["run_id"], "status": run["status"]})
         if epoch != self.epoch or self._closed:
-            # A question the caller never heard must not turn their next words into an answer.
+            # A question the caller never heard must not turn their next words into an answer;
+            # it is asked after them (see _after_unasked_approval).
+            if _waits_on_approval(run):
+                self._unasked = run
             return
         status = run["status"]
         if status == S.COMPLETED:
@@ -566,7 +581,7 @@ class BatonBridge(FrameProcessor):
                 title=run["goal"],
             )
             await self._speak(reply, epoch, timing)
-        elif status == S.WAITING_FOR_HUMAN and run["pending_approval_id"]:
+        elif _waits_on_approval(run):
             await self._start_approval(run, epoch, timing)
         elif status == S.WAITING_FOR_HUMAN:
             question = await asyncio.to_thread(self._human_question, run)
@@ -706,6 +721,28 @@ class BatonBridge(FrameProcessor):
         c = self.call
         return agent_classifier(build(), c.tenant_id, c.user_id, approval["run_id"])
 
+    async def _after_unasked_approval(self, text: str, epoch: int, timing: TurnTiming) -> None:
+        """The caller spoke on before the run's yes/no question was said. A new request sets
+        the question aside for the phone and web view; anything else (the request's tail:
+        "please", "thanks") is followed by the question."""
+        waiting, self._unasked = self._unasked, None
+        assert waiting is not None
+        self.call.run_id = waiting["run_id"]
+        run = await asyncio.to_thread(self._run)
+        if (
+            not _waits_on_approval(run)
+            or run["pending_approval_id"] != waiting["pending_approval_id"]
+        ):
+            await self._submit(text, epoch, timing)
+            return
+        if reads_new_request(text):
+            await asyncio.to_thread(
+                self._handoff, "approval_set_aside", str(run["pending_approval_id"])
+            )
+            await self._submit(text, epoch, timing)
+            return
+        await self._start_approval(run, epoch, timing)
+
     async def _set_aside_approval(self) -> None:
         """Leave the open approval pending and hand it to the phone and web view."""
         await self._set_mode("idle")
@@ -730,8 +767,9 @@ class BatonBridge(FrameProcessor):
         self._approval = None
         await self._say(f"{lead} {LEFT_PENDING}".strip(), epoch, timing)
 
-    def _handoff(self, reason: str) -> None:
-        """Ask the handoff surface to take over what the call could not finish."""
+    def _handoff(self, reason: str, approval_id: str | None = None) -> None:
+        """Ask the handoff surface to take over what the call could not finish (``approval_id``:
+        the question left pending, when it is not the one being asked)."""
         run_id = self.call.run_id
         if not run_id:
             return
@@ -741,8 +779,10 @@ class BatonBridge(FrameProcessor):
             "call_channel": self.call.channel,
             "call_id": self.call.call_id,
         }
-        if self._approval is not None:
-            data["approval_id"] = self._approval["approval_id"]
+        if approval_id is None and self._approval is not None:
+            approval_id = self._approval["approval_id"]
+        if approval_id is not None:
+            data["approval_id"] = approval_id
         record_run_event(
             self.services.engine,
             self.call.tenant_id,
@@ -752,6 +792,11 @@ class BatonBridge(FrameProcessor):
             data,
             once_key=f"{self.call.call_id}:{reason}:{data.get('approval_id', '')}",
         )
+
+
+def _waits_on_approval(run: dict[str, Any]) -> bool:
+    """Whether ``run`` waits for a yes or no to an action."""
+    return run["status"] == S.WAITING_FOR_HUMAN and bool(run["pending_approval_id"])
 
 
 def _task_summary(goal: str, max_words: int = 12) -> str:

@@ -2,18 +2,30 @@
 
 Refusals and self-corrections deny, a question about the pending action is answered from its
 stored arguments before the question is asked again, and the keypad decides after unclear
-answers; a guest's key press decides nothing.
+answers; a guest's key press decides nothing. Words added before the question was ready are
+followed by it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import numpy as np
 import pytest
 
+from core.agent.scripted import ScriptedAgent
+from models.contract import ContextPack
 from tests.voice.server import (
     BOOKED_ANSWER,
     DENIED_ANSWER,
     MEETING,
     NOT_BOOKED_ANSWER,
+    STT_RATE,
+    VoiceServer,
+    decide,
     serve_voice,
     sounds_like,
     wait_for,
@@ -182,3 +194,80 @@ async def test_a_guest_callers_keypad_approves_nothing(
         assert approval["status"] == "pending"
         assert srv.store.get_run(tenant, user, run["run_id"])["status"] == "waiting_for_human"
         assert outbox.sent == []
+
+
+# Long enough for the caller to go on talking before the run's question is ready.
+THINKING_SECONDS = 2.0
+
+
+def _thinking_agent() -> ScriptedAgent:
+    """The scripted agent, slow to choose its action (as a model is), quick to report it."""
+
+    def decide_slowly(pack: ContextPack) -> dict[str, Any]:
+        last = pack.messages[-1] if pack.messages else None
+        if last is None or last.role != "tool":
+            time.sleep(THINKING_SECONDS)
+        return decide(pack)
+
+    return ScriptedAgent(decide_slowly)
+
+
+@contextlib.asynccontextmanager
+async def _said_on_while_choosing(
+    voice_models, engine, tmp_path, outbox, speech, transcribe, user: str, number: str, then: str
+) -> AsyncIterator[tuple[VoiceServer, TwilioCall, str]]:
+    """A call where "Email Alice about the budget." ends its turn and ``then`` is said a
+    second later, while the run is still choosing; yields what the bot answered."""
+    link_number(engine, "acme", user, number)
+    async with serve_voice(
+        voice_models, engine, tmp_path, outbox, agent_factory=_thinking_agent
+    ) as srv:
+        call = TwilioCall(srv.url, caller=number)
+        await _greeting(call, transcribe)
+        pause = np.zeros(STT_RATE, np.float32)
+        said = np.concatenate([speech("Email Alice about the budget."), pause, speech(then)])
+        yield srv, call, await _turn(call, said, transcribe)
+
+
+async def test_words_said_before_the_question_was_ready_are_followed_by_the_question(
+    voice_models, engine, tmp_path, outbox, speech, transcribe
+):
+    async with _said_on_while_choosing(
+        voice_models, engine, tmp_path, outbox, speech, transcribe, "gil", "+15551230007",
+        then="Please.",
+    ) as (srv, call, asked):  # fmt: skip
+        assert sounds_like(asked, approval_question(EMAIL)), asked
+        done = await _turn(call, speech("Yes."), transcribe)
+        assert sounds_like(done, SENT), done
+        await call.hang_up()
+
+        assert len(outbox.sent) == 1
+        (run,) = srv.store.list_runs("acme", "gil")
+        assert run["status"] == "completed"
+
+
+async def test_a_new_request_before_the_question_was_ready_sets_that_question_aside(
+    voice_models, engine, tmp_path, outbox, speech, transcribe
+):
+    async with _said_on_while_choosing(
+        voice_models, engine, tmp_path, outbox, speech, transcribe, "hal", "+15551230008",
+        then="Book the budget review meeting with Bob.",
+    ) as (srv, call, asked):  # fmt: skip
+        assert sounds_like(asked, approval_question(BOOKING)), asked
+        done = await _turn(call, speech("No."), transcribe)
+        assert sounds_like(done, NOT_BOOKED_ANSWER, 0.6), done
+        await call.hang_up()
+
+        assert outbox.sent == []
+        email_run, meeting_run = sorted(
+            srv.store.list_runs("acme", "hal"), key=lambda r: r["created_at"]
+        )
+        assert email_run["status"] == "waiting_for_human"
+        handoffs = [
+            e["data"] for e in srv.store.events("acme", "hal", email_run["run_id"])
+            if e["type"] == "HandoffRequested"
+        ]  # fmt: skip
+        assert [(h["reason"], h["approval_id"]) for h in handoffs] == [
+            ("approval_set_aside", email_run["pending_approval_id"])
+        ]
+        assert meeting_run["status"] == "completed"
