@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pipecat.frames.frames import DataFrame, SystemFrame
 
 
-# The caller's words are never stale: an interruption (which the words themselves may have
-# started) drops the bot's queued output, not what the STT heard. A dropped end-of-segment
-# mark left the turn-end strategy waiting for it until pipecat's stop timeout.
+# An interruption drops queued frames, and the caller's words can start one themselves (an
+# answer over the bot): the mark queued behind them was lost, and the turn-end strategy, which
+# waits for every segment's mark, kept the turn open until pipecat's stop timeout.
 @dataclass
 class SegmentTranscribedFrame(DataFrame):
     """The STT finished one speech segment (with or without a transcript)."""

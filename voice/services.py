@@ -114,14 +114,6 @@ class SharedWhisperSTTService(WhisperSTTService):
             self._turn.end()
         await super().process_frame(frame, direction)
 
-    async def push_frame(
-        self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM
-    ) -> None:
-        """Pass frames on; the caller's words survive an interruption (see voice.frames)."""
-        if isinstance(frame, TranscriptionFrame):
-            frame.interruptible = False
-        await super().push_frame(frame, direction)
-
     async def process_audio_frame(
         self, frame: InputAudioRawFrame, direction: FrameDirection
     ) -> None:
