@@ -237,7 +237,8 @@ async def test_words_said_before_the_question_was_ready_are_followed_by_the_ques
         then="Please.",
     ) as (srv, call, asked):  # fmt: skip
         assert sounds_like(asked, approval_question(EMAIL)), asked
-        done = await _turn(call, speech("Yes."), transcribe)
+        # A bare "Yes." from Piper can be too short for the VAD to confirm on phone audio.
+        done = await _turn(call, speech("Yes, send it."), transcribe)
         assert sounds_like(done, SENT), done
         await call.hang_up()
 
