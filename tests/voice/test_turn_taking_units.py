@@ -290,6 +290,10 @@ def test_only_a_look_up_is_answered_before_the_waiting_question(said: str, look_
     assert reads_look_up(said) is look_up
 
 
+# Ten times the turn-end waits below: a loaded machine still ends each turn within it.
+PAUSE_SECS = 4.0
+
+
 def _segment(words: str) -> list[Frame]:
     """One stretch of speech as the STT passes it on: VAD start and stop, then its words."""
     audio = InputAudioRawFrame(audio=b"\0\0" * 1600, sample_rate=16000, num_channels=1)
@@ -333,11 +337,11 @@ async def test_turns_after_an_answer_over_the_question_end_on_their_pause() -> N
             AnswerAwaitedFrame(awaited=True),
             BotStartedSpeakingFrame(),
             *_segment("Yes."),
-            SleepFrame(sleep=1.0),
+            SleepFrame(sleep=PAUSE_SECS),
             BotStoppedSpeakingFrame(),
             AnswerAwaitedFrame(awaited=False),
             *_segment("What do I have on Friday?"),
-            SleepFrame(sleep=1.0),
+            SleepFrame(sleep=PAUSE_SECS),
         ],
     )
     assert len(ended) == 2 and all(isinstance(s, SilenceTurnStop) for s in ended), ended
