@@ -14,10 +14,16 @@ from __future__ import annotations
 
 import difflib
 import re
+import time
 from dataclasses import dataclass, field
 
 # A turn's audio past this is decoded segment by segment again: Whisper reads at most 30 s.
 MAX_TURN_SECS = 25.0
+# Words heard before a turn opened belong to it only when they came just before it: the
+# start of an interruption ("Stop, ... that's enough", its pause and the barge-in's length
+# counted) or a short answer said over the question. Older ones were a murmur over the bot,
+# a backchannel that is no part of the caller's next turn.
+JOINS_TURN_SECS = 2.0
 _PLAIN = re.compile(r"[^a-z0-9']")
 
 
@@ -56,6 +62,8 @@ class TurnAudio:
     segments: list[bytes] = field(default_factory=list)
     heard: list[str] = field(default_factory=list)
     open: bool = False
+    added_at: float = 0.0
+    """When the latest segment was kept (monotonic seconds)."""
 
     def context_for(self, segment: bytes, sample_rate: int) -> bytes | None:
         """The audio to decode for ``segment``: the turn so far and the segment, or None
@@ -67,12 +75,13 @@ class TurnAudio:
             return None
         return joined
 
-    def add(self, segment: bytes, text: str) -> None:
-        """Keep a decoded segment. Outside a turn (words over the bot that may never start
-        one) it stands alone."""
+    def add(self, segment: bytes, text: str, at: float | None = None) -> None:
+        """Keep a decoded segment (decoded at ``at``, by default now). Outside a turn (words
+        over the bot that may never start one) it stands alone."""
         if not self.open:
             self.segments.clear()
             self.heard.clear()
+        self.added_at = time.monotonic() if at is None else at
         self.segments.append(segment)
         if text.strip():
             self.heard.append(text.strip())
@@ -84,8 +93,13 @@ class TurnAudio:
         self.heard = [whole.strip()] if whole.strip() else []
         return count
 
-    def start(self) -> None:
-        """The caller's turn began."""
+    def start(self, at: float | None = None) -> None:
+        """The caller's turn began (at ``at``, by default now); words heard well before it
+        are left out of it."""
+        now = time.monotonic() if at is None else at
+        if not self.open and now - self.added_at > JOINS_TURN_SECS:
+            self.segments.clear()
+            self.heard.clear()
         self.open = True
 
     def end(self) -> None:

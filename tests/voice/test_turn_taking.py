@@ -1,8 +1,9 @@
 """Turn-taking over a phone call (Twilio media-stream protocol, real models, real server).
 
 A caller who pauses briefly and goes on is answered once, after the real end of the turn; a
-backchannel over the bot's speech neither stops it nor reaches the run; an answer read during
-a pause (a speculative "yes") is dropped when the caller goes on to say "no".
+backchannel over the bot's speech neither stops it nor reaches the run or the caller's next
+turn; an answer read during a pause (a speculative "yes") is dropped when the caller goes on
+to say "no".
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ async def test_a_backchannel_over_the_bot_neither_stops_it_nor_reaches_the_run(
 ):
     link_number(engine, "acme", "hana", "+15551230008")
     request = speech("Tell me a short story.", speed=0.95)
-    murmurs = [trimmed(speech("Uh-huh.")), trimmed(speech("Mhm.", speed=1.1))]
+    murmurs = [trimmed(speech("Uh-huh.")), trimmed(speech("Mhm.", speed=1.2))]
+    question = speech("What is the capital of France?")
     async with serve_voice(voice_models, engine, tmp_path, outbox) as srv:
         call = await _greeted(srv, "+15551230008")
         spoken_until = await call.say(request, 16000)
@@ -86,18 +88,26 @@ async def test_a_backchannel_over_the_bot_neither_stops_it_nor_reaches_the_run(
         for murmur in murmurs:
             murmured_at.append(await call.say(murmur, 16000))
             await call.silence(0.8)
+        story_end = await call.wait_quiet()
+        # The next request is read on its own, without the murmurs said before it.
+        spoken_until = await call.say(question, 16000)
+        await call.wait_for_audio(spoken_until, timeout=30)
         await call.wait_quiet()
         await call.hang_up()
 
-        assert [t for t in call.received.clears if t >= story_at] == [], "the bot was stopped"
+        cleared = [t for t in call.received.clears if story_at <= t < story_end]
+        assert cleared == [], "the bot was stopped"
         for at in murmured_at:
             # It may pause while the caller murmurs, and goes on afterwards.
             assert call.received.audio_between(at).size > 0, "the bot fell silent"
-        story = transcribe(call.received.audio_between(story_at), TWILIO_RATE)
+        story = transcribe(call.received.audio_between(story_at, story_end), TWILIO_RATE)
         assert sounds_like(story, STORY_ANSWER), story
         runs = srv.store.list_runs("acme", "hana")
-        assert len(runs) == 1
-        assert _events(srv, "hana", runs[0]["run_id"], "UserMessageReceived") == []
+        assert len(runs) == 2, [r["goal"] for r in runs]
+        story_run = next(r for r in runs if "story" in r["goal"].lower())
+        asked = next(r for r in runs if r is not story_run)["goal"]
+        assert asked.lower().startswith("what"), asked
+        assert _events(srv, "hana", story_run["run_id"], "UserMessageReceived") == []
 
 
 async def test_a_yes_read_during_a_pause_is_dropped_when_the_caller_goes_on_to_say_no(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from voice.turn_transcript import MAX_TURN_SECS, TurnAudio, words_after
+from voice.turn_transcript import JOINS_TURN_SECS, MAX_TURN_SECS, TurnAudio, words_after
 
 RATE = 16000
 
@@ -45,8 +45,8 @@ def test_only_segments_of_an_open_turn_are_read_together() -> None:
     turn = TurnAudio()
     first, second = _pcm(1.0), _pcm(0.5)
     assert turn.context_for(first, RATE) is None  # nothing before it
-    turn.add(first, "mm-hmm")  # words over the bot: no turn open
-    turn.start()
+    turn.add(first, "mm-hmm", at=10.0)  # words over the bot: no turn open
+    turn.start(at=10.5)  # the caller goes on: "mm-hmm, wait"
     assert turn.context_for(second, RATE) == first + second
     turn.add(second, "wait")
     assert turn.replace_heard("mm-hmm wait") == 2
@@ -54,6 +54,16 @@ def test_only_segments_of_an_open_turn_are_read_together() -> None:
     turn.end()
     assert turn.context_for(first, RATE) is None
     assert turn.heard == []
+
+
+def test_a_murmur_long_before_a_turn_is_no_part_of_it() -> None:
+    turn = TurnAudio()
+    turn.add(_pcm(0.5), "M.H.M.", at=10.0)  # a backchannel over the bot's story
+    turn.start(at=10.0 + JOINS_TURN_SECS + 3.0)  # the next request, after the story
+    request = _pcm(1.5)
+    assert turn.context_for(request, RATE) is None
+    turn.add(request, "Tell me a short story.")
+    assert turn.heard == ["Tell me a short story."]
 
 
 def test_words_over_the_bot_stand_alone_until_a_turn_opens() -> None:
