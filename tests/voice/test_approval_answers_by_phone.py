@@ -18,6 +18,7 @@ import pytest
 
 from core.agent.scripted import ScriptedAgent
 from models.contract import ContextPack
+from tests.engines import SQLITE_ONLY
 from tests.voice.server import (
     BOOKED_ANSWER,
     DENIED_ANSWER,
@@ -67,6 +68,7 @@ def _decisions(store, tenant: str, user: str, run_id: str) -> list[dict]:
     ]  # fmt: skip
 
 
+@SQLITE_ONLY
 async def test_refusals_corrections_and_a_question_back(
     voice_models, engine, tmp_path, outbox, speech, transcribe
 ):
@@ -110,6 +112,7 @@ async def test_refusals_corrections_and_a_question_back(
         ]  # fmt: skip
 
 
+@SQLITE_ONLY
 async def test_a_new_request_instead_of_an_answer_is_taken_and_the_question_left_pending(
     voice_models, engine, tmp_path, outbox, speech, transcribe
 ):
@@ -174,6 +177,7 @@ async def test_after_two_unclear_answers_the_keypad_approves(
         assert decision["method"] == "dtmf"
 
 
+@SQLITE_ONLY
 async def test_a_guest_callers_keypad_approves_nothing(
     voice_models, engine, tmp_path, outbox, speech, transcribe
 ):
@@ -229,6 +233,7 @@ async def _said_on_while_choosing(
         yield srv, call, await _turn(call, said, transcribe)
 
 
+@SQLITE_ONLY
 async def test_words_said_before_the_question_was_ready_are_followed_by_the_question(
     voice_models, engine, tmp_path, outbox, speech, transcribe
 ):
@@ -247,6 +252,7 @@ async def test_words_said_before_the_question_was_ready_are_followed_by_the_ques
         assert run["status"] == "completed"
 
 
+@SQLITE_ONLY
 async def test_a_new_request_before_the_question_was_ready_sets_that_question_aside(
     voice_models, engine, tmp_path, outbox, speech, transcribe
 ):

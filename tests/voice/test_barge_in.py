@@ -17,11 +17,12 @@ import pytest
 from core.tracing import configure_tracing, shutdown_tracing
 from core.tracing.service import call_trace
 from core.tracing.tree import SpanNode
+from tests.engines import SQLITE_ONLY
 from tests.voice.server import CAPITAL_ANSWER, serve_voice, sounds_like
 from tests.voice.twilio_client import TWILIO_RATE, TwilioCall
 from voice.identity import link_number
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, SQLITE_ONLY]
 
 
 def _walk(nodes: list[SpanNode]) -> Iterator[SpanNode]:

@@ -35,9 +35,10 @@ from tests.browser.harness import (
     decode_recording,
     write_speech_wav,
 )
+from tests.engines import SQLITE_ONLY
 from voice.services import VoiceServices
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, SQLITE_ONLY]
 PORT = 8765
 REPO = Path(__file__).resolve().parents[2]
 BATON = Path(sys.executable).with_name("baton")

@@ -21,6 +21,7 @@ from core.api.errors import install_error_handlers
 from core.auth.keys import Identity, create_key
 from core.config import Settings
 from core.runtime import get_runtime, set_runtime
+from tests.engines import SQLITE_ONLY
 from voice.config import VoiceSettings
 from voice.routes.browser import install_browser
 from voice.transports.webrtc import BrowserCalls, CallLimits
@@ -291,10 +292,6 @@ def _replace_line(prefix: str, new: str) -> Callable[[str], str]:
 def _media_line_pts(sdp: str, pts: str) -> str:
     audio = _line("m=audio")(sdp)
     return sdp.replace(audio, audio.rsplit("SAVPF", 1)[0] + "SAVPF " + pts, 1)
-
-
-# The offer checks do not touch the database: one engine is enough for them.
-SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @SQLITE_ONLY

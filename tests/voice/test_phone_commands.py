@@ -18,12 +18,13 @@ from core.agent.factory import with_command_stage
 from core.runs.events import EventType
 from core.tools.builtin.calendar_tools import EVENTS, CalendarTools
 from models.contract import Agent
+from tests.engines import SQLITE_ONLY
 from tests.understanding.world import ModelMustNotBeCalled, gate, seed_week, settings
 from tests.voice.server import serve_voice, sounds_like
 from tests.voice.twilio_client import TWILIO_RATE, TwilioCall
 from voice.identity import link_number
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, SQLITE_ONLY]
 CALLER = "+15551230009"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.engines import SQLITE_ONLY
 from tests.voice.server import DENIED_ANSWER, SENT_ANSWER, serve_voice, sounds_like
 from tests.voice.twilio_client import TWILIO_RATE, TwilioCall
 from voice.bridge import LEFT_PENDING
@@ -76,6 +77,7 @@ async def test_no_denies_and_yes_sends_exactly_once(
         assert "no" in denied["evidence"].lower() and "yes" in granted["evidence"].lower()
 
 
+@SQLITE_ONLY
 async def test_unclear_answer_is_left_pending_then_approved_on_callback(
     voice_models, engine, tmp_path, outbox, speech, transcribe
 ):

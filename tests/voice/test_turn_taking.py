@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.engines import SQLITE_ONLY
 from tests.voice.server import (
     CAPITAL_ANSWER,
     DENIED_ANSWER,
@@ -21,7 +22,7 @@ from tests.voice.server import (
 from tests.voice.twilio_client import TWILIO_RATE, TwilioCall
 from voice.identity import link_number
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, SQLITE_ONLY]
 # Longer than the VAD's stop (0.2 s, so the first part is transcribed on its own) and shorter
 # than the turn-end wait after it (0.45 s).
 SHORT_PAUSE = 0.3
