@@ -105,6 +105,15 @@ _DICTATED = re.compile(
     r"\b(?:saying|that says|to say|say that|asking|telling (?:him|her|them))\b|:"
 )
 _DICTATING = {Intent.EMAIL_SEND, Intent.EMAIL_DRAFT, Intent.NOTES_SAVE, Intent.MEMORY_REMEMBER}
+# "Remember that Alice likes to cancel meetings on Fridays": what follows "that" is a fact to
+# keep, not a request, whatever verbs it holds. In "remember that meeting with Bob?" the
+# "that" points at a thing, and the turn may go on to ask for something.
+_KEEP_THAT = re.compile(
+    r"^(?:remember|keep in mind|bear in mind|(?:don't|do not) forget|just so you know"
+    r"|for your information|i want you to know|i'd like you to know) that "
+    r"(?!(?:meeting|call|appointment|event|one|thing|email|e-mail|message|note|booking|day"
+    r"|time)s?\b)"
+)
 _EMAIL = {Intent.EMAIL_SEND, Intent.EMAIL_DRAFT}
 _ACTIONS = (
     _MEETING_INTENTS
@@ -1670,6 +1679,12 @@ def parse(text: str, ctx: ParseContext) -> Command:
         # "write Mateo an email saying please cancel the call": the phrasings found are all
         # in the message; what opens it may be a cue no phrasing declares.
         scored = [*scored, *(s for s in _cue_scores(u, ctx) if s[2].start < dictated.start())]
+    if (kept := _KEEP_THAT.match(u.numeric)) is not None:
+        scored = [
+            s
+            for s in [*scored, *_cue_scores(u, ctx)]
+            if s[1] is Intent.MEMORY_REMEMBER and s[2].start < kept.end()
+        ]
     if not scored and _gibberish(u.numeric) and not _answer_slots(u, ctx).time:
         return Command(intent=Intent.NOT_UNDERSTOOD, confidence=0.95)
     if u.too_long:

@@ -447,3 +447,19 @@ def test_reports_and_second_thoughts_take_no_side_effect(text):
     command = parse(text, WIDER)
     risky = {It.CALENDAR_BOOK, It.CALENDAR_CANCEL, It.CALENDAR_MOVE, It.EMAIL_SEND}
     assert command.intent not in risky or command.confidence < CONFIDENT, command
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("Remember that Alice likes to cancel meetings on Fridays", "Alice likes to cancel"),
+        ("Keep in mind that Bob prefers to move meetings to the afternoon", "Bob prefers to move"),
+        ("Just so you know that I never book calls before ten", "I never book calls"),
+        ("Don't forget that I email the team every Monday", "I email the team"),
+    ],
+)
+def test_a_fact_to_remember_is_kept_whatever_actions_it_mentions(text, kept):
+    command = parse(text, WIDER)
+    assert command.intent is It.MEMORY_REMEMBER, command
+    assert command.confidence >= CONFIDENT, command
+    assert (command.slots.text or "").startswith(kept), command.slots
