@@ -321,6 +321,23 @@ def only_courtesy(text: str) -> bool:
     return bool(normalise(text)) and all(not c or c in COURTESIES for c in clauses)
 
 
+# What stops the bot however briefly it is said. "Stop." is shorter than speech over the bot
+# must last to count as a barge-in (see voice.backchannels); a murmur was never heard as one.
+# "Wait" and "hold on" are left out: they ask the bot to listen, and the run has no reading
+# of them alone, so they would reach the model.
+_STOP_REQUEST = re.compile(
+    r"^(?:(?:no|okay|ok|hey|please|sorry)\s+)*"
+    r"(?:stop|enough|that's enough|that is enough|be quiet|quiet|shut up)(?![\w'])"
+)
+MAX_STOP_WORDS = 5
+
+
+def asks_to_stop(text: str) -> bool:
+    """Whether ``text`` is a short request to stop talking ("Stop.", "Okay, that's enough.")."""
+    words = [w for w in normalise(text).split() if w not in FILLERS]
+    return 0 < len(words) <= MAX_STOP_WORDS and bool(_STOP_REQUEST.match(" ".join(words)))
+
+
 def read_answer(text: str) -> Reading:
     """Yes, no or unclear from the words alone, with the path that decided."""
     said = normalise(text)

@@ -2,13 +2,15 @@
 
 While the bot is silent, a turn starts the moment the VAD hears speech (as before). Speech that
 begins while the bot is speaking starts a turn only once it has lasted longer than a
-backchannel does (``barge_in_secs`` of audio). Its words cannot decide: Whisper tiny.en turns
-a murmur on phone audio into "Thank you.", "M-H-M.", "Oh." or "And make a chance." (all seen
-here), so a filter on transcripts either lets hallucinations interrupt or drops real words.
-The price is that a one-word "Stop." over the bot does not stop it; "Stop, that's enough"
-does, its short pause counted with it. The bot still falls quiet at the caller's first sound
-(:mod:`voice.speech_hold`) and goes on only when the speech proves to be a murmur. The bridge
-keeps words that no turn claimed out of the caller's next turn.
+backchannel does (``barge_in_secs`` of audio). Its words mostly cannot decide: Whisper
+tiny.en turns a murmur on phone audio into "Thank you.", "M-H-M.", "Oh." or "And make a
+chance." (all seen here), so a filter on transcripts either lets hallucinations interrupt or
+drops real words. The exception is a short request to stop ("Stop.", "That's enough."),
+too short to count by its length and never heard from a murmur: once transcribed, it starts
+the turn. "Stop, that's enough" starts it by its length, its short pause counted with it. The
+bot still falls quiet at the caller's first sound (:mod:`voice.speech_hold`) and goes on only
+when the speech proves to be a murmur. The bridge keeps words that no turn claimed out of the
+caller's next turn.
 
 While the bot awaits a yes/no answer, a short "Yes." said over the end of its question is the
 answer, not a backchannel: then any words transcribed start the turn, and the answer reader
@@ -33,7 +35,7 @@ from pipecat.frames.frames import (
 from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_start.base_user_turn_start_strategy import BaseUserTurnStartStrategy
 
-from voice.answers import only_courtesy
+from voice.answers import asks_to_stop, only_courtesy
 from voice.frames import AnswerAwaitedFrame, SegmentTranscribedFrame
 
 # Speech that goes on this long over the bot (from its onset) is a barge-in. Synthesised
@@ -108,10 +110,14 @@ class BargeInStart(BaseUserTurnStartStrategy):
             self._gap_secs += _seconds(frame)
         elif isinstance(frame, TranscriptionFrame) and frame.text.strip():
             over_bot = self._heard_over_bot()
-            # Words without a VAD start of their own (the VAD missed quiet speech), or a
-            # short answer said over the end of the question. A "please" or "thanks" over
-            # the question is the tail of the request it answers, not an answer.
-            if not over_bot or (self._answer_awaited and not only_courtesy(frame.text)):
+            # Words without a VAD start of their own (the VAD missed quiet speech), a short
+            # answer said over the end of the question, or "Stop." A "please" or "thanks"
+            # over the question is the tail of the request it answers, not an answer.
+            if (
+                not over_bot
+                or (self._answer_awaited and not only_courtesy(frame.text))
+                or asks_to_stop(frame.text)
+            ):
                 return await self._start()
         return ProcessFrameResult.CONTINUE
 

@@ -3,7 +3,8 @@
 While the bot tells a story the caller talks over it: the bot falls quiet at once, the server
 sends Twilio a "clear", no more bot audio comes until the caller's new turn is answered, the
 answer is to the new turn, and both runs stay consistent in the store (the interrupted one
-finished on its own). An interruption with a pause in it ("Stop, ... that's enough") is one.
+finished on its own). An interruption with a pause in it ("Stop, ... that's enough") is one,
+and so is a one-word "Stop."
 """
 
 from __future__ import annotations
@@ -96,13 +97,22 @@ async def test_caller_speech_stops_the_bot_and_gets_its_own_answer(
             assert rebuilt["last_event_seq"] == run["last_event_seq"]
 
 
-async def test_an_interruption_with_a_pause_in_it_stops_the_bot(
-    voice_models, engine, tmp_path, outbox, speech, transcribe
+@pytest.mark.parametrize(
+    ("said", "speed"),
+    [
+        # Each part alone is as short as a murmur; the VAD hears the comma as the end of speech.
+        ("Stop, that's enough.", 0.9),
+        # Shorter than a murmur: its word, not its length, stops the bot.
+        ("Stop.", 1.1),
+    ],
+    ids=["with-a-pause", "one-word"],
+)
+async def test_a_short_interruption_stops_the_bot_for_good(
+    voice_models, engine, tmp_path, outbox, speech, transcribe, said, speed
 ):
     link_number(engine, "acme", "finn", "+15551230047")
     request = speech("Tell me a short story.", speed=0.95)
-    # Each part alone is as short as a murmur; the VAD hears the comma as the end of speech.
-    interruption = speech("Stop, that's enough.", speed=0.9)
+    interruption = speech(said, speed=speed)
     async with serve_voice(voice_models, engine, tmp_path, outbox) as srv:
         call = TwilioCall(srv.url, caller="+15551230047")
         story_at, barge_at, interrupted_until = await _talk_over_a_story(
@@ -113,8 +123,8 @@ async def test_an_interruption_with_a_pause_in_it_stops_the_bot(
 
         assert call.received.audio_between(story_at, barge_at).size > 0, "the bot was not talking"
         clears = [t for t in call.received.clears if t >= barge_at]
-        assert clears, "the bot talked on over 'Stop, that's enough'"
+        assert clears, f"the bot talked on over {said!r}"
         leftover = call.received.audio_between(clears[0], interrupted_until)
         assert leftover.size == 0, f"{leftover.size / TWILIO_RATE:.2f} s of bot audio after clear"
         heard = transcribe(call.received.audio_between(interrupted_until), TWILIO_RATE).lower()
-        assert "robot" not in heard, heard
+        assert "robot" not in heard and "risky" not in heard, heard

@@ -133,6 +133,16 @@ def test_a_murmur_over_the_bot_is_not_a_turn():
     assert _started_turns(_short_word_over_bot("Mhm.")) == 0
 
 
+@pytest.mark.parametrize("said", ["Stop.", "Okay, stop!", "That's enough.", "Be quiet."])
+def test_a_short_stop_over_the_bot_interrupts_it(said: str) -> None:
+    assert _started_turns(_short_word_over_bot(said)) == 1
+
+
+@pytest.mark.parametrize("said", ["Okay.", "Right.", "Yeah.", "I see.", "Thank you.", "Oh."])
+def test_a_short_acknowledgement_over_the_bot_is_not_a_turn(said: str) -> None:
+    assert _started_turns(_short_word_over_bot(said)) == 0
+
+
 def test_a_short_yes_over_the_end_of_a_question_is_the_answer():
     frames = [AnswerAwaitedFrame(awaited=True), *_short_word_over_bot("Yes.")]
     assert _started_turns(frames) == 1
