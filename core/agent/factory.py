@@ -130,7 +130,10 @@ def with_command_stage(model: Agent, settings: Settings, engine: Engine | None) 
     if settings.understanding == "model_only" or engine is None:
         return model
     from core.understanding.agent import CommandAgent
+    from core.understanding.warm import warm_understanding
 
+    # At the worker's start (it builds an agent first), not in the first caller's turn.
+    warm_understanding()
     return CommandAgent(model, engine, settings)
 
 

@@ -61,6 +61,11 @@ def _dictionary() -> dict[str, tuple[str, ...]]:
     return sounds
 
 
+def load_pronunciations() -> None:
+    """Read the pronunciation dictionary now; otherwise the first name matched reads it."""
+    _dictionary()
+
+
 @lru_cache(maxsize=65536)
 def _pronunciations(word: str) -> frozenset[tuple[str, ...]]:
     """The word's pronunciations as phoneme tuples (empty if the dictionary lacks the word)."""
