@@ -100,7 +100,7 @@ async def test_a_backchannel_over_the_bot_neither_stops_it_nor_reaches_the_run(
         assert cleared == [], "the bot was stopped"
         for at in murmured_at:
             # It may pause while the caller murmurs, and goes on afterwards.
-            assert call.received.audio_between(at).size > 0, "the bot fell silent"
+            assert call.received.audio_between(at, story_end).size > 0, "the bot fell silent"
         story = transcribe(call.received.audio_between(story_at, story_end), TWILIO_RATE)
         assert sounds_like(story, STORY_ANSWER), story
         runs = srv.store.list_runs("acme", "hana")
