@@ -115,6 +115,15 @@ _KEEP_THAT = re.compile(
     r"|time)s?\b)"
 )
 _EMAIL = {Intent.EMAIL_SEND, Intent.EMAIL_DRAFT}
+# "The last thing I asked you to remember": the newest memory, named by when it was kept.
+_NEWEST = (
+    r"(?:the |that |your )?(?:last|latest|most recent|newest) (?:thing|one|fact|memory)\b"
+    r"(?: (?:i|you) (?:just )?(?:told|asked|said|saved|kept|stored|learned|remembered)\b[^,]*)?"
+)
+# ... and the forget request said after it ("..., forget that").
+_FORGET_NEWEST = re.compile(
+    rf"^{_NEWEST},? (?:please )?(?:forget|delete|erase|drop|scratch|remove|wipe) (?:that|it)$"
+)
 _ACTIONS = (
     _MEETING_INTENTS
     | _DICTATING
@@ -1339,6 +1348,8 @@ def _free_text_of(u: Utterance, intent: Intent, slots: Slots) -> None:
             r"|anything|(?:all )?(?:that |the |this )?(?:thing|things|stuff|info|information"
             r"|details)))?(?: (?:about|regarding|of|on))?\s*",
         )
+        if rest is not None and re.match(rf"{_NEWEST}[^,]*$", rest, re.IGNORECASE):
+            rest = None  # the newest memory, as for "forget that"
         if rest is not None:
             rest = re.sub(r"\s+(?:anymore|any more|now)$", "", rest).strip() or None
         if rest is not None:
@@ -1679,6 +1690,8 @@ def parse(text: str, ctx: ParseContext) -> Command:
         # "write Mateo an email saying please cancel the call": the phrasings found are all
         # in the message; what opens it may be a cue no phrasing declares.
         scored = [*scored, *(s for s in _cue_scores(u, ctx) if s[2].start < dictated.start())]
+    if _FORGET_NEWEST.match(u.numeric):
+        return Command(intent=Intent.MEMORY_FORGET, confidence=0.9)
     if (kept := _KEEP_THAT.match(u.numeric)) is not None:
         scored = [
             s

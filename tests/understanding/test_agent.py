@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from core.agent.factory import ModelConfigError, with_command_stage
 from core.auth.keys import create_key
+from core.memory.pipeline import process_proposals
 from core.runs.service import RunStore
 from core.tools.builtin.calendar_tools import EVENTS, CalendarTools
 from core.tools.spec import ToolContext
@@ -317,6 +318,17 @@ def test_memories_are_listed_and_forgotten_by_what_they_are_about(engine, tmp_pa
     assert left["result"] == "Here's what I remember: Daughter is called Emma."
     again = run_command(engine, s, "forget what I said about Fridays")
     assert again["result"] == "I don't have anything about Fridays to forget."
+
+
+def test_the_last_thing_asked_to_be_remembered_is_the_one_forgotten(engine, tmp_path):
+    s = settings(tmp_path)
+    seed_memory(engine, TENANT, USER, "Daughter is called Emma")
+    run_command(engine, s, "remember that I like aisle seats")
+    process_proposals(engine, settings=s)
+    forgot = run_command(engine, s, "That last thing I asked you to remember, forget that.")
+    assert forgot["result"] == "Done. I forgot that I like aisle seats."
+    left = run_command(engine, s, "what do you know about me")
+    assert left["result"] == "Here's what I remember: Daughter is called Emma."
 
 
 def test_an_email_to_a_contact_is_read_back_and_sent_once(engine, tmp_path, smtp):

@@ -463,3 +463,19 @@ def test_a_fact_to_remember_is_kept_whatever_actions_it_mentions(text, kept):
     assert command.intent is It.MEMORY_REMEMBER, command
     assert command.confidence >= CONFIDENT, command
     assert (command.slots.text or "").startswith(kept), command.slots
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "That last thing I asked you to remember, forget that.",
+        "Forget the last thing I told you.",
+        "The most recent thing you saved, delete it.",
+        "forget the latest one",
+    ],
+)
+def test_the_newest_memory_is_forgotten_when_named_by_when_it_was_kept(text):
+    command = parse(text, WIDER)
+    assert command.intent is It.MEMORY_FORGET, command
+    assert command.confidence >= CONFIDENT, command
+    assert command.slots.text is None, command.slots
