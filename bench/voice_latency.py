@@ -15,6 +15,8 @@ for debugging the harness only: its figures are not latency figures. Measured:
   first sound), and -> Twilio "clear" (the held audio flushed);
 * backchannels ("uh-huh", "okay") over the bot: how many interrupted it (a "clear"), and how
   long the bot paused for the others before going on;
+* whole requests that go on after a silence of each of ``--pause-gaps``: how many were cut
+  in two turns at the pause (the price of ending a whole request's turn early);
 * ``--concurrent`` calls at once: per-turn p50/p95 and greeting;
 * end-of-turn strategies (silence vs Smart Turn v3): latency and false cut-offs on requests
   with pauses;
@@ -89,6 +91,18 @@ PAUSED = [
     "Hmm, let me think, maybe tomorrow.",
     "Send the report to Alice, and copy Bob.",
     "Okay, so, what is on my calendar?",
+]
+# Whole requests that go on after a pause ("Cancel my meeting with Carol tomorrow, ... at
+# noon."): the words before the pause already read as a request, so the turn may end early.
+GOES_ON = [
+    ("Email Alice about the budget,", "please."),
+    ("Book a meeting with Bob tomorrow at three,", "in the small room."),
+    ("What's on my calendar tomorrow,", "in the morning?"),
+    ("Take a note, call the plumber,", "about the leak."),
+    ("Remember that I prefer morning meetings,", "on Mondays."),
+    ("Find my notes about the budget,", "from last week."),
+    ("Cancel my meeting with Carol tomorrow,", "at noon."),
+    ("Schedule a call with Alice on Friday,", "at ten."),
 ]
 SPEEDS = (0.9, 1.0, 1.1, 1.2)
 # What a listener murmurs while the bot talks; none of it is a turn.
@@ -293,6 +307,28 @@ async def bench_backchannels(server: Any, caller: Caller, times: int) -> dict[st
     }
 
 
+async def bench_goes_on(server: Any, caller: Caller, gaps: list[float]) -> dict[str, Any]:
+    """Whole requests continued after a silence of each of ``gaps`` seconds: how many were
+    cut in two turns at the pause."""
+    call = TwilioCall(server.url, caller=caller_number(0))
+    await greet(call)
+    worker = next(iter(server.app.state.voice.calls.values()))
+    figures: dict[str, Any] = {"phone_goes_on_requests": len(GOES_ON)}
+    for gap in gaps:
+        cut = 0
+        for before, after in GOES_ON:
+            first = caller.audio(before, 1.0)
+            audio = np.concatenate(
+                [first, np.zeros(round(16000 * gap), dtype=first.dtype), caller.audio(after, 1.0)]
+            )
+            heard = len(worker.bridge.turns_heard)
+            await one_turn(call, audio, quiet=2.0)
+            cut += len(worker.bridge.turns_heard) - heard > 1
+        figures[f"phone_goes_on_after_{round(gap * 1000)}ms_cut"] = cut
+    await call.hang_up()
+    return figures
+
+
 async def bench_concurrent(server: Any, caller: Caller, calls: int, turns: int) -> dict[str, Any]:
     async def one(index: int) -> tuple[float, list[float]]:
         call = TwilioCall(server.url, caller=caller_number(index + 2))
@@ -363,6 +399,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     for text in [*REQUESTS, *PAUSED, *BACKCHANNELS, story, stop]:
         for speed in SPEEDS:
             caller.audio(text, speed)
+    for pair in GOES_ON:
+        for part in pair:
+            caller.audio(part, 1.0)
     engine = make_engine(f"sqlite:///{data / 'baton.db'}")
     upgrade(engine)
     agent_factory: Any = scripted_agent
@@ -390,6 +429,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         figures.update(await bench_single(server, caller, args.turns))
         figures.update(await bench_barge_in(server, caller, args.barge_ins))
         figures.update(await bench_backchannels(server, caller, args.backchannels))
+        if args.pause_gaps:
+            gaps = [float(g) for g in args.pause_gaps.split(",")]
+            figures.update(await bench_goes_on(server, caller, gaps))
         if args.concurrent:
             figures.update(
                 await bench_concurrent(server, caller, args.concurrent, args.concurrent_turns)
@@ -479,6 +521,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-peer", dest="peer", action="store_false", help="skip the peer")
     parser.add_argument("--whisper", default="tiny.en", help="tiny.en | base")
     parser.add_argument("--no-compare-turns", dest="compare_turns", action="store_false")
+    parser.add_argument(
+        "--pause-gaps",
+        default="0.25,0.35,0.45",
+        help="silences (s) inside whole requests that go on; empty to skip",
+    )
     parser.add_argument("--webrtc", action="store_true", help="also run the WebRTC half")
     args = parser.parse_args(argv)
     logger.remove()

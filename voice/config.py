@@ -41,11 +41,13 @@ class VoiceSettings(BaseSettings):
         description="Extra silence before a turn ends (silence strategy), unless the words "
         "so far already read as a whole request",
     )
-    # Synthetic voices pause 0.2-0.3 s at a comma at normal speed: a shorter wait split
-    # "Email Alice about the budget, please." into two turns.
+    # Counted from the end of speech and held while the caller makes a sound, so a caller
+    # going on after a pause of up to about this long stays in the turn ("Cancel my meeting
+    # tomorrow, ... at noon."); the VAD's own stop takes 0.2 s of it.
     voice_complete_turn_wait_secs: float = Field(
-        default=0.3,
-        description="Silence that ends a turn whose words already read as a whole request",
+        default=0.35,
+        description="Silence after the end of speech that ends a turn whose words already "
+        "read as a whole request (held while the caller makes a sound)",
     )
     voice_run_wait_secs: float = Field(
         default=25.0, description="How long a call waits for a run before moving on"

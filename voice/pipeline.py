@@ -69,7 +69,7 @@ def call_processors(
         OnsetVADProcessor(vad),
         services.new_stt(contacts, vad=vad),
         UserTurnProcessor(
-            user_turn_strategies=services.new_turn_strategies(contacts),
+            user_turn_strategies=services.new_turn_strategies(contacts, clock.sounding),
             user_turn_stop_timeout=USER_TURN_STOP_TIMEOUT,
         ),
         BatonBridge(call, services, metrics, clock),

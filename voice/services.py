@@ -381,11 +381,16 @@ class VoiceServices:
         """A Piper TTS service for one call (fixed phrases come from the process's cache)."""
         return SharedPiperTTSService(voice=self.piper, phrases=self.phrases)
 
-    def new_turn_strategies(self, contact_names: Sequence[str] = ()) -> UserTurnStrategies:
+    def new_turn_strategies(
+        self,
+        contact_names: Sequence[str] = (),
+        sounding: Callable[[float], bool] | None = None,
+    ) -> UserTurnStrategies:
         """How a call decides that the caller has finished a turn (BATON_VOICE_TURN).
 
         With the silence strategy a pause after a whole request ends the turn sooner
-        (``contact_names`` help read it).
+        (``contact_names`` help read it), unless ``sounding`` says the caller has made a sound
+        since the VAD heard them stop.
         """
         # Over the bot's speech only a real barge-in starts a turn (not "uh-huh").
         start = [BargeInStart(vad_stop_secs=self.voice_settings.voice_vad_stop_secs)]
@@ -406,6 +411,7 @@ class VoiceServices:
                     complete=partial(reads_complete, contact_names=contact_names),
                     new_request=partial(reads_new_request, contact_names=contact_names),
                     complete_wait=self.voice_settings.voice_complete_turn_wait_secs,
+                    sounding=sounding,
                 )
             ],
         )

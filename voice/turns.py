@@ -10,6 +10,7 @@ no segment is left untranscribed.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -54,13 +55,25 @@ class _AfterAllSegments:
         await super().trigger_user_turn_stopped(**kwargs)  # type: ignore[misc]
 
 
+# How often a held end of turn looks again whether the caller's sound has passed.
+HOLD_CHECK_SECS = 0.02
+
+
 class SilenceTurnStop(_AfterAllSegments, SpeechTimeoutUserTurnStopStrategy):
     """A turn ends after a stretch of silence, once everything said is transcribed.
 
     With ``complete``, a pause whose words read as a whole request (see
-    :mod:`voice.turn_complete`) ends the turn after ``complete_wait`` seconds of silence
-    instead of the full wait. While a yes/no answer is awaited only ``new_request`` words
-    do (a task instead of an answer): a "yes" followed by "but..." must not be taken early.
+    :mod:`voice.turn_complete`) ends the turn once ``complete_wait`` seconds have passed since
+    the end of speech, instead of the full wait. While a yes/no answer is awaited only
+    ``new_request`` words do (a task instead of an answer): a "yes" followed by "but..." must
+    not be taken early.
+
+    The short wait is held while ``sounding`` says the caller has made a sound since the VAD
+    reported the stop and it goes on: someone going on after a comma is heard in the first
+    frame of their next word, long before the VAD confirms it as speech (which is what
+    cancels a pending end of turn), so the short wait need not outlast that confirmation. A
+    sound that keeps on without being speech (a noisy line) holds it no longer than the full
+    wait would have lasted.
     """
 
     def __init__(
@@ -69,14 +82,17 @@ class SilenceTurnStop(_AfterAllSegments, SpeechTimeoutUserTurnStopStrategy):
         complete: Callable[[str], bool] | None = None,
         new_request: Callable[[str], bool] | None = None,
         complete_wait: float = 0.0,
+        sounding: Callable[[float], bool] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._complete = complete
         self._new_request = new_request
         self._complete_wait = complete_wait
+        self._sounding = sounding
         self._answer_awaited = False
-        self._silent_since = 0.0
+        self._vad_stopped_at = 0.0
+        self._speech_ended = 0.0
 
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
         if isinstance(frame, AnswerAwaitedFrame):
@@ -85,19 +101,37 @@ class SilenceTurnStop(_AfterAllSegments, SpeechTimeoutUserTurnStopStrategy):
             # The turn read again as one clip is what decides whether it is whole.
             self._text = frame.text
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
-            self._silent_since = time.monotonic()
+            # The VAD reports the stop after ``stop_secs`` of silence.
+            self._vad_stopped_at = time.monotonic()
+            self._speech_ended = self._vad_stopped_at - frame.stop_secs
         result = await super().process_frame(frame)
         if isinstance(frame, SegmentTranscribedFrame) and self._reads_whole():
             # The full wait's timer is replaced by the rest of the short one; speech that
             # resumes cancels it like any other pending end of turn.
             await self._cancel_all_tasks()
             self._stt_wait_done = True
-            remaining = self._complete_wait - (time.monotonic() - self._silent_since)
+            remaining = self._complete_wait - (time.monotonic() - self._speech_ended)
             self._user_speech_timeout_task = self.task_manager.create_task(
-                self._user_speech_timeout_handler(max(0.0, remaining)),
-                f"{self}::complete_turn_wait",
+                self._complete_turn_wait(max(0.0, remaining)), f"{self}::complete_turn_wait"
             )
         return result
+
+    async def _complete_turn_wait(self, delay: float) -> None:
+        try:
+            await asyncio.sleep(delay)
+            longest = self._vad_stopped_at + self._user_speech_timeout
+            while (
+                self._sounding is not None
+                and self._sounding(self._vad_stopped_at)
+                and time.monotonic() < longest
+            ):
+                await asyncio.sleep(HOLD_CHECK_SECS)
+        except asyncio.CancelledError:
+            return
+        finally:
+            self._user_speech_timeout_task = None
+        self._user_speech_wait_done = True
+        await self._maybe_trigger_user_turn_stopped()
 
     def _reads_whole(self) -> bool:
         # pipecat's own state: the VAD has stopped, nobody speaks, some words were heard.

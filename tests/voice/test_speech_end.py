@@ -49,3 +49,24 @@ def test_a_quiet_caller_is_timed_by_their_own_level():
     clock = VoiceClock()
     end = _feed(clock, [0.02] * 50 + [0.0005] * 10)
     assert clock.speech_ended(end - 0.05) == pytest.approx(100.0 + 49 * FRAME_SECS)
+
+
+def test_a_new_word_after_the_pause_is_a_sound_until_quiet_follows():
+    clock = VoiceClock()
+    stopped = _feed(clock, [0.3] * 50 + [0.0] * 15)
+    assert not clock.sounding(stopped, now=stopped)
+    # "At ... noon": a word, a hush inside the phrase, more words.
+    at = _feed(clock, [0.2] * 5 + [0.0] * 6 + [0.2] * 5, start=stopped)
+    assert clock.sounding(stopped, now=at)
+    assert clock.sounding(stopped, now=stopped + 0.22)
+    assert not clock.sounding(stopped, now=at + 0.3)
+
+
+def test_steady_line_noise_is_not_a_sound():
+    clock = VoiceClock()
+    stopped = _feed(clock, [0.3] * 50 + [0.01] * 60)
+    at = _feed(clock, [0.01] * 20, start=stopped)
+    assert not clock.sounding(stopped, now=at)
+    # A word over the same noise is.
+    at = _feed(clock, [0.2] * 3, start=at)
+    assert clock.sounding(stopped, now=at)

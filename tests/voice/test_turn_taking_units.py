@@ -4,7 +4,8 @@ fixed-phrase cache, backchannels and when a pause ends a turn."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import cast
 
 import pytest
@@ -175,15 +176,24 @@ def test_long_speech_over_the_bot_is_a_barge_in():
     assert _started_turns(frames) == 1
 
 
-def _turn_ended(said: str, *, answer_awaited: bool = False, read_again: str = "") -> bool:
+def _turn_ended(
+    said: str,
+    *,
+    answer_awaited: bool = False,
+    read_again: str = "",
+    sounding: Callable[[float], bool] | None = None,
+    full_wait: float = 60.0,
+) -> bool:
     """Whether a pause after ``said`` ends the turn within two seconds, where the full
-    silence wait is a minute. ``read_again`` is the STT's reading of the whole turn."""
+    silence wait is ``full_wait`` (a minute). ``read_again`` is the STT's reading of the whole
+    turn; ``sounding`` tells whether the caller has made a sound since a moment."""
 
     strategy = SilenceTurnStop(
-        user_speech_timeout=60.0,
+        user_speech_timeout=full_wait,
         complete=reads_complete,
         new_request=reads_new_request,
         complete_wait=0.05,
+        sounding=sounding,
     )
     stopped: list[object] = []
 
@@ -230,6 +240,25 @@ def _turn_ended(said: str, *, answer_awaited: bool = False, read_again: str = ""
 )
 def test_a_pause_after_a_whole_request_ends_the_turn_at_once(said: str) -> None:
     assert _turn_ended(said)
+
+
+def test_a_sound_after_a_whole_request_holds_the_turn_open() -> None:
+    # The caller goes on after "Cancel my meeting tomorrow," before the VAD confirms speech.
+    assert not _turn_ended("Cancel my meeting tomorrow.", sounding=lambda since: True)
+
+
+def test_a_sound_that_passes_lets_a_whole_request_end() -> None:
+    heard_until = time.monotonic() + 0.3
+
+    def sounding(since: float) -> bool:
+        return time.monotonic() < heard_until
+
+    assert _turn_ended("Cancel my meeting tomorrow.", sounding=sounding)
+
+
+def test_a_sound_that_never_stops_holds_no_longer_than_the_full_wait() -> None:
+    # A noisy line: the end of the turn comes when the full silence wait would have.
+    assert _turn_ended("Cancel my meeting tomorrow.", sounding=lambda since: True, full_wait=0.5)
 
 
 @pytest.mark.parametrize(
