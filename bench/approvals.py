@@ -4,16 +4,18 @@ Each answer of the corpus (bench/corpora/approvals/: ``dev.tsv`` is tuned on, ``
 never is) is rendered in five voices (Piper joe-medium at three length/noise scales,
 espeak-ng en-us and en-gb) and three conditions: clean 16 kHz, phone (band-limited 8 kHz
 µ-law) and phone with pink noise at 20-25 dB SNR (sox). Every clip goes through the STT
-settings a call uses (tiny.en with its beam size, the pipeline's no-speech cut-off) and
+settings a call uses (tiny.en with its beam size, the pipeline's no-speech cut-off, the
+call's command prompt and contacts as biasing) and
 :func:`voice.answers.read_answer`. Rendered audio and transcripts are cached in
 bench/.cache/approvals/ (gitignored): a classifier change is re-measured without transcribing.
 
     .venv/bin/python -m bench.approvals [--split dev|heldout|all] [--voices N] [--limit N]
-        [--conditions clean,phone,noisy] [--bias none|hotwords|prompt|both] [--show-errors]
+        [--conditions clean,phone,noisy] [--bias call|none|question|hotwords] [--show-errors]
 
 Prints accuracy per split, condition and kind, the confusion matrix and the development
-answers' false yeses, then one JSON line. A yes Whisper was unsure of is doubted as a call
-doubts it (:func:`voice.answers.doubted`).
+answers' false yeses, then one JSON line. A yes is doubted as a call doubts it: when Whisper
+was unsure of it, or when decoding the clip again without biasing does not hear a yes too
+(:func:`voice.answers.doubted`).
 """
 
 from __future__ import annotations
@@ -35,9 +37,10 @@ import soxr
 from piper import PiperVoice
 
 from core.config import Settings
-from voice.answers import doubted, read_answer
+from voice.answers import Reading, doubted, read_answer
 from voice.config import VoiceSettings
 from voice.services import NO_SPEECH_THRESHOLD
+from voice.stt_bias import WhisperBias, whisper_bias
 from voice.whisper_decode import ShortTurnWhisper, WhisperWindow
 
 HERE = Path(__file__).parent
@@ -47,8 +50,25 @@ RATE = 16000
 PHONE_RATE = 8000
 LABELS = ("yes", "no", "unclear")
 CONDITIONS = ("clean", "phone", "noisy")
-BIAS_QUESTION = "Should I send email to Alice? Please say yes or no."
-BIAS_HOTWORDS = "yes no yeah nope sure okay cancel don't go ahead"
+# The question the answers reply to, as the bridge says it, and the caller's address book.
+QUESTION = "Should I send email to Alice?"
+CONTACTS = ("Alice Smith", "Bob Jones", "Carol White")
+ANSWER_HOTWORDS = "yes no yeah nope sure okay cancel don't go ahead"
+# call: the call's command prompt and contacts, what a call's answers are decoded with;
+# none: no biasing; question: the pending question as the prompt; hotwords: the answer words
+# as hotwords. The last two are the alternatives measured against what a call does.
+BIAS_CHOICES = ("call", "none", "question", "hotwords")
+
+
+def bias_for(mode: str) -> WhisperBias:
+    """The Whisper biasing the benchmark's ``--bias`` mode stands for."""
+    if mode == "call":
+        return whisper_bias("prompt", CONTACTS)
+    if mode == "question":
+        return WhisperBias(initial_prompt=f"{QUESTION} Please say yes or no.")
+    if mode == "hotwords":
+        return WhisperBias(hotwords=ANSWER_HOTWORDS)
+    return WhisperBias()
 
 
 @dataclass(frozen=True)
@@ -206,8 +226,12 @@ def load_whisper(
     )
 
 
-def _heard_path(clip: Path, bias: str, beam_size: int) -> Path:
-    decoding = f"{bias}|beam{beam_size}|scored"
+def _heard_path(clip: Path, bias: str, whisper: ShortTurnWhisper) -> Path:
+    wording = bias_for(bias)
+    decoding = (
+        f"{VoiceSettings().whisper_model}|{wording.initial_prompt}|{wording.hotwords}"
+        f"|beam{whisper.beam_size}|scored"
+    )
     return CACHE / f"heard-{_key(clip.name, decoding)}.json"
 
 
@@ -223,7 +247,7 @@ class HeardClip:
 
 def transcribe(whisper: ShortTurnWhisper, path: Path, bias: str) -> HeardClip:
     """The clip's transcript as a call hears it (cached)."""
-    cached = _heard_path(path, bias, whisper.beam_size)
+    cached = _heard_path(path, bias, whisper)
     if cached.exists():
         stored = json.loads(cached.read_text())
         return HeardClip(stored["text"], stored["logprob"], None)
@@ -237,15 +261,23 @@ def transcribe(whisper: ShortTurnWhisper, path: Path, bias: str) -> HeardClip:
 def _transcribe(whisper: ShortTurnWhisper, path: Path, bias: str) -> tuple[str, float | None]:
     audio, _ = sf.read(path, dtype="float32")
     pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16).astype(np.float32) / 32768.0
+    wording = bias_for(bias)
     segments, _ = whisper.transcribe(
-        pcm,
-        language="en",
-        hotwords=BIAS_HOTWORDS if bias in ("hotwords", "both") else None,
-        initial_prompt=BIAS_QUESTION if bias in ("prompt", "both") else None,
+        pcm, language="en", hotwords=wording.hotwords, initial_prompt=wording.initial_prompt
     )
     kept = [s for s in segments if s.no_speech_prob < NO_SPEECH_THRESHOLD and s.text.strip()]
     text = " ".join(s.text.strip() for s in kept)
     return text, min((s.avg_logprob for s in kept), default=None)
+
+
+def _as_a_call_reads(whisper: ShortTurnWhisper, clip: Path, bias: str, heard: HeardClip) -> Reading:
+    """The answer a call takes from ``heard``: a yes heard with biasing must also be heard
+    without it, and a yes Whisper was unsure of is doubted (see :func:`voice.answers.doubted`)."""
+    reading = read_answer(heard.text)
+    disputed = False
+    if reading.answer == "yes" and bias_for(bias) != WhisperBias():
+        disputed = read_answer(transcribe(whisper, clip, "none").text).answer != "yes"
+    return doubted(reading, heard.logprob, disputed)
 
 
 Row = dict[str, str]
@@ -299,9 +331,8 @@ def _report(
         for r in results:
             if r["label"] != r["got"] and r["split"] == "dev":
                 where = f"({r['voice']}, {r['condition']})"
-                print(
-                    f"  {r['label']:>7} -> {r['got']:7} {r['text']!r} heard {r['heard']!r} {where}"
-                )
+                said = f"{r['label']:>7} -> {r['got']:7} {r['text']!r}"
+                print(f"  {said} heard {r['heard']!r} (logprob {r['logprob']}) {where}")
 
 
 def main() -> None:
@@ -314,7 +345,7 @@ def main() -> None:
     )
     parser.add_argument("--limit", type=int, default=0, help="answers per split (0: all)")
     parser.add_argument("--conditions", default=",".join(CONDITIONS))
-    parser.add_argument("--bias", default="none", choices=("none", "hotwords", "prompt", "both"))
+    parser.add_argument("--bias", default="call", choices=BIAS_CHOICES)
     parser.add_argument("--threads", type=int, default=0, help="Whisper threads (0: all cores)")
     parser.add_argument("--show-errors", action="store_true", help="dev errors only")
     parser.add_argument(
@@ -357,19 +388,17 @@ def main() -> None:
                     continue
                 clean = renderer.clean(voice, item.text)
                 clip = clean if condition == "clean" else renderer.phone(clean, level)
-                if (
-                    args.cached_only
-                    and not _heard_path(clip, args.bias, whisper.beam_size).exists()
-                ):
+                if args.cached_only and not _heard_path(clip, args.bias, whisper).exists():
                     continue
                 heard = transcribe(whisper, clip, args.bias)
                 if heard.stt_ms is not None:
                     stt_ms.append(heard.stt_ms)
-                got = doubted(read_answer(heard.text), heard.logprob).answer
+                got = _as_a_call_reads(whisper, clip, args.bias, heard).answer
+                logprob = "-" if heard.logprob is None else f"{heard.logprob:.2f}"
                 results.append(
                     {"split": item.split, "kind": item.kind, "label": item.label, "got": got,
                      "voice": voice.name, "condition": condition, "text": item.text,
-                     "heard": heard.text}
+                     "heard": heard.text, "logprob": logprob}
                 )  # fmt: skip
 
     def accuracy(rows: list[dict[str, str]]) -> float:

@@ -306,10 +306,12 @@ def _clauses(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def doubted(reading: Reading, heard_logprob: float | None) -> Reading:
-    """``reading``, unless it is a yes the recogniser was unsure it heard: then unclear, so
-    the question is asked again rather than a misheard "never" acted on."""
-    if reading.answer == "yes" and heard_logprob is not None and heard_logprob < MIN_YES_LOGPROB:
+def doubted(reading: Reading, heard_logprob: float | None, yes_disputed: bool = False) -> Reading:
+    """``reading``, unless it is a yes the recogniser was unsure it heard, or one it did not
+    hear again without biasing (``yes_disputed``): then unclear, so the question is asked
+    again rather than a misheard "never" acted on."""
+    unsure = heard_logprob is not None and heard_logprob < MIN_YES_LOGPROB
+    if reading.answer == "yes" and (unsure or yes_disputed):
         return Reading("unclear")
     return reading
 

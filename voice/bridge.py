@@ -245,6 +245,7 @@ class BatonBridge(FrameProcessor):
         timing.transcribed = time.monotonic()
         if isinstance(result, HeardConfidence):
             timing.heard_logprob = min(timing.heard_logprob or 0.0, result.avg_logprob)
+            timing.yes_disputed = timing.yes_disputed or result.yes_disputed
         self._read_ahead()
 
     def _reread_turn(self, frame: TurnTranscriptFrame) -> None:
@@ -273,10 +274,13 @@ class BatonBridge(FrameProcessor):
 
     async def _read_answer(self, text: str, timing: TurnTiming) -> Reading:
         """The reading of a finished answer turn (from the speculation when it read these
-        exact words); a yes Whisper was unsure it heard is not taken."""
+        exact words); a yes Whisper was unsure it heard, or heard only with biasing, is not
+        taken."""
         reader = self._answer_reader(text)
         assert reader is not None
-        return doubted(await self.answers.result(text, reader), timing.heard_logprob)
+        return doubted(
+            await self.answers.result(text, reader), timing.heard_logprob, timing.yes_disputed
+        )
 
     async def _release_after_grace(self) -> None:
         await asyncio.sleep(ANSWER_GRACE_SECONDS)

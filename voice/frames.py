@@ -40,9 +40,11 @@ class TurnTranscriptFrame(DataFrame):
 @dataclass(frozen=True)
 class HeardConfidence:
     """A ``TranscriptionFrame``'s ``result``: how sure Whisper was of the words (the mean
-    token log-probability of their least sure segment; 0 is certain)."""
+    token log-probability of their least sure segment; 0 is certain), and whether a yes it
+    heard while an answer was awaited was not heard again without the call's biasing."""
 
     avg_logprob: float
+    yes_disputed: bool = False
 
 
 @dataclass

@@ -46,10 +46,16 @@ from core.inference import Priority, inference_queue
 from core.runs.service import RunStore
 from models.contract import Agent
 from models.weights import piper_voice, silero_vad, smart_turn, whisper_dir
+from voice.answers import read_answer
 from voice.audio_trim import without_leading_silence
 from voice.backchannels import BargeInStart
 from voice.config import VoiceSettings
-from voice.frames import HeardConfidence, SegmentTranscribedFrame, TurnTranscriptFrame
+from voice.frames import (
+    AnswerAwaitedFrame,
+    HeardConfidence,
+    SegmentTranscribedFrame,
+    TurnTranscriptFrame,
+)
 from voice.phrases import PhraseCache
 from voice.segment_ahead import QUIET_WINDOWS, SegmentAhead
 from voice.speech_pieces import speech_pieces
@@ -88,6 +94,8 @@ class SharedWhisperSTTService(WhisperSTTService):
     ) -> None:
         self._shared_model = model
         bias = bias or WhisperBias()
+        self._biased = bias != WhisperBias()
+        self._answer_awaited = False
         self._turn = TurnAudio()
         # The call's VAD, read to start a segment's decode before it reports the end.
         self._vad = vad
@@ -107,8 +115,11 @@ class SharedWhisperSTTService(WhisperSTTService):
         self._model = self._shared_model  # type: ignore[assignment]
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        """Follow the caller's turn (its start and end come upstream from the turn processor)."""
-        if isinstance(frame, UserStartedSpeakingFrame):
+        """Follow the caller's turn (its start and end come upstream from the turn processor)
+        and whether a yes/no answer is awaited (upstream from the bridge)."""
+        if isinstance(frame, AnswerAwaitedFrame):
+            self._answer_awaited = frame.awaited
+        elif isinstance(frame, UserStartedSpeakingFrame):
             self._turn.start()
         elif isinstance(frame, UserStoppedSpeakingFrame):
             self._turn.end()
@@ -187,12 +198,36 @@ class SharedWhisperSTTService(WhisperSTTService):
             for h in heard
             if h.text.strip() and h.no_speech_prob < NO_SPEECH_THRESHOLD
         ]
+        text = " ".join(f.text.strip() for f in frames if isinstance(f, TranscriptionFrame))
+        disputed = self._answer_awaited and self._biased and await self.yes_disputed(audio, text)
         for frame in frames:
             if isinstance(frame, TranscriptionFrame) and kept:
                 # How sure Whisper was of its least sure segment (see voice.answers.doubted).
-                frame.result = HeardConfidence(min(kept))
-        text = " ".join(f.text.strip() for f in frames if isinstance(f, TranscriptionFrame))
+                frame.result = HeardConfidence(min(kept), yes_disputed=disputed)
         return frames, text.strip()
+
+    async def yes_disputed(self, audio: bytes, heard: str) -> bool:
+        """Whether ``heard``, read as a yes/no answer, is a yes that decoding ``audio`` (16 kHz
+        16-bit PCM) again without the call's biasing does not hear.
+
+        Asked of each segment while a yes/no answer is awaited. The command prompt and contact
+        names make Whisper likelier to write whole, fluent phrases, and on a misheard answer
+        that phrase can be a yes ("Not right now." as "That's right."). A yes both decodings
+        agree on is kept; otherwise the question is asked again. Only a yes pays for the
+        second decode.
+        """
+        if read_answer(heard).answer != "yes":
+            return False
+        pcm = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
+        async with inference_queue().slot_async(Priority.TURN):
+            # English, as the short-window decoder's tokenizer is.
+            segments, _ = await asyncio.to_thread(self._shared_model.transcribe, pcm, language="en")
+        plain = " ".join(
+            s.text.strip()
+            for s in segments
+            if s.text.strip() and s.no_speech_prob < NO_SPEECH_THRESHOLD
+        )
+        return read_answer(plain).answer != "yes"
 
 
 class SharedPiperTTSService(PiperTTSService):

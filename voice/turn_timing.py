@@ -57,6 +57,8 @@ class TurnTiming:
     heard_logprob: float | None = None
     """How sure Whisper was of the turn's words (its least sure segment's mean token
     log-probability; 0 is certain)."""
+    yes_disputed: bool = False
+    """Whether a yes heard in the turn was not heard again without the call's biasing."""
     keypad: str = ""
     """The key pressed, when the turn is a keypad answer rather than speech."""
     run_id: str | None = None

@@ -201,3 +201,9 @@ def test_a_yes_the_recogniser_was_unsure_of_is_asked_again() -> None:
     assert doubted(heard, None).answer == "yes"
     # Only a yes is doubted: an unsure no still does nothing, which is safe.
     assert doubted(read_answer("No."), MIN_YES_LOGPROB - 0.5).answer == "no"
+
+
+def test_a_yes_heard_only_with_the_calls_biasing_is_asked_again() -> None:
+    assert doubted(read_answer("That's right."), None, yes_disputed=True).answer == "unclear"
+    assert doubted(read_answer("That's right."), None, yes_disputed=False).answer == "yes"
+    assert doubted(read_answer("No, don't."), None, yes_disputed=True).answer == "no"
